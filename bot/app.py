@@ -1,0 +1,166 @@
+"""Wiring: the one place that knows every part. Builds the PTB Application and runs it."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dtm
+import logging
+import os
+from collections.abc import AsyncIterator
+
+from telegram import BotCommand, Update
+from telegram.error import InvalidToken, NetworkError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.access import AccessGate, AccessPolicy
+from bot.chat import ChatDefaults, ChatService
+from bot.config import Settings
+from bot.handlers.basics import BasicHandlers
+from bot.handlers.chat import ChatHandlers
+from bot.llm import OllamaGateway
+from bot.store import Store
+from bot.streaming import AnswerStreams
+from bot.texts import say
+
+# PTB's announced future: durations as timedelta. Opting in now keeps its deprecation warning
+# (raised on every `RetryAfter.retry_after`) out of the logs; our code accepts both types.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+log = logging.getLogger(__name__)
+
+MAX_CONCURRENT_UPDATES = 256
+COMMANDS = ("start", "help", "new", "reset", "stop", "id")
+
+
+def build_application(
+    settings: Settings, *, store: Store | None = None, llm: OllamaGateway | None = None
+) -> Application:  # type: ignore[type-arg]
+    """The bot, wired: handlers registered, resources opened at start and closed at stop."""
+    store = store or Store(settings.database_path)
+    llm = llm or OllamaGateway(settings.ollama_host, timeout_s=settings.ollama_timeout)
+
+    async def open_resources(app: Application) -> None:  # type: ignore[type-arg]
+        await store.connect()
+        await app.bot.set_my_commands([BotCommand(name, say(f"cmd_{name}")) for name in COMMANDS])
+        log.info("ollagram is up as @%s, Ollama at %s", app.bot.username, settings.ollama_host)
+        if not settings.allowed_user_ids and not settings.admin_user_ids:
+            log.warning(
+                "ALLOWED_USER_IDS and ADMIN_USER_IDS are empty: nobody can chat. Write to the "
+                "bot, note the id it answers with, and add it to ALLOWED_USER_IDS in config.env."
+            )
+
+    async def close_resources(app: Application) -> None:  # type: ignore[type-arg]
+        await llm.close()
+        await store.close()
+
+    url = settings.telegram_api_url
+    app = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(f"{url}/bot")
+        .base_file_url(f"{url}/file/bot")
+        # Updates run concurrently so /stop reaches a streaming answer; ChatService keeps the
+        # answers of one (chat, user) in order.
+        .concurrent_updates(MAX_CONCURRENT_UPDATES)
+        # Global and per-group limits; the per-chat pace of streaming is AnswerStream's own.
+        .rate_limiter(AIORateLimiter(max_retries=0))
+        .post_init(open_resources)
+        .post_shutdown(close_resources)
+        .build()
+    )
+    policy = AccessPolicy(
+        allowed_users=settings.allowed_user_ids,
+        admins=settings.admin_user_ids,
+        allowed_chats=settings.allowed_chat_ids,
+    )
+    chat = ChatService(
+        store,
+        llm,
+        ChatDefaults(
+            model=settings.default_model,
+            role=settings.default_role,
+            temperature=settings.temperature,
+            num_ctx=settings.num_ctx,
+            keep_alive=settings.keep_alive,
+        ),
+    )
+    streams = AnswerStreams(
+        app.bot,
+        mode=settings.stream_mode,
+        private_interval=settings.edit_interval_private,
+        group_interval=settings.edit_interval_group,
+        draft_interval=settings.draft_interval,
+    )
+    basics = BasicHandlers(chat)
+    talk = ChatHandlers(chat, streams)
+
+    app.add_handler(TypeHandler(Update, AccessGate(policy)), group=-1)
+    app.add_handler(CommandHandler("start", basics.on_start))
+    app.add_handler(CommandHandler("help", basics.on_help))
+    app.add_handler(CommandHandler("id", basics.on_id))
+    app.add_handler(CommandHandler(["new", "reset"], talk.on_new))
+    app.add_handler(CommandHandler("stop", talk.on_stop))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, talk.on_text))
+    app.add_error_handler(report_error)
+    return app
+
+
+async def report_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log any unexpected failure with its traceback and tell the user something went wrong."""
+    log.error("unexpected error while handling an update", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_message is not None:
+        lang = update.effective_user.language_code if update.effective_user else None
+        with contextlib.suppress(Exception):
+            await update.effective_message.reply_text(say("error_unexpected", lang))
+
+
+@contextlib.asynccontextmanager
+async def running(
+    app: Application,
+    *,
+    poll_timeout: float = 10.0,  # type: ignore[type-arg]
+) -> AsyncIterator[None]:
+    """Run `app` on the current event loop (polling) until the block ends: start-up, then
+    shutdown in the same order as `run_polling`."""
+    await app.initialize()
+    if app.post_init is not None:
+        await app.post_init(app)
+    await app.start()
+    if app.updater is None:
+        raise RuntimeError("the application was built without an updater")
+    await app.updater.start_polling(
+        poll_interval=0.0,
+        timeout=dtm.timedelta(seconds=poll_timeout),
+        allowed_updates=Update.ALL_TYPES,
+    )
+    try:
+        yield
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
+
+
+def run(settings: Settings) -> int:
+    """Serve until SIGINT/SIGTERM; a clear line instead of a traceback when start-up fails."""
+    app = build_application(settings)
+    try:
+        app.run_polling(allowed_updates=Update.ALL_TYPES)
+    except InvalidToken:
+        log.critical("Telegram rejected TELEGRAM_BOT_TOKEN: check it with @BotFather")
+        return 2
+    except NetworkError as err:
+        log.critical("cannot reach Telegram at %s: %s", settings.telegram_api_url, err)
+        return 1
+    return 0

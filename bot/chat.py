@@ -1,0 +1,319 @@
+"""ChatService: from a user's message to a streamed, stored answer.
+
+It assembles the context (role, history trimmed to the model's window, the new message), keeps
+one answer at a time per (chat, user) with later messages waiting in order, streams the model's
+words into an AnswerSink, and stores both sides with the answer's status and figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bot.errors import BotError, LLMError, NoModelInstalled
+from bot.llm import AnswerDone, ChatEvent, ChatMessage, InstalledModel, ModelFacts, TextDelta
+from bot.roles import find_role
+from bot.store import (
+    AnswerFigures,
+    AnswerStatus,
+    MessageRole,
+    StoredMessage,
+    UserProfile,
+    UserSettings,
+)
+
+log = logging.getLogger(__name__)
+
+HISTORY_LOAD_LIMIT = 400  # turns read from the store before trimming to the window
+MODEL_LIST_TTL_S = 30.0
+
+
+class HistoryStore(Protocol):
+    """What ChatService needs from the database."""
+
+    async def remember_user(self, profile: UserProfile) -> None: ...
+    async def user_settings(self, user_id: int) -> UserSettings: ...
+    async def current_conversation(self, chat_id: int, user_id: int) -> int: ...
+    async def new_conversation(self, chat_id: int, user_id: int) -> int: ...
+    async def recent_messages(
+        self, conversation_id: int, limit: int
+    ) -> Sequence[StoredMessage]: ...
+    async def add_message(
+        self,
+        conversation_id: int,
+        role: MessageRole,
+        content: str,
+        *,
+        model: str | None = None,
+        status: AnswerStatus = "complete",
+        figures: AnswerFigures | None = None,
+    ) -> int: ...
+
+
+class ChatModel(Protocol):
+    """What ChatService needs from the model server."""
+
+    host: str
+
+    def chat(
+        self,
+        model: str,
+        messages: Sequence[ChatMessage],
+        *,
+        options: Mapping[str, Any] | None = None,
+        keep_alive: str | None = None,
+        think: bool | None = None,
+    ) -> AsyncIterator[ChatEvent]: ...
+    async def installed_models(self) -> list[InstalledModel]: ...
+    async def model_facts(self, model: str) -> ModelFacts: ...
+
+
+class AnswerSink(Protocol):
+    """Where an answer is shown while it is written (the Telegram side implements it)."""
+
+    def append(self, delta: str) -> None:
+        """Add text the model wrote; must not block."""
+
+    async def finish(self, status: AnswerStatus) -> None:
+        """Show the whole answer for good; `stopped` when the user cut it short."""
+
+    async def fail(self, error: BotError) -> None:
+        """Keep what was shown and tell the user what went wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A message to answer: who asked, where, and what."""
+
+    chat_id: int
+    user: UserProfile
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatDefaults:
+    """Configured defaults for users who chose nothing."""
+
+    model: str | None = None
+    role: str = "assistant"
+    temperature: float = 0.7
+    num_ctx: int = 8192
+    keep_alive: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """How an answer ended, as stored."""
+
+    status: AnswerStatus
+    text: str
+    model: str | None
+    figures: AnswerFigures = field(default_factory=AnswerFigures)
+
+
+def estimate_tokens(text: str) -> int:
+    """A deliberately high token estimate: English runs ~4 bytes a token, CJK ~3."""
+    return len(text.encode("utf-8")) // 3 + 4
+
+
+def trim_to_context(
+    system: ChatMessage | None,
+    history: Sequence[ChatMessage],
+    question: ChatMessage,
+    budget_tokens: int,
+) -> list[ChatMessage]:
+    """System prompt + the newest turns that fit `budget_tokens` + the question.
+
+    The oldest turns go first; the system prompt and the question are always kept, since Ollama
+    itself would silently cut the front of an over-long context, system prompt included.
+    """
+    used = estimate_tokens(question.content) + (estimate_tokens(system.content) if system else 0)
+    kept: list[ChatMessage] = []
+    for message in reversed(history):
+        used += estimate_tokens(message.content)
+        if used > budget_tokens:
+            break
+        kept.append(message)
+    kept.reverse()
+    # A context that starts with the model's own words reads as if it had spoken unprompted.
+    while kept and kept[0].role == "assistant":
+        kept.pop(0)
+    return [*([system] if system else []), *kept, question]
+
+
+@dataclass(slots=True)
+class _Thread:
+    """One (chat, user) pair's turn-taking: the lock orders answers, `stop` cuts the current."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    stop: asyncio.Event | None = None
+
+
+class ChatService:
+    """Answers questions with history, one at a time per (chat, user)."""
+
+    def __init__(self, store: HistoryStore, model: ChatModel, defaults: ChatDefaults) -> None:
+        self._store = store
+        self._model = model
+        self._defaults = defaults
+        self._threads: dict[tuple[int, int], _Thread] = {}
+        self._installed: tuple[float, list[InstalledModel]] | None = None
+
+    async def answer(self, question: Question, sink: AnswerSink) -> Answer:
+        """Answer `question` into `sink` after any earlier question of the same thread."""
+        thread = self._threads.setdefault((question.chat_id, question.user.id), _Thread())
+        # Acquired before any await, so questions are answered in the order they arrived.
+        async with thread.lock:
+            thread.stop = asyncio.Event()
+            try:
+                return await self._answer_now(question, sink, thread.stop)
+            finally:
+                thread.stop = None
+
+    def stop(self, chat_id: int, user_id: int) -> bool:
+        """Cut the answer being written for this user in this chat; False if there is none."""
+        thread = self._threads.get((chat_id, user_id))
+        if thread is None or thread.stop is None or thread.stop.is_set():
+            return False
+        thread.stop.set()
+        return True
+
+    async def start_new_conversation(self, chat_id: int, user_id: int) -> None:
+        """Begin a fresh context for this user in this chat; old messages stay stored."""
+        await self._store.new_conversation(chat_id, user_id)
+
+    async def current_choice(self, user_id: int) -> tuple[str | None, str]:
+        """The model (None while it cannot be known) and role this user's next answer uses."""
+        settings = await self._store.user_settings(user_id)
+        role = find_role(settings.role, self._defaults.role).name
+        try:
+            return await self.current_model(settings), role
+        except LLMError:
+            return None, role
+
+    async def current_model(self, settings: UserSettings) -> str:
+        """The user's model, else the configured default, else the first installed model."""
+        if settings.model:
+            return settings.model
+        if self._defaults.model:
+            return self._defaults.model
+        now = time.monotonic()
+        if self._installed is None or now - self._installed[0] > MODEL_LIST_TTL_S:
+            self._installed = (now, await self._model.installed_models())
+        if not self._installed[1]:
+            self._installed = None
+            raise NoModelInstalled(self._model.host)
+        return self._installed[1][0].name
+
+    async def _answer_now(
+        self, question: Question, sink: AnswerSink, stop: asyncio.Event
+    ) -> Answer:
+        user_id = question.user.id
+        await self._store.remember_user(question.user)
+        settings = await self._store.user_settings(user_id)
+        conversation = await self._store.current_conversation(question.chat_id, user_id)
+        earlier = await self._store.recent_messages(conversation, HISTORY_LOAD_LIMIT)
+        # Saved before the model is asked: whatever happens next, the question is not lost.
+        await self._store.add_message(conversation, "user", question.text)
+
+        model: str | None = None
+        try:
+            model = await self.current_model(settings)
+            messages, options = await self._context(model, settings, earlier, question.text)
+        except LLMError as err:
+            await self._store.add_message(
+                conversation, "assistant", "", model=model, status="error"
+            )
+            await sink.fail(err)
+            return Answer(status="error", text="", model=model)
+
+        parts: list[str] = []
+        done: list[AnswerDone] = []
+        stream = self._model.chat(
+            model, messages, options=options, keep_alive=self._defaults.keep_alive
+        )
+        writing = asyncio.ensure_future(self._pump(stream, sink, parts, done))
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({writing, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if not writing.done():
+                writing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writing
+        text = "".join(parts)
+        figures = _figures(done[0]) if done else AnswerFigures()
+        error = None if writing.cancelled() else writing.exception()
+        if writing.cancelled():
+            status: AnswerStatus = "stopped"
+        elif error is None:
+            status = "complete"
+        elif isinstance(error, BotError):
+            status = "error"
+        else:
+            raise error
+        # Stored before it is delivered: a crash while sending does not lose the answer.
+        await self._store.add_message(
+            conversation, "assistant", text, model=model, status=status, figures=figures
+        )
+        if isinstance(error, BotError):
+            await sink.fail(error)
+        else:
+            await sink.finish(status)
+        return Answer(status=status, text=text, model=model, figures=figures)
+
+    async def _context(
+        self, model: str, settings: UserSettings, earlier: Sequence[StoredMessage], text: str
+    ) -> tuple[list[ChatMessage], dict[str, Any]]:
+        facts = await self._model.model_facts(model)
+        num_ctx = settings.num_ctx or self._defaults.num_ctx
+        if facts.context_length:
+            num_ctx = min(num_ctx, facts.context_length)
+        role = find_role(settings.role, self._defaults.role)
+        system_prompt = role.system_prompt()
+        history = [
+            ChatMessage(role=m.role, content=m.content)
+            for m in earlier
+            if m.content and not (m.role == "assistant" and m.status == "error")
+        ]
+        # Room for the answer: a quarter of the window, as Ollama needs it in the same context.
+        messages = trim_to_context(
+            ChatMessage("system", system_prompt) if system_prompt else None,
+            history,
+            ChatMessage("user", role.wrap(text)),
+            budget_tokens=num_ctx - num_ctx // 4,
+        )
+        temperature = (
+            settings.temperature if settings.temperature is not None else self._defaults.temperature
+        )
+        return messages, {"temperature": temperature, "num_ctx": num_ctx}
+
+    @staticmethod
+    async def _pump(
+        stream: AsyncIterator[ChatEvent],
+        sink: AnswerSink,
+        parts: list[str],
+        done: list[AnswerDone],
+    ) -> None:
+        async for event in stream:
+            if isinstance(event, TextDelta):
+                if event.content:
+                    parts.append(event.content)
+                    sink.append(event.content)
+            else:
+                done.append(event)
+
+
+def _figures(done: AnswerDone) -> AnswerFigures:
+    return AnswerFigures(
+        prompt_tokens=done.prompt_eval_count,
+        completion_tokens=done.eval_count,
+        total_duration_ns=done.total_duration_ns,
+        eval_duration_ns=done.eval_duration_ns,
+    )

@@ -1,0 +1,65 @@
+"""Command line: `ollagram [run]` starts the bot with `config.env`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from bot.config import DEFAULT_ENV_FILE, Settings, load_settings
+from bot.errors import ConfigError
+
+
+class RedactSecrets(logging.Filter):
+    """Replaces the bot token wherever it would appear in a log line (URLs of HTTP libraries)."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self._secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self._secret and self._secret in message:
+            record.msg, record.args = message.replace(self._secret, "<token>"), None
+        return True
+
+
+def configure_logging(settings: Settings) -> None:
+    """Plain lines on stderr (journald adds the time); no message text, never the token."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactSecrets(settings.telegram_bot_token.get_secret_value()))
+    logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
+    # httpx logs every request URL at INFO, and Telegram's URLs contain the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `ollagram` script and of `python -m bot`."""
+    parser = argparse.ArgumentParser(prog="ollagram", description=__doc__)
+    parser.add_argument(
+        "command", nargs="?", default="run", choices=["run"], help="what to do (default: run)"
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=DEFAULT_ENV_FILE,
+        help="settings file (default: config.env); the environment overrides it",
+    )
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config if args.config.exists() else None)
+    except ConfigError as err:
+        hint = (
+            ""
+            if args.config.exists()
+            else f" ({args.config} not found: cp config.example.env {args.config})"
+        )
+        print(f"ollagram: configuration error: {err}{hint}", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    from bot.app import run
+
+    return run(settings)

@@ -1,0 +1,124 @@
+"""Every option of ollagram, read from the environment and `config.env`, validated once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+IdSet = Annotated[frozenset[int], NoDecode]
+StreamMode = Literal["auto", "draft", "edit"]
+DEFAULT_ENV_FILE = Path("config.env")
+
+
+def parse_id_list(raw: object) -> frozenset[int]:
+    """Parse `"1, 2,-100123"` into ids; raise ValueError naming the first bad item."""
+    if raw is None:
+        return frozenset()
+    if isinstance(raw, int):
+        return frozenset({raw})
+    if isinstance(raw, list | tuple | set | frozenset):
+        items = [str(item) for item in raw]
+    elif isinstance(raw, str):
+        items = raw.replace(";", ",").split(",")
+    else:
+        raise TypeError(f"expected comma-separated numeric ids, got {type(raw).__name__}")
+    ids: set[int] = set()
+    for item in (part.strip() for part in items):
+        if not item:
+            continue
+        try:
+            ids.add(int(item))
+        except ValueError:
+            raise ValueError(f"{item!r} is not a numeric Telegram id") from None
+    return frozenset(ids)
+
+
+def default_database_path() -> Path:
+    """`$STATE_DIRECTORY/ollagram.sqlite3` under systemd, else `./data/ollagram.sqlite3`."""
+    state_dirs = os.environ.get("STATE_DIRECTORY", "")
+    # systemd may pass several directories separated by ':'; the first is ours.
+    state_dir = state_dirs.split(":")[0]
+    base = Path(state_dir) if state_dir else Path("data")
+    return base / "ollagram.sqlite3"
+
+
+class Settings(BaseSettings):
+    """All options; environment variables win over `config.env`."""
+
+    model_config = SettingsConfigDict(
+        env_file=DEFAULT_ENV_FILE,
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        hide_input_in_errors=True,
+    )
+
+    telegram_bot_token: SecretStr
+    telegram_api_url: str = "https://api.telegram.org"
+    ollama_host: str = "http://127.0.0.1:11434"
+    allowed_user_ids: IdSet = frozenset()
+    admin_user_ids: IdSet = frozenset()
+    allowed_chat_ids: IdSet = frozenset()
+    database_path: Path = Field(default_factory=default_database_path)
+    default_model: str | None = None
+    vision_model: str = "llava"
+    default_role: str = "assistant"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    # Streaming: how often a visible answer may change, per kind of chat.
+    stream_mode: StreamMode = "auto"
+    edit_interval_private: float = Field(default=1.0, ge=0.05, le=60)
+    edit_interval_group: float = Field(default=3.0, ge=0.05, le=60)
+    draft_interval: float = Field(default=0.3, ge=0.05, le=60)
+    # Model requests.
+    num_ctx: int = Field(default=8192, ge=256, le=1_048_576)
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    keep_alive: str | None = None
+    ollama_timeout: float = Field(default=300.0, gt=0)
+
+    @field_validator("allowed_user_ids", "admin_user_ids", "allowed_chat_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, raw: object) -> frozenset[int]:
+        return parse_id_list(raw)
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token_present(cls, token: SecretStr) -> SecretStr:
+        if not token.get_secret_value().strip():
+            raise ValueError("is empty")
+        return token
+
+    @field_validator("telegram_api_url", "ollama_host")
+    @classmethod
+    def _strip_slash(cls, url: str) -> str:
+        return url.strip().rstrip("/")
+
+    @field_validator("default_model", "keep_alive", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+def load_settings(env_file: Path | None = DEFAULT_ENV_FILE, **overrides: Any) -> Settings:
+    """Read the settings, or raise ConfigError naming the first bad variable (never its value)."""
+    try:
+        return Settings(_env_file=env_file, **overrides)
+    except ValidationError as err:
+        first = err.errors()[0]
+        variable = str(first["loc"][0]).upper() if first["loc"] else "config"
+        if first["type"] == "missing":
+            problem = "is missing: set it in config.env or the environment (see config.example.env)"
+        else:
+            problem = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(variable, problem) from None

@@ -1,0 +1,75 @@
+"""The errors ollagram raises on purpose, each carrying what a user needs to act on it.
+
+BotError
+├── ConfigError            a setting is missing or malformed (the CLI prints it, exit code 2)
+└── LLMError               the model server could not give an answer
+    ├── OllamaUnavailable  nothing answers at the configured host (down, wrong address)
+    ├── ModelNotFound      the model is not installed on that host
+    ├── NoModelInstalled   the host answers but has no model at all
+    ├── StreamBroken       the connection dropped in the middle of an answer
+    └── ModelFailed        Ollama answered with an error of its own (its text is kept)
+
+Transport and client exceptions become one of these in exactly one place, `bot.llm`,
+always with `raise … from err`, so nothing above it knows which client library is used.
+"""
+
+from __future__ import annotations
+
+
+class BotError(Exception):
+    """Base of every error ollagram raises on purpose."""
+
+
+class ConfigError(BotError):
+    """A setting is missing or malformed; `variable` names it."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+        self.problem = problem
+
+
+class LLMError(BotError):
+    """The model server could not give an answer."""
+
+
+class OllamaUnavailable(LLMError):
+    """Nothing answers at `host`."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(f"Ollama is not reachable at {host}")
+        self.host = host
+
+
+class ModelNotFound(LLMError):
+    """`model` is not installed on `host`."""
+
+    def __init__(self, model: str, host: str) -> None:
+        super().__init__(f"model {model!r} is not installed on {host}")
+        self.model = model
+        self.host = host
+
+
+class NoModelInstalled(LLMError):
+    """The server at `host` has no model installed at all."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(f"no model is installed on {host}")
+        self.host = host
+
+
+class StreamBroken(LLMError):
+    """The connection to `host` dropped while an answer was streaming."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(f"the connection to {host} broke during the answer")
+        self.host = host
+
+
+class ModelFailed(LLMError):
+    """Ollama reported an error of its own; `detail` is its text."""
+
+    def __init__(self, model: str, detail: str) -> None:
+        super().__init__(f"{model}: {detail}")
+        self.model = model
+        self.detail = detail

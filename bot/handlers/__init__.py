@@ -1,0 +1,1 @@
+"""Thin PTB callbacks by area; each narrows the update and hands it to a service."""

@@ -1,0 +1,206 @@
+"""OllamaGateway: the one place that talks to Ollama.
+
+The only module that imports `ollama` (and the `httpx` errors it lets through). Everything it
+returns is a small typed record of ours; every failure leaves it as an `LLMError`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import ollama
+
+from bot.errors import (
+    LLMError,
+    ModelFailed,
+    ModelNotFound,
+    OllamaUnavailable,
+    StreamBroken,
+)
+
+CONNECT_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One message of the list sent to `/api/chat`."""
+
+    role: str
+    content: str
+    images: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of the answer as the model wrote it."""
+
+    content: str = ""
+    thinking: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerDone:
+    """The last event of an answer: why it ended and Ollama's figures."""
+
+    done_reason: str | None = None
+    prompt_eval_count: int | None = None
+    eval_count: int | None = None
+    total_duration_ns: int | None = None
+    eval_duration_ns: int | None = None
+
+
+ChatEvent = TextDelta | AnswerDone
+
+
+@dataclass(frozen=True, slots=True)
+class InstalledModel:
+    """A model from `/api/tags`."""
+
+    name: str
+    size_bytes: int
+    family: str = ""
+    parameter_size: str = ""
+    quantization: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFacts:
+    """What `/api/show` says about a model that the bot uses."""
+
+    context_length: int | None
+    capabilities: frozenset[str] = field(default_factory=frozenset)
+
+
+def _context_length(model_info: Mapping[str, Any] | None) -> int | None:
+    """`<architecture>.context_length` from `model_info`, if present."""
+    if not model_info:
+        return None
+    arch = model_info.get("general.architecture")
+    value = model_info.get(f"{arch}.context_length") if arch else None
+    if value is None:  # some converters name the key differently: take any *.context_length
+        value = next((v for k, v in model_info.items() if k.endswith(".context_length")), None)
+    return int(value) if isinstance(value, int | float) else None
+
+
+def _error_text(err: ollama.ResponseError) -> str:
+    """Ollama's own message, unwrapped from the JSON body when the client kept it raw."""
+    text = str(err.error)
+    try:
+        decoded = json.loads(text)
+    except ValueError:
+        return text
+    return str(decoded.get("error", text)) if isinstance(decoded, dict) else text
+
+
+class OllamaGateway:
+    """Typed access to one Ollama server at `host`."""
+
+    def __init__(self, host: str, *, timeout_s: float = 300.0) -> None:
+        self.host = host
+        self._client = ollama.AsyncClient(
+            host=host, timeout=httpx.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S)
+        )
+        self._facts: dict[str, ModelFacts] = {}
+
+    async def close(self) -> None:
+        """Close the HTTP connections."""
+        await self._client.close()  # type: ignore[no-untyped-call]
+
+    def _translate(self, err: Exception, model: str, *, streaming: bool) -> LLMError:
+        if isinstance(err, ollama.ResponseError):
+            if err.status_code == 404:
+                return ModelNotFound(model, self.host)
+            return ModelFailed(model, _error_text(err))
+        if isinstance(err, httpx.ConnectError | httpx.ConnectTimeout | ConnectionError):
+            return OllamaUnavailable(self.host)
+        if streaming and isinstance(err, httpx.TransportError):
+            return StreamBroken(self.host)
+        if isinstance(err, httpx.TransportError):
+            return OllamaUnavailable(self.host)
+        return ModelFailed(model, str(err))
+
+    async def chat(
+        self,
+        model: str,
+        messages: Sequence[ChatMessage],
+        *,
+        options: Mapping[str, Any] | None = None,
+        keep_alive: str | None = None,
+        think: bool | None = None,
+    ) -> AsyncIterator[ChatEvent]:
+        """Stream an answer from `/api/chat`: text deltas, then one AnswerDone."""
+        payload = [
+            {
+                "role": m.role,
+                "content": m.content,
+                **({"images": list(m.images)} if m.images else {}),
+            }
+            for m in messages
+        ]
+        try:
+            stream = await self._client.chat(
+                model=model,
+                messages=payload,
+                stream=True,
+                options=dict(options) if options else None,
+                keep_alive=keep_alive,
+                think=think,
+            )
+            async for part in stream:
+                message = part.message
+                content = message.content or ""
+                thinking = message.thinking or ""
+                if content or thinking:
+                    yield TextDelta(content=content, thinking=thinking)
+                if part.done:
+                    yield AnswerDone(
+                        done_reason=part.done_reason,
+                        prompt_eval_count=part.prompt_eval_count,
+                        eval_count=part.eval_count,
+                        total_duration_ns=part.total_duration,
+                        eval_duration_ns=part.eval_duration,
+                    )
+                    return
+        except (ollama.ResponseError, httpx.HTTPError, ConnectionError) as err:
+            raise self._translate(err, model, streaming=True) from err
+        # The stream ended without Ollama's final line: the connection was cut.
+        raise StreamBroken(self.host)
+
+    async def installed_models(self) -> list[InstalledModel]:
+        """The models of `/api/tags`, in Ollama's order."""
+        try:
+            listing = await self._client.list()
+        except (ollama.ResponseError, httpx.HTTPError, ConnectionError) as err:
+            raise self._translate(err, "", streaming=False) from err
+        models = []
+        for entry in listing.models:
+            details = entry.details
+            models.append(
+                InstalledModel(
+                    name=entry.model or "",
+                    size_bytes=int(entry.size or 0),
+                    family=(details.family or "") if details else "",
+                    parameter_size=(details.parameter_size or "") if details else "",
+                    quantization=(details.quantization_level or "") if details else "",
+                )
+            )
+        return models
+
+    async def model_facts(self, model: str) -> ModelFacts:
+        """Context length and capabilities of `model`, asked once and then cached."""
+        if (cached := self._facts.get(model)) is not None:
+            return cached
+        try:
+            shown = await self._client.show(model)
+        except (ollama.ResponseError, httpx.HTTPError, ConnectionError) as err:
+            raise self._translate(err, model, streaming=False) from err
+        facts = ModelFacts(
+            context_length=_context_length(shown.modelinfo),
+            capabilities=frozenset(shown.capabilities or ()),
+        )
+        self._facts[model] = facts
+        return facts

@@ -1,0 +1,269 @@
+"""Store: the SQLite database of users, settings, conversations and messages.
+
+The only module that imports `aiosqlite` and the only one that knows SQL. One connection,
+WAL journal, a busy timeout, foreign keys on, numbered migrations applied at start.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Self
+
+import aiosqlite
+
+MessageRole = Literal["user", "assistant"]
+AnswerStatus = Literal["complete", "stopped", "error"]
+BUSY_TIMEOUT_MS = 5000
+
+# Each entry upgrades the schema by one version; never edit an applied one, append a new one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE users (
+        id            INTEGER PRIMARY KEY,
+        first_name    TEXT NOT NULL DEFAULT '',
+        username      TEXT,
+        language_code TEXT,
+        first_seen    REAL NOT NULL,
+        last_seen     REAL NOT NULL
+    );
+    CREATE TABLE user_settings (
+        user_id     INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+        model       TEXT,
+        role        TEXT,
+        temperature REAL,
+        num_ctx     INTEGER,
+        think       INTEGER,
+        footer      INTEGER
+    );
+    CREATE TABLE conversations (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        chat_id    INTEGER NOT NULL,
+        user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        started_at REAL NOT NULL
+    );
+    CREATE INDEX conversations_by_thread ON conversations(chat_id, user_id, id);
+    CREATE TABLE messages (
+        id                   INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation_id      INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        role                 TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+        content              TEXT NOT NULL,
+        model                TEXT,
+        status               TEXT NOT NULL DEFAULT 'complete'
+                             CHECK (status IN ('complete', 'stopped', 'error')),
+        prompt_tokens        INTEGER,
+        completion_tokens    INTEGER,
+        total_duration_ns    INTEGER,
+        eval_duration_ns     INTEGER,
+        created_at           REAL NOT NULL
+    );
+    CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
+    """,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UserProfile:
+    """What Telegram tells about a user, refreshed on each message."""
+
+    id: int
+    first_name: str = ""
+    username: str | None = None
+    language_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UserSettings:
+    """A user's own choices; None means "use the configured default"."""
+
+    model: str | None = None
+    role: str | None = None
+    temperature: float | None = None
+    num_ctx: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerFigures:
+    """Ollama's counts and durations for one answer."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_duration_ns: int | None = None
+    eval_duration_ns: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """One turn of a conversation as stored."""
+
+    id: int
+    role: MessageRole
+    content: str
+    status: AnswerStatus
+    model: str | None
+
+
+class Store:
+    """Owns the one connection to the database file; `connect` before use, `close` after."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._connection: aiosqlite.Connection | None = None
+
+    @classmethod
+    async def open(cls, path: Path) -> Self:
+        """A connected, migrated Store for the database at `path`."""
+        store = cls(path)
+        await store.connect()
+        return store
+
+    @property
+    def _db(self) -> aiosqlite.Connection:
+        if self._connection is None:
+            raise RuntimeError("Store used before connect()")
+        return self._connection
+
+    async def connect(self) -> None:
+        """Open (creating folders and file as needed) and migrate the database."""
+        if str(self.path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = await aiosqlite.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            await connection.execute("PRAGMA journal_mode=WAL")
+            await connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            await connection.execute("PRAGMA foreign_keys=ON")
+            await connection.execute("PRAGMA synchronous=NORMAL")
+            self._connection = connection
+            await self._migrate()
+        except BaseException:
+            self._connection = None
+            await connection.close()
+            raise
+
+    async def close(self) -> None:
+        """Close the connection; the WAL is checkpointed by SQLite."""
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def _migrate(self) -> None:
+        await self._db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version"
+            " (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)"
+        )
+        async with self._db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version") as cur:
+            row = await cur.fetchone()
+        current = int(row[0]) if row else 0
+        for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
+            # executescript commits first; BEGIN makes each migration all-or-nothing.
+            await self._db.executescript(
+                f"BEGIN;\n{script}\n"
+                "INSERT INTO schema_version (version, applied_at)"
+                f" VALUES ({version}, {time.time()});"
+                "\nCOMMIT;"
+            )
+
+    async def schema_version(self) -> int:
+        """The highest migration applied."""
+        async with self._db.execute("SELECT MAX(version) FROM schema_version") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    async def remember_user(self, profile: UserProfile) -> None:
+        """Insert or refresh a user's profile."""
+        now = time.time()
+        await self._db.execute(
+            "INSERT INTO users (id, first_name, username, language_code, first_seen, last_seen)"
+            " VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(id) DO UPDATE SET first_name=excluded.first_name,"
+            " username=excluded.username, language_code=excluded.language_code,"
+            " last_seen=excluded.last_seen",
+            (profile.id, profile.first_name, profile.username, profile.language_code, now, now),
+        )
+        await self._db.commit()
+
+    async def user_settings(self, user_id: int) -> UserSettings:
+        """The user's choices; defaults when they never chose."""
+        async with self._db.execute(
+            "SELECT model, role, temperature, num_ctx FROM user_settings WHERE user_id = ?",
+            (user_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return UserSettings()
+        return UserSettings(model=row[0], role=row[1], temperature=row[2], num_ctx=row[3])
+
+    async def current_conversation(self, chat_id: int, user_id: int) -> int:
+        """The id of the user's open conversation in this chat, started if there is none."""
+        async with self._db.execute(
+            "SELECT MAX(id) FROM conversations WHERE chat_id = ? AND user_id = ?",
+            (chat_id, user_id),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is not None and row[0] is not None:
+            return int(row[0])
+        return await self.new_conversation(chat_id, user_id)
+
+    async def new_conversation(self, chat_id: int, user_id: int) -> int:
+        """Start a fresh conversation; earlier ones stay stored."""
+        cursor = await self._db.execute(
+            "INSERT INTO conversations (chat_id, user_id, started_at) VALUES (?, ?, ?)",
+            (chat_id, user_id, time.time()),
+        )
+        await self._db.commit()
+        assert cursor.lastrowid is not None  # noqa: S101 - an INSERT always sets it
+        return cursor.lastrowid
+
+    async def add_message(
+        self,
+        conversation_id: int,
+        role: MessageRole,
+        content: str,
+        *,
+        model: str | None = None,
+        status: AnswerStatus = "complete",
+        figures: AnswerFigures | None = None,
+    ) -> int:
+        """Append one turn to a conversation and commit it."""
+        figures = figures or AnswerFigures()
+        cursor = await self._db.execute(
+            "INSERT INTO messages (conversation_id, role, content, model, status, prompt_tokens,"
+            " completion_tokens, total_duration_ns, eval_duration_ns, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                conversation_id,
+                role,
+                content,
+                model,
+                status,
+                figures.prompt_tokens,
+                figures.completion_tokens,
+                figures.total_duration_ns,
+                figures.eval_duration_ns,
+                time.time(),
+            ),
+        )
+        await self._db.commit()
+        assert cursor.lastrowid is not None  # noqa: S101 - an INSERT always sets it
+        return cursor.lastrowid
+
+    async def recent_messages(self, conversation_id: int, limit: int) -> Sequence[StoredMessage]:
+        """The last `limit` turns of a conversation, oldest first."""
+        async with self._db.execute(
+            "SELECT id, role, content, status, model FROM messages WHERE conversation_id = ?"
+            " ORDER BY id DESC LIMIT ?",
+            (conversation_id, limit),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [
+            StoredMessage(id=row[0], role=row[1], content=row[2], status=row[3], model=row[4])
+            for row in reversed(list(rows))
+        ]

@@ -1,0 +1,402 @@
+"""AnswerStream: an answer shown in Telegram while the model writes it.
+
+Private chats stream into a native draft (`sendMessageDraft`) and end with `sendMessage`;
+groups, and private chats where drafts are refused, send the first words as soon as they come
+and then edit that message. Every write into a chat waits its turn at a ChatPacer, so Telegram's
+per-chat flood limits are never reached; a 429 still makes the chat wait `retry_after` and the
+text in between is coalesced, never lost. Answers past one message continue in the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dtm
+import itertools
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+from telegram import Bot, MessageEntity, ReplyParameters
+from telegram.constants import ChatAction
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from bot.errors import BotError
+from bot.render import MarkdownPager, RenderedText, render
+from bot.store import AnswerStatus
+from bot.texts import describe_error, say
+
+log = logging.getLogger(__name__)
+
+TYPING_REFRESH_S = 4.5  # Telegram shows a chat action for about 5 s
+FINAL_SEND_ATTEMPTS = 6
+_draft_ids = itertools.count(1)
+T = TypeVar("T")
+
+
+def retry_seconds(err: RetryAfter) -> float:
+    """`retry_after` as seconds, whichever type this PTB version hands out."""
+    value = err.retry_after
+    return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
+
+
+class ChatPacer:
+    """Hands out turns to write into each chat, at most one per interval, first come first served.
+
+    Shared by every answer of the bot, so two answers streaming into one group share its budget.
+    """
+
+    def __init__(self) -> None:
+        self._next_turn: dict[int, float] = {}
+
+    async def turn(self, chat_id: int, interval: float) -> None:
+        """Wait until this chat may be written to again, and claim that moment."""
+        now = time.monotonic()
+        start = max(now, self._next_turn.get(chat_id, 0.0))
+        # Claimed before sleeping, so callers queue up instead of all waking at once.
+        self._next_turn[chat_id] = start + interval
+        if start > now:
+            await asyncio.sleep(start - now)
+
+    def hold(self, chat_id: int, seconds: float) -> None:
+        """Telegram asked this chat to wait: no turn before `seconds` from now."""
+        until = time.monotonic() + seconds
+        self._next_turn[chat_id] = max(self._next_turn.get(chat_id, 0.0), until)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamPolicy:
+    """How an AnswerStream paces itself."""
+
+    edit_interval: float
+    draft_interval: float
+    use_drafts: bool
+
+
+def to_telegram_entities(rendered: RenderedText) -> list[MessageEntity]:
+    """Our entities as PTB objects."""
+    return [
+        MessageEntity(type=e.type, offset=e.offset, length=e.length, url=e.url, language=e.language)
+        for e in rendered.entities
+    ]
+
+
+def _is_formatting_error(err: BadRequest) -> bool:
+    return "can't parse entities" in err.message.lower() or "entity" in err.message.lower()
+
+
+def _is_not_modified(err: BadRequest) -> bool:
+    return "not modified" in err.message.lower()
+
+
+class AnswerStream:
+    """Shows one answer in one chat; implements ChatService's AnswerSink."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        chat_id: int,
+        *,
+        policy: StreamPolicy,
+        pacer: ChatPacer,
+        draft_pacer: ChatPacer,
+        drafts_refused: set[int],
+        reply_to: int | None = None,
+        describe_error: Callable[[BotError], str],
+        stopped_marker: str,
+        empty_answer: str,
+    ) -> None:
+        self._bot = bot
+        self._chat_id = chat_id
+        self._policy = policy
+        self._pacer = pacer
+        self._draft_pacer = draft_pacer
+        self._drafts_refused = drafts_refused
+        self._reply_to = reply_to
+        self._describe_error = describe_error
+        self._stopped_marker = stopped_marker
+        self._empty_answer = empty_answer
+
+        self._pager = MarkdownPager()
+        self._changed = asyncio.Event()
+        self._final = False
+        self._plain = False  # Telegram rejected our entities once: the rest goes out plain
+        self._delivered_pages = 0
+        self._live_id: int | None = None  # the message being edited, in edit mode
+        self._live_shown: RenderedText | None = None
+        self._draft_id = next(_draft_ids)
+        self._anything_visible = False
+        self._worker: asyncio.Task[None] | None = None
+        self._typing: asyncio.Task[None] | None = None
+        self.messages_sent: list[int] = []
+
+    # -- AnswerSink -------------------------------------------------------------------------
+
+    def start_typing(self) -> None:
+        """Show "typing…" until the first words are visible."""
+        if self._typing is None:
+            self._typing = asyncio.create_task(self._keep_typing())
+
+    def append(self, delta: str) -> None:
+        """Take new words; they are shown at the next turn this chat gets."""
+        self._pager.append(delta)
+        self._changed.set()
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._deliver())
+
+    async def finish(self, status: AnswerStatus) -> None:
+        """Send the complete answer for good."""
+        if status == "stopped":
+            self._pager.append(f"\n\n_{self._stopped_marker}_")
+        await self._close()
+
+    async def fail(self, error: BotError) -> None:
+        """Keep what was written, then say what went wrong in a message of its own."""
+        await self._close()
+        await self._send_final(RenderedText(self._describe_error(error)), force_new=True)
+
+    # -- delivery ---------------------------------------------------------------------------
+
+    async def _close(self) -> None:
+        self._final = True
+        self._changed.set()
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._deliver())
+        try:
+            await self._worker
+        finally:
+            await self._stop_typing()
+
+    async def _deliver(self) -> None:
+        while True:
+            await self._changed.wait()
+            self._changed.clear()
+            if self._final:
+                await self._flush_final()
+                return
+            await self._flush_live()
+
+    @property
+    def _drafting(self) -> bool:
+        return self._policy.use_drafts and self._chat_id not in self._drafts_refused
+
+    async def _flush_sealed_pages(self) -> None:
+        self._pager.paginate()
+        while self._delivered_pages < len(self._pager.sealed):
+            page = render(self._pager.sealed[self._delivered_pages])
+            await self._send_final(page)
+            self._delivered_pages += 1
+
+    async def _flush_live(self) -> None:
+        if self._drafting:
+            await self._draft_pacer.turn(self._chat_id, self._policy.draft_interval)
+        elif self._live_id is not None:
+            await self._pacer.turn(self._chat_id, self._policy.edit_interval)
+        if self._final:  # the answer ended while we waited: this turn shows the final text
+            return
+        await self._flush_sealed_pages()
+        shown = render(self._pager.tail)
+        if not shown.text.strip() or shown == self._live_shown:
+            return
+        if self._drafting:
+            await self._show_draft(shown)
+        else:
+            await self._show_edit(shown)
+
+    async def _flush_final(self) -> None:
+        await self._flush_sealed_pages()
+        shown = render(self._pager.tail)
+        if not shown.text.strip():
+            if self._delivered_pages or self._live_id is not None:
+                return
+            shown = RenderedText(self._empty_answer)
+        await self._send_final(shown)
+
+    async def _show_draft(self, shown: RenderedText) -> None:
+        try:
+            await self._with_entities(
+                shown,
+                lambda text, entities: self._bot.send_message_draft(
+                    self._chat_id, self._draft_id, text, entities=entities
+                ),
+            )
+        except RetryAfter as err:
+            self._draft_pacer.hold(self._chat_id, retry_seconds(err))
+            self._changed.set()
+            return
+        except BadRequest as err:
+            log.info("drafts refused in chat %s (%s); streaming by edits", self._chat_id, err)
+            self._drafts_refused.add(self._chat_id)
+            self._changed.set()
+            return
+        except NetworkError as err:
+            log.warning("draft update failed: %s", err)
+            return
+        self._live_shown = shown
+        await self._stop_typing()
+
+    async def _show_edit(self, shown: RenderedText) -> None:
+        try:
+            if self._live_id is None:
+                message_id = await self._send(shown, paced=True)
+                self._live_id = message_id
+            else:
+                await self._edit(self._live_id, shown)
+        except RetryAfter as err:
+            self._pacer.hold(self._chat_id, retry_seconds(err))
+            self._changed.set()  # try again at the next turn, with whatever text there is then
+            return
+        except NetworkError as err:
+            log.warning("live update failed: %s", err)
+            return
+        self._live_shown = shown
+        await self._stop_typing()
+
+    async def _send_final(self, shown: RenderedText, *, force_new: bool = False) -> None:
+        """Make `shown` a message of its own that stays: edit the live one or send a new one.
+
+        Waits out every 429 and retries network errors; what the model wrote is not dropped.
+        """
+        network_failures = 0
+        while True:
+            try:
+                if self._live_id is not None and not force_new:
+                    if shown != self._live_shown:
+                        await self._pacer.turn(self._chat_id, self._policy.edit_interval)
+                        await self._edit(self._live_id, shown)
+                else:
+                    await self._send(shown, paced=True)
+            except RetryAfter as err:
+                self._pacer.hold(self._chat_id, retry_seconds(err))
+                continue
+            except Forbidden as err:
+                log.warning("chat %s cannot be written to: %s", self._chat_id, err)
+            except BadRequest as err:
+                if force_new or self._live_id is None:
+                    log.warning("Telegram refused a message to chat %s: %s", self._chat_id, err)
+                else:  # the live message is gone (deleted?): send the text as a new one
+                    force_new = True
+                    continue
+            except NetworkError as err:
+                network_failures += 1
+                if network_failures >= FINAL_SEND_ATTEMPTS:
+                    log.error("giving up on a message to chat %s: %s", self._chat_id, err)  # noqa: TRY400
+                else:
+                    log.warning("sending failed (%s), attempt %d", err, network_failures)
+                    await asyncio.sleep(min(2.0**network_failures / 4, 5.0))
+                    continue
+            break
+        self._live_id = None
+        self._live_shown = None
+        self._draft_id = next(_draft_ids)
+        await self._stop_typing()
+
+    async def _edit(self, message_id: int, shown: RenderedText) -> None:
+        await self._with_entities(
+            shown,
+            lambda text, entities: self._bot.edit_message_text(
+                text, self._chat_id, message_id, entities=entities
+            ),
+        )
+
+    async def _send(self, shown: RenderedText, *, paced: bool) -> int:
+        if paced:
+            await self._pacer.turn(self._chat_id, self._policy.edit_interval)
+        reply = (
+            ReplyParameters(self._reply_to, allow_sending_without_reply=True)
+            if self._reply_to and not self.messages_sent
+            else None
+        )
+        message = await self._with_entities(
+            shown,
+            lambda text, entities: self._bot.send_message(
+                self._chat_id, text, entities=entities, reply_parameters=reply
+            ),
+        )
+        if message is None:  # "not modified" cannot answer a new message
+            raise BadRequest("no message was sent")
+        self.messages_sent.append(message.message_id)
+        self._anything_visible = True
+        return message.message_id
+
+    async def _with_entities(
+        self,
+        shown: RenderedText,
+        call: Callable[[str, list[MessageEntity] | None], Awaitable[T]],
+    ) -> T | None:
+        """Run `call` with formatting, plain if Telegram rejects that; None for "not modified"."""
+        entities = None if self._plain else to_telegram_entities(shown) or None
+        try:
+            return await call(shown.text, entities)
+        except BadRequest as err:
+            if _is_not_modified(err):
+                return None
+            if entities is None or not _is_formatting_error(err):
+                raise
+            log.warning("Telegram rejected the formatting (%s); sending plain text", err)
+            self._plain = True
+        try:
+            return await call(shown.text, None)
+        except BadRequest as err:
+            if _is_not_modified(err):
+                return None
+            raise
+
+    async def _keep_typing(self) -> None:
+        while not self._anything_visible:
+            with contextlib.suppress(TelegramError):
+                await self._bot.send_chat_action(self._chat_id, ChatAction.TYPING)
+            await asyncio.sleep(TYPING_REFRESH_S)
+
+    async def _stop_typing(self) -> None:
+        self._anything_visible = True
+        if self._typing is not None and not self._typing.done():
+            self._typing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._typing
+
+
+class AnswerStreams:
+    """Opens AnswerStreams that share the bot's pacers and what it learned about drafts."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        *,
+        mode: Literal["auto", "draft", "edit"],
+        private_interval: float,
+        group_interval: float,
+        draft_interval: float,
+    ) -> None:
+        self._bot = bot
+        self._mode = mode
+        self._private_interval = private_interval
+        self._group_interval = group_interval
+        self._draft_interval = draft_interval
+        self._pacer = ChatPacer()
+        self._draft_pacer = ChatPacer()
+        self._drafts_refused: set[int] = set()
+
+    def open(
+        self, chat_id: int, *, private: bool, reply_to: int | None, language: str | None
+    ) -> AnswerStream:
+        """A stream for one answer into `chat_id`."""
+        policy = StreamPolicy(
+            edit_interval=self._private_interval if private else self._group_interval,
+            draft_interval=self._draft_interval,
+            use_drafts=private and self._mode != "edit",
+        )
+        return AnswerStream(
+            self._bot,
+            chat_id,
+            policy=policy,
+            pacer=self._pacer,
+            draft_pacer=self._draft_pacer,
+            drafts_refused=self._drafts_refused,
+            reply_to=reply_to,
+            describe_error=lambda error: describe_error(error, language),
+            stopped_marker=say("stopped_marker", language),
+            empty_answer=say("empty_answer", language),
+        )

@@ -1,0 +1,52 @@
+"""Every sentence the bot says, looked up by key in one catalog per language.
+
+Handlers never hold user-facing literals: they call `say(key, lang, **values)`. A language
+without a catalog, or a key missing from one, falls back to English.
+"""
+
+from __future__ import annotations
+
+from bot.errors import (
+    BotError,
+    ModelFailed,
+    ModelNotFound,
+    NoModelInstalled,
+    OllamaUnavailable,
+    StreamBroken,
+)
+from bot.texts import en
+
+CATALOGS: dict[str, dict[str, str]] = {"en": en.MESSAGES}
+FALLBACK = "en"
+
+
+def catalog_language(language_code: str | None) -> str:
+    """The catalog for a Telegram `language_code` such as "en-US" or "zh-hans"."""
+    if not language_code:
+        return FALLBACK
+    base = language_code.lower().split("-")[0]
+    return base if base in CATALOGS else FALLBACK
+
+
+def say(key: str, language_code: str | None = None, /, **values: object) -> str:
+    """The sentence `key` in the user's language, with `values` filled in."""
+    catalog = CATALOGS[catalog_language(language_code)]
+    template = catalog.get(key) or CATALOGS[FALLBACK][key]
+    return template.format(**values) if values else template
+
+
+def describe_error(error: BotError, language_code: str | None = None) -> str:
+    """One line a user can act on: what failed, where, and what to do."""
+    match error:
+        case OllamaUnavailable():
+            return say("error_unavailable", language_code, host=error.host)
+        case ModelNotFound():
+            return say("error_model_not_found", language_code, model=error.model, host=error.host)
+        case NoModelInstalled():
+            return say("error_no_model", language_code, host=error.host)
+        case StreamBroken():
+            return say("error_stream_broken", language_code, host=error.host)
+        case ModelFailed():
+            return say("error_model_failed", language_code, model=error.model, detail=error.detail)
+        case _:
+            return say("error_unexpected", language_code)
