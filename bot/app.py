@@ -7,6 +7,7 @@ import datetime as dtm
 import logging
 import os
 from collections.abc import AsyncIterator
+from typing import Any, TypeAlias
 
 from telegram import BotCommand, Update
 from telegram.error import InvalidToken, NetworkError
@@ -37,18 +38,20 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 log = logging.getLogger(__name__)
 
+BotApplication: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
+
 MAX_CONCURRENT_UPDATES = 256
 COMMANDS = ("start", "help", "new", "reset", "stop", "id")
 
 
 def build_application(
     settings: Settings, *, store: Store | None = None, llm: OllamaGateway | None = None
-) -> Application:  # type: ignore[type-arg]
+) -> BotApplication:
     """The bot, wired: handlers registered, resources opened at start and closed at stop."""
     store = store or Store(settings.database_path)
     llm = llm or OllamaGateway(settings.ollama_host, timeout_s=settings.ollama_timeout)
 
-    async def open_resources(app: Application) -> None:  # type: ignore[type-arg]
+    async def open_resources(app: BotApplication) -> None:
         await store.connect()
         await app.bot.set_my_commands([BotCommand(name, say(f"cmd_{name}")) for name in COMMANDS])
         log.info("ollagram is up as @%s, Ollama at %s", app.bot.username, settings.ollama_host)
@@ -58,7 +61,7 @@ def build_application(
                 "bot, note the id it answers with, and add it to ALLOWED_USER_IDS in config.env."
             )
 
-    async def close_resources(app: Application) -> None:  # type: ignore[type-arg]
+    async def close_resources(app: BotApplication) -> None:
         await llm.close()
         await store.close()
 
@@ -125,9 +128,9 @@ async def report_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> No
 
 @contextlib.asynccontextmanager
 async def running(
-    app: Application,
+    app: BotApplication,
     *,
-    poll_timeout: float = 10.0,  # type: ignore[type-arg]
+    poll_timeout: float = 10.0,
 ) -> AsyncIterator[None]:
     """Run `app` on the current event loop (polling) until the block ends: start-up, then
     shutdown in the same order as `run_polling`."""

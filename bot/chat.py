@@ -8,7 +8,6 @@ words into an AnswerSink, and stores both sides with the answer's status and fig
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -245,8 +244,8 @@ class ChatService:
             stopping.cancel()
             if not writing.done():
                 writing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writing
+            # wait() settles the task without raising its error; it is read just below.
+            await asyncio.wait({writing})
         text = "".join(parts)
         figures = _figures(done[0]) if done else AnswerFigures()
         error = None if writing.cancelled() else writing.exception()

@@ -122,6 +122,7 @@ class AnswerStream:
         self._pager = MarkdownPager()
         self._changed = asyncio.Event()
         self._final = False
+        self._placeholder: str | None = None
         self._plain = False  # Telegram rejected our entities once: the rest goes out plain
         self._delivered_pages = 0
         self._live_id: int | None = None  # the message being edited, in edit mode
@@ -150,16 +151,18 @@ class AnswerStream:
         """Send the complete answer for good."""
         if status == "stopped":
             self._pager.append(f"\n\n_{self._stopped_marker}_")
-        await self._close()
+        await self._close(placeholder=self._empty_answer)
 
     async def fail(self, error: BotError) -> None:
         """Keep what was written, then say what went wrong in a message of its own."""
-        await self._close()
+        await self._close(placeholder=None)
         await self._send_final(RenderedText(self._describe_error(error)), force_new=True)
 
     # -- delivery ---------------------------------------------------------------------------
 
-    async def _close(self) -> None:
+    async def _close(self, *, placeholder: str | None) -> None:
+        """Deliver everything; `placeholder` is shown if the model wrote nothing at all."""
+        self._placeholder = placeholder
         self._final = True
         self._changed.set()
         if self._worker is None:
@@ -209,9 +212,9 @@ class AnswerStream:
         await self._flush_sealed_pages()
         shown = render(self._pager.tail)
         if not shown.text.strip():
-            if self._delivered_pages or self._live_id is not None:
+            if self._delivered_pages or self._live_id is not None or not self._placeholder:
                 return
-            shown = RenderedText(self._empty_answer)
+            shown = RenderedText(self._placeholder)
         await self._send_final(shown)
 
     async def _show_draft(self, shown: RenderedText) -> None:

@@ -7,7 +7,7 @@ httpx) raises for each fault; the bot's gateway translates exactly these.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import httpx
@@ -89,7 +89,7 @@ async def test_root_and_version(fake: FakeOllama) -> None:
 
 async def test_list_show_ps(fake: FakeOllama, client: ollama.AsyncClient) -> None:
     listed = await client.list()
-    names = [m.model for m in listed.models]
+    names = [m.model or "" for m in listed.models]
     assert sorted(names) == ["llama3.2:3b", "llava:latest", "qwen3:latest"]
     llama = next(m for m in listed.models if m.model == "llama3.2:3b")
     assert llama.size == 3_800_000_000
@@ -189,7 +189,7 @@ async def test_scripted_replies_are_fifo(fake: FakeOllama, client: ollama.AsyncC
     three = await client.chat("llama3.2:3b", messages=USER)
     assert one.message.content == "first"
     assert (two.message.content, two.done_reason) == ("second", "length")
-    assert three.message.content.startswith("Echo: ")
+    assert (three.message.content or "").startswith("Echo: ")
 
 
 async def test_num_predict_truncates_with_done_reason_length(
@@ -289,9 +289,13 @@ async def test_images_on_a_model_without_vision(
 ) -> None:
     image = "iVBORw0KGgo="
     with pytest.raises(ollama.ResponseError) as caught:
-        await client.chat("llama3.2:3b", messages=[{"role": "user", "content": "?", "images": [image]}])
+        await client.chat(
+            "llama3.2:3b", messages=[{"role": "user", "content": "?", "images": [image]}]
+        )
     assert (caught.value.status_code, caught.value.error) == (500, NO_VISION_ERROR)
-    seen = await client.chat("llava", messages=[{"role": "user", "content": "?", "images": [image]}])
+    seen = await client.chat(
+        "llava", messages=[{"role": "user", "content": "?", "images": [image]}]
+    )
     assert seen.done
     assert fake.chat_requests[-1]["messages"][0]["images"] == [image]
 
@@ -397,6 +401,7 @@ async def test_client_disconnect_mid_stream_is_counted(
         got.append(part)
         if len(got) == 2:
             break
+    assert isinstance(stream, AsyncGenerator)  # typed AsyncIterator, really a generator
     await stream.aclose()  # what the bot does on /stop
     await fake.wait_for(lambda: fake.cancelled_streams == 1, timeout=2)
     await fake.wait_for(lambda: fake.active_streams == 0, timeout=2)

@@ -1,0 +1,31 @@
+"""Shared fixtures: a clean environment for every test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+# The variables ollagram reads; a developer's shell must not leak into tests.
+OUR_VARIABLES = (
+    "TELEGRAM_BOT_TOKEN",
+    "TELEGRAM_API_URL",
+    "OLLAMA_HOST",
+    "ALLOWED_USER_IDS",
+    "ADMIN_USER_IDS",
+    "ALLOWED_CHAT_IDS",
+    "DATABASE_PATH",
+    "DEFAULT_MODEL",
+    "VISION_MODEL",
+    "DEFAULT_ROLE",
+    "LOG_LEVEL",
+    "STATE_DIRECTORY",
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test starts without any of our variables set."""
+    for name in OUR_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    yield

@@ -1,0 +1,356 @@
+"""End to end: the real bot, FakeTelegram and FakeOllama, speaking real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.render import utf16_len
+from tests.fakes.ollama import FakeOllama, Reply
+from tests.fakes.telegram import FakeTelegram
+from tests.harness import ALICE, BOB, GROUP_ID, MALLORY, MODEL, running_bot, stored_messages
+
+ANSWER_MD = "Here is **bold** and `code`.\n\n```python\nprint('hi')\n```\n\n- one\n- two"
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    # Group limits scaled 10x down (20 per 6 s) so group tests run fast but still bite.
+    async with FakeTelegram(group_limit=20, group_window=6.0) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def ollama() -> AsyncIterator[FakeOllama]:
+    async with FakeOllama() as fake:
+        fake.add_model(MODEL, context_length=8192)
+        yield fake
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "ollagram.sqlite3"
+
+
+def bot_texts(tg: FakeTelegram, chat_id: int) -> list[str]:
+    return [m.content for m in tg.bot_messages(chat_id)]
+
+
+def streamed(text: str, token_delay: float = 0.03) -> Reply:
+    return Reply(text=text, token_delay=token_delay)
+
+
+async def test_private_answer_streams_as_drafts_then_one_final_message(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script(streamed(ANSWER_MD + " " + "more words " * 20))
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, "Show me some formatting")
+        messages = await tg.wait_for_bot_messages(ALICE.id)
+        await asyncio.sleep(0.3)  # nothing else may follow the final message
+    drafts = [d for d in tg.drafts if d.chat_id == ALICE.id]
+    assert len(drafts) >= 2, "the answer grew visibly while the model wrote"
+    assert len({d.text for d in drafts}) == len(drafts), "each draft showed new text"
+    assert len(tg.bot_messages(ALICE.id)) == 1
+    final = messages[0]
+    assert final.content.startswith("Here is bold and code.")
+    assert "**" not in final.content
+    assert {"bold", "code", "pre"} <= {e["type"] for e in final.entities}
+    assert final.content.rstrip().endswith("more words")
+    assert (ALICE.id, "typing") in tg.chat_actions
+    assert [m[0] for m in stored_messages(db_path, ALICE.id)] == ["user", "assistant"]
+    assert tg.too_many_requests == 0
+
+
+async def test_group_answer_is_a_reply_edited_while_streaming(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script(streamed("Group answer " + "token " * 40, token_delay=0.03))
+    async with running_bot(tg, ollama, db_path):
+        asked = tg.user_sends(
+            ALICE, "@ollagram_test_bot what is up?", chat_id=GROUP_ID, chat_type="supergroup"
+        )
+        await tg.wait_for(
+            lambda: any(
+                m.content.rstrip().endswith("token") and len(m.content) > 200
+                for m in tg.bot_messages(GROUP_ID)
+            )
+        )
+    [answer] = tg.bot_messages(GROUP_ID)
+    assert answer.reply_to_message_id == asked.message_id
+    assert len(answer.edits) >= 2, "the message grew by edits while the model wrote"
+    assert not [d for d in tg.drafts if d.chat_id == GROUP_ID], "no drafts in groups"
+    assert ollama.chat_requests[0]["messages"][-1]["content"] == "what is up?"
+    assert tg.too_many_requests == 0
+
+
+async def test_group_messages_not_meant_for_the_bot_are_ignored(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    tg.privacy_mode = False  # the bot sees everything, and must still keep quiet
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, "just chatting with friends", chat_id=GROUP_ID, chat_type="supergroup")
+        tg.user_sends(ALICE, "@ollagram_test_bot hello", chat_id=-777, chat_type="supergroup")
+        tg.user_sends(ALICE, "ping")
+        await tg.wait_for_bot_messages(ALICE.id)
+    assert tg.bot_messages(GROUP_ID) == []
+    assert tg.bot_messages(-777) == [], "a group not in ALLOWED_CHAT_IDS gets nothing"
+    assert len(ollama.chat_requests) == 1
+
+
+async def test_second_question_carries_the_first_exchange(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script("Paris is the capital of France.", "About 2.1 million people.")
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, "What is the capital of France?")
+        await tg.wait_for_bot_messages(ALICE.id, 1)
+        tg.user_sends(ALICE, "How many people live there?")
+        await tg.wait_for_bot_messages(ALICE.id, 2)
+    second = ollama.chat_requests[1]
+    assert second["model"] == MODEL
+    conversation = [(m["role"], m["content"]) for m in second["messages"] if m["role"] != "system"]
+    assert conversation == [
+        ("user", "What is the capital of France?"),
+        ("assistant", "Paris is the capital of France."),
+        ("user", "How many people live there?"),
+    ]
+    assert second["messages"][0]["role"] == "system"
+    assert second["options"]["temperature"] == 0.7
+    assert second["options"]["num_ctx"] == 8192
+
+
+async def test_history_survives_a_restart_and_new_empties_the_context(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script("Nice to meet you, Alice.")
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, "My name is Alice.")
+        await tg.wait_for_bot_messages(ALICE.id, 1)
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, "What is my name?")
+        await tg.wait_for_bot_messages(ALICE.id, 2)
+        contents = [m["content"] for m in ollama.chat_requests[1]["messages"]]
+        assert "My name is Alice." in contents
+        assert "Nice to meet you, Alice." in contents
+
+        tg.user_sends(ALICE, "/new")
+        await tg.wait_for(lambda: any("fresh conversation" in t for t in bot_texts(tg, ALICE.id)))
+        tg.user_sends(ALICE, "Who am I?")
+        await tg.wait_for(lambda: len(ollama.chat_requests) == 3)
+        await tg.wait_for_bot_messages(ALICE.id, 4)
+    fresh = [m for m in ollama.chat_requests[2]["messages"] if m["role"] != "system"]
+    assert fresh == [{"role": "user", "content": "Who am I?"}]
+    # Old messages stay stored.
+    assert len(stored_messages(db_path, ALICE.id)) == 6
+
+
+async def test_stop_cuts_a_slow_answer_and_keeps_what_was_written(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script(Reply(text="word " * 400, token_delay=0.05))
+    async with running_bot(tg, ollama, db_path, stream_mode="edit"):
+        tg.user_sends(ALICE, "Write a long essay")
+        await tg.wait_for(lambda: len(bot_texts(tg, ALICE.id)) >= 1)
+        await tg.wait_for(lambda: ollama.chunks_sent >= 20)
+        tg.user_sends(ALICE, "/stop")
+        await tg.wait_for(lambda: any("(stopped)" in t for t in bot_texts(tg, ALICE.id)))
+        await tg.wait_for(lambda: ollama.cancelled_streams == 1)
+    [answer] = tg.bot_messages(ALICE.id)
+    assert answer.content.startswith("word word")
+    assert answer.content.count("word") < 400
+    role, content, status, model = stored_messages(db_path, ALICE.id)[-1]
+    assert (role, status, model) == ("assistant", "stopped", MODEL)
+    assert content.startswith("word word")
+
+
+async def test_stop_with_nothing_running_says_so(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, "/stop")
+        [reply] = await tg.wait_for_bot_messages(ALICE.id)
+    assert "Nothing is being written" in reply.content
+    assert ollama.chat_requests == []
+
+
+async def test_long_answer_arrives_in_pages_with_balanced_code(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    code = "".join(f"    total += compute({i})  # accumulate step {i}\n" for i in range(120))
+    prose = "\n\n".join(f"Paragraph {i}: " + "lorem ipsum dolor sit amet " * 12 for i in range(14))
+    answer = f"{prose}\n\n```python\ndef run():\n{code}    return total\n```\n\nThat is all."
+    assert len(answer) > 10_000
+    ollama.script(Reply(text=answer, chunks=[answer[i : i + 400] for i in range(0, len(answer), 400)], token_delay=0.01))
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, "A long one please")
+        await tg.wait_for(
+            lambda: any("That is all." in t for t in bot_texts(tg, ALICE.id)), timeout=15
+        )
+        await asyncio.sleep(0.2)
+    messages = tg.bot_messages(ALICE.id)
+    assert len(messages) >= 3
+    for message in messages:
+        assert 0 < utf16_len(message.content) <= 4096
+        assert "```" not in message.content, "code fences became pre entities"
+    code_pages = [m for m in messages if any(e["type"] == "pre" for e in m.entities)]
+    assert len(code_pages) >= 2, "the code block continues, reopened, in the next message"
+    shown = "\n".join(m.content for m in messages)
+    assert all(f"compute({i})  # accumulate step {i}" in shown for i in range(120))
+    assert shown.index("Paragraph 0") < shown.index("Paragraph 13") < shown.index("That is all.")
+    assert tg.too_many_requests == 0
+
+
+async def test_429_mid_stream_delays_but_loses_nothing(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    text = "Steady answer " + "with many words " * 30 + "THE END"
+    ollama.script(Reply(text=text, token_delay=0.02))
+    async with running_bot(tg, ollama, db_path, stream_mode="edit"):
+        tg.fail_next("editMessageText", 429, "Too Many Requests: retry after 1", retry_after=1)
+        tg.user_sends(ALICE, "go")
+        await tg.wait_for(
+            lambda: any(t.endswith("THE END") for t in bot_texts(tg, ALICE.id)), timeout=10
+        )
+    [answer] = tg.bot_messages(ALICE.id)
+    assert answer.content == text.replace("  ", " ")
+    assert any(c.status == 429 for c in tg.calls_of("editMessageText"))
+
+
+async def test_formatting_rejected_by_telegram_falls_back_to_plain_text(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script(Reply(text=ANSWER_MD))
+    tg.reject_formatting = True
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, "format please")
+        [answer] = await tg.wait_for_bot_messages(ALICE.id)
+    assert answer.content.startswith("Here is bold and code.")
+    assert answer.entities == []
+    rejected = [c for c in tg.calls if c.status == 400 and "entities" in c.params]
+    assert rejected, "the formatted text was tried first"
+
+
+async def test_stranger_is_refused_with_their_id_and_ollama_hears_nothing(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(MALLORY, "hello?")
+        [reply] = await tg.wait_for_bot_messages(MALLORY.id)
+        tg.user_sends(MALLORY, "/start")
+        await tg.wait_for_bot_messages(MALLORY.id, 2)
+    assert "not on its list" in reply.content
+    assert str(MALLORY.id) in reply.content
+    assert ollama.requests == []
+    assert stored_messages(db_path, MALLORY.id) == []
+
+
+async def test_ollama_down_is_explained_then_works_again_by_itself(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    await ollama.go_down()
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, "are you there?")
+        [reply] = await tg.wait_for_bot_messages(ALICE.id)
+        assert "can't reach Ollama" in reply.content
+        assert ollama.url in reply.content
+        await ollama.come_up()
+        ollama.script("Back again.")
+        tg.user_sends(ALICE, "and now?")
+        await tg.wait_for(lambda: "Back again." in bot_texts(tg, ALICE.id))
+    # The first question was kept, so the model sees it after recovery.
+    contents = [m["content"] for m in ollama.chat_requests[0]["messages"]]
+    assert contents[-2:] == ["are you there?", "and now?"]
+
+
+async def test_missing_model_is_explained(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    async with running_bot(tg, ollama, db_path, default_model="mistral:7b"):
+        tg.user_sends(ALICE, "hi")
+        [reply] = await tg.wait_for_bot_messages(ALICE.id)
+    assert "mistral:7b is not installed" in reply.content
+    assert "ollama pull mistral:7b" in reply.content
+    assert stored_messages(db_path, ALICE.id)[-1][2] == "error"
+
+
+async def test_error_mid_stream_keeps_the_partial_answer_and_explains(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script(Reply(text="partial words that will stop " * 5, error_after=6))
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, "hi")
+        messages = await tg.wait_for_bot_messages(ALICE.id, 2)
+    assert messages[0].content.startswith("partial words")
+    assert "an error was encountered while running the model" in messages[1].content
+    assert stored_messages(db_path, ALICE.id)[-1][2] == "error"
+
+
+async def test_two_users_never_see_each_others_history(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.token_delay = 0.02
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, "Alice secret: apples")
+        tg.user_sends(BOB, "Bob secret: bananas")
+        await tg.wait_for_bot_messages(ALICE.id)
+        await tg.wait_for_bot_messages(BOB.id)
+        tg.user_sends(ALICE, "what did I say?")
+        tg.user_sends(BOB, "what did I say?")
+        await tg.wait_for_bot_messages(ALICE.id, 2)
+        await tg.wait_for_bot_messages(BOB.id, 2)
+    for request in ollama.chat_requests:
+        text = " ".join(m["content"] for m in request["messages"])
+        assert not ("apples" in text and "bananas" in text)
+    assert "bananas" not in " ".join(bot_texts(tg, ALICE.id))
+    assert "apples" not in " ".join(bot_texts(tg, BOB.id))
+
+
+async def test_messages_sent_while_streaming_are_answered_in_order(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script(
+        Reply(text="first answer " * 10, token_delay=0.03),
+        Reply(text="second answer"),
+        Reply(text="third answer"),
+    )
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, "one")
+        await tg.wait_for(lambda: len(ollama.chat_requests) == 1)
+        tg.user_sends(ALICE, "two")
+        tg.user_sends(ALICE, "three")
+        await tg.wait_for_bot_messages(ALICE.id, 3, timeout=10)
+    assert [r["messages"][-1]["content"] for r in ollama.chat_requests] == ["one", "two", "three"]
+    texts = bot_texts(tg, ALICE.id)
+    assert texts[0].startswith("first answer")
+    assert texts[1:] == ["second answer", "third answer"]
+    # Each question was asked with the answers before it in context.
+    assert [m["content"] for m in ollama.chat_requests[2]["messages"]][-3:] == [
+        "two",
+        "second answer",
+        "three",
+    ]
+
+
+async def test_start_help_and_id_and_registered_commands(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, "/start")
+        await tg.wait_for_bot_messages(ALICE.id, 1)
+        tg.user_sends(ALICE, "/help")
+        await tg.wait_for_bot_messages(ALICE.id, 2)
+        tg.user_sends(ALICE, "/id")
+        await tg.wait_for_bot_messages(ALICE.id, 3)
+    start, help_text, ids = bot_texts(tg, ALICE.id)
+    assert "Hello Alice" in start
+    assert MODEL in start, "without DEFAULT_MODEL the first installed model is used"
+    assert "assistant" in start
+    for command in ("/new", "/reset", "/stop", "/id", "/start"):
+        assert command in help_text
+    assert f"Your user id: {ALICE.id}" in ids
+    registered = {c["command"] for c in tg.commands}
+    assert registered == {"start", "help", "new", "reset", "stop", "id"}

@@ -1,0 +1,96 @@
+"""Configuration: defaults, id lists, and errors that name the variable without a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_settings, parse_id_list
+from bot.errors import ConfigError
+
+TOKEN = "123456:SECRET-do-not-print"
+
+
+def test_defaults_from_design(tmp_path: Path) -> None:
+    settings = load_settings(None, telegram_bot_token=TOKEN)
+    assert settings.telegram_api_url == "https://api.telegram.org"
+    assert settings.ollama_host == "http://127.0.0.1:11434"
+    assert settings.allowed_user_ids == frozenset()
+    assert settings.vision_model == "llava"
+    assert settings.default_role == "assistant"
+    assert settings.default_model is None
+    assert settings.database_path == Path("data/ollagram.sqlite3")
+
+
+def test_state_directory_sets_database_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STATE_DIRECTORY", "/var/lib/ollagram")
+    settings = load_settings(None, telegram_bot_token=TOKEN)
+    assert settings.database_path == Path("/var/lib/ollagram/ollagram.sqlite3")
+
+
+def test_config_file_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env_file = tmp_path / "config.env"
+    env_file.write_text(
+        f"TELEGRAM_BOT_TOKEN={TOKEN}\nALLOWED_USER_IDS=1, 2 ,3\nDEFAULT_MODEL=qwen:7b\n"
+    )
+    monkeypatch.setenv("DEFAULT_MODEL", "mistral")
+    settings = load_settings(env_file)
+    assert settings.allowed_user_ids == frozenset({1, 2, 3})
+    assert settings.default_model == "mistral", "the environment wins over the file"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("", set()), ("42", {42}), ("1,2", {1, 2}), (" -1001234 , 5,", {-1001234, 5}), ("7;8", {7, 8})],
+)
+def test_id_lists(raw: str, expected: set[int]) -> None:
+    assert parse_id_list(raw) == frozenset(expected)
+
+
+def test_missing_token_names_the_variable() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None)
+    assert caught.value.variable == "TELEGRAM_BOT_TOKEN"
+
+
+def test_malformed_id_list_names_variable_and_item(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("ADMIN_USER_IDS", "12, bob")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None)
+    assert caught.value.variable == "ADMIN_USER_IDS"
+    assert "'bob'" in caught.value.problem
+    assert TOKEN not in str(caught.value)
+
+
+def run_cli(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_cli_without_token_says_so_in_one_line(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, {})
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "TELEGRAM_BOT_TOKEN" in lines[0]
+    assert "config.example.env" in lines[0]
+
+
+def test_cli_bad_id_list_never_shows_the_token(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, {"TELEGRAM_BOT_TOKEN": TOKEN, "ALLOWED_USER_IDS": "1,two"})
+    assert result.returncode == 2
+    assert "ALLOWED_USER_IDS" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert TOKEN not in result.stderr + result.stdout
