@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dtm
 import logging
 import os
+import signal
 from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
 
@@ -25,6 +27,7 @@ from telegram.ext import (
 from bot.access import AccessGate, AccessPolicy
 from bot.chat import ChatDefaults, ChatService
 from bot.config import Settings
+from bot.errors import StoreUnavailable
 from bot.handlers.basics import BasicHandlers
 from bot.handlers.chat import ChatHandlers
 from bot.llm import OllamaGateway
@@ -55,10 +58,11 @@ def build_application(
         await store.connect()
         await app.bot.set_my_commands([BotCommand(name, say(f"cmd_{name}")) for name in COMMANDS])
         log.info("ollagram is up as @%s, Ollama at %s", app.bot.username, settings.ollama_host)
-        if not settings.allowed_user_ids and not settings.admin_user_ids:
+        if not settings.allowed_user_ids:
             log.warning(
-                "ALLOWED_USER_IDS and ADMIN_USER_IDS are empty: nobody can chat. Write to the "
-                "bot, note the id it answers with, and add it to ALLOWED_USER_IDS in config.env."
+                "ALLOWED_USER_IDS is empty: only admins (ADMIN_USER_IDS) can chat. To let someone "
+                "in, have them write to the bot, note the id it answers with, and add it to "
+                "ALLOWED_USER_IDS in config.env."
             )
 
     async def close_resources(app: BotApplication) -> None:
@@ -135,35 +139,52 @@ async def running(
     """Run `app` on the current event loop (polling) until the block ends: start-up, then
     shutdown in the same order as `run_polling`."""
     await app.initialize()
-    if app.post_init is not None:
-        await app.post_init(app)
-    await app.start()
-    if app.updater is None:
-        raise RuntimeError("the application was built without an updater")
-    await app.updater.start_polling(
-        poll_interval=0.0,
-        timeout=dtm.timedelta(seconds=poll_timeout),
-        allowed_updates=Update.ALL_TYPES,
-    )
     try:
-        yield
+        if app.post_init is not None:
+            await app.post_init(app)
+        if app.updater is None:
+            raise RuntimeError("the application was built without an updater")
+        await app.start()
+        try:
+            await app.updater.start_polling(
+                poll_interval=0.0,
+                timeout=dtm.timedelta(seconds=poll_timeout),
+                allowed_updates=Update.ALL_TYPES,
+            )
+            yield
+        finally:
+            if app.updater.running:
+                await app.updater.stop()
+            await app.stop()
     finally:
-        await app.updater.stop()
-        await app.stop()
         await app.shutdown()
         if app.post_shutdown is not None:
             await app.post_shutdown(app)
 
 
-def run(settings: Settings) -> int:
+async def serve(settings: Settings) -> int:
     """Serve until SIGINT/SIGTERM; a clear line instead of a traceback when start-up fails."""
     app = build_application(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     try:
-        app.run_polling(allowed_updates=Update.ALL_TYPES)
+        async with running(app):
+            await stop.wait()
+            log.info("stopping")
     except InvalidToken:
         log.critical("Telegram rejected TELEGRAM_BOT_TOKEN: check it with @BotFather")
         return 2
     except NetworkError as err:
         log.critical("cannot reach Telegram at %s: %s", settings.telegram_api_url, err)
         return 1
+    except StoreUnavailable as err:
+        log.critical("%s", err)
+        return 1
     return 0
+
+
+def run(settings: Settings) -> int:
+    """Run the bot in a fresh event loop; the process exit code."""
+    return asyncio.run(serve(settings))

@@ -31,9 +31,16 @@ def configure_logging(settings: Settings) -> None:
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactSecrets(settings.telegram_bot_token.get_secret_value()))
     logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
-    # httpx logs every request URL at INFO, and Telegram's URLs contain the token.
+    # LOG_LEVEL=DEBUG is for our own code: the libraries' debug lines carry whole updates and
+    # queries (message text), and httpx logs every request URL, which holds the token.
+    for library in ("telegram", "aiosqlite", "asyncio"):
+        logging.getLogger(library).setLevel(
+            max(logging.INFO, logging.getLevelName(settings.log_level))
+        )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # AIORateLimiter logs a traceback for every 429; AnswerStream waits those out itself.
+    logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 BotError
 ├── ConfigError            a setting is missing or malformed (the CLI prints it, exit code 2)
+├── StoreUnavailable       the database file cannot be opened or migrated
 └── LLMError               the model server could not give an answer
     ├── OllamaUnavailable  nothing answers at the configured host (down, wrong address)
     ├── ModelNotFound      the model is not installed on that host
@@ -27,6 +28,15 @@ class ConfigError(BotError):
         super().__init__(f"{variable}: {problem}")
         self.variable = variable
         self.problem = problem
+
+
+class StoreUnavailable(BotError):
+    """The database at `path` cannot be used; `reason` says why."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"cannot open the database {path}: {reason} (check DATABASE_PATH)")
+        self.path = path
+        self.reason = reason
 
 
 class LLMError(BotError):

@@ -6,6 +6,7 @@ WAL journal, a busy timeout, foreign keys on, numbered migrations applied at sta
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Literal, Self
 
 import aiosqlite
+
+from bot.errors import StoreUnavailable
 
 MessageRole = Literal["user", "assistant"]
 AnswerStatus = Literal["complete", "stopped", "error"]
@@ -127,9 +130,14 @@ class Store:
 
     async def connect(self) -> None:
         """Open (creating folders and file as needed) and migrate the database."""
-        if str(self.path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = await aiosqlite.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
+        if self._connection is not None:
+            return
+        try:
+            if str(self.path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = await aiosqlite.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
+        except (OSError, sqlite3.Error) as err:
+            raise StoreUnavailable(str(self.path), str(err)) from err
         try:
             await connection.execute("PRAGMA journal_mode=WAL")
             await connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -137,9 +145,11 @@ class Store:
             await connection.execute("PRAGMA synchronous=NORMAL")
             self._connection = connection
             await self._migrate()
-        except BaseException:
+        except BaseException as err:
             self._connection = None
             await connection.close()
+            if isinstance(err, sqlite3.Error):
+                raise StoreUnavailable(str(self.path), str(err)) from err
             raise
 
     async def close(self) -> None:

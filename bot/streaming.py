@@ -62,6 +62,7 @@ class ChatPacer:
 
     def hold(self, chat_id: int, seconds: float) -> None:
         """Telegram asked this chat to wait: no turn before `seconds` from now."""
+        log.info("Telegram asked chat %s to wait %.1f s", chat_id, seconds)
         until = time.monotonic() + seconds
         self._next_turn[chat_id] = max(self._next_turn.get(chat_id, 0.0), until)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 # The variables ollagram reads; a developer's shell must not leak into tests.
@@ -24,8 +22,7 @@ OUR_VARIABLES = (
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts without any of our variables set."""
     for name in OUR_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    yield

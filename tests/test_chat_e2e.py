@@ -11,7 +11,16 @@ import pytest
 from bot.render import utf16_len
 from tests.fakes.ollama import FakeOllama, Reply
 from tests.fakes.telegram import FakeTelegram
-from tests.harness import ALICE, BOB, GROUP_ID, MALLORY, MODEL, running_bot, stored_messages
+from tests.harness import (
+    ADMIN,
+    ALICE,
+    BOB,
+    GROUP_ID,
+    MALLORY,
+    MODEL,
+    running_bot,
+    stored_messages,
+)
 
 ANSWER_MD = "Here is **bold** and `code`.\n\n```python\nprint('hi')\n```\n\n- one\n- two"
 
@@ -184,7 +193,13 @@ async def test_long_answer_arrives_in_pages_with_balanced_code(
     prose = "\n\n".join(f"Paragraph {i}: " + "lorem ipsum dolor sit amet " * 12 for i in range(14))
     answer = f"{prose}\n\n```python\ndef run():\n{code}    return total\n```\n\nThat is all."
     assert len(answer) > 10_000
-    ollama.script(Reply(text=answer, chunks=[answer[i : i + 400] for i in range(0, len(answer), 400)], token_delay=0.01))
+    ollama.script(
+        Reply(
+            text=answer,
+            chunks=[answer[i : i + 400] for i in range(0, len(answer), 400)],
+            token_delay=0.01,
+        )
+    )
     async with running_bot(tg, ollama, db_path):
         tg.user_sends(ALICE, "A long one please")
         await tg.wait_for(
@@ -354,3 +369,76 @@ async def test_start_help_and_id_and_registered_commands(
     assert f"Your user id: {ALICE.id}" in ids
     registered = {c["command"] for c in tg.commands}
     assert registered == {"start", "help", "new", "reset", "stop", "id"}
+
+
+async def test_private_chat_falls_back_to_edits_when_drafts_are_refused(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    tg.drafts_supported = False
+    ollama.script(streamed("Edited answer " + "piece " * 40, token_delay=0.03))
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, "hi")
+        await tg.wait_for(
+            lambda: any(
+                t.rstrip().endswith("piece") and len(t) > 200 for t in bot_texts(tg, ALICE.id)
+            )
+        )
+    [answer] = tg.bot_messages(ALICE.id)
+    assert len(answer.edits) >= 2
+    assert tg.too_many_requests == 0
+
+
+async def test_draft_429_waits_and_the_answer_completes(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    text = "Drafted " + "words " * 40 + "DONE"
+    ollama.script(Reply(text=text, token_delay=0.02))
+    async with running_bot(tg, ollama, db_path):
+        tg.fail_next("sendMessageDraft", 429, "Too Many Requests: retry after 1", retry_after=1)
+        tg.user_sends(ALICE, "go")
+        [answer] = await tg.wait_for_bot_messages(ALICE.id, timeout=10)
+    assert answer.content.endswith("DONE")
+    assert answer.content.count("words") == 40
+
+
+async def test_connection_cut_mid_answer_keeps_text_and_explains(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script(Reply(text="first half of an answer " * 4, cut_after=8))
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, "hi")
+        first, second = await tg.wait_for_bot_messages(ALICE.id, 2)
+    assert first.content.startswith("first half")
+    assert "broke in the middle of the answer" in second.content
+    role, content, status, _ = stored_messages(db_path, ALICE.id)[-1]
+    assert (role, status) == ("assistant", "error")
+    assert content.startswith("first half")
+
+
+async def test_empty_allow_list_lets_only_admins_in_and_logs_how_to_add(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running_bot(tg, ollama, db_path, allowed_user_ids=frozenset()):
+        tg.user_sends(ALICE, "hello")
+        [refusal] = await tg.wait_for_bot_messages(ALICE.id)
+        tg.user_sends(ADMIN, "hello")
+        [answer] = await tg.wait_for_bot_messages(ADMIN.id)
+    assert str(ALICE.id) in refusal.content
+    assert answer.content == "Echo: hello"
+    assert len(ollama.chat_requests) == 1
+    assert "ALLOWED_USER_IDS" in caplog.text
+
+
+async def test_logs_hold_neither_the_token_nor_message_text(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG", logger="bot")
+    ollama.script("a confidential answer")
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, "my confidential question")
+        await tg.wait_for_bot_messages(ALICE.id)
+        tg.user_sends(MALLORY, "stranger's confidential text")
+        await tg.wait_for_bot_messages(MALLORY.id)
+    bot_logs = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("bot"))
+    assert "confidential" not in bot_logs
+    assert tg.token not in caplog.text

@@ -44,7 +44,13 @@ def test_config_file_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("", set()), ("42", {42}), ("1,2", {1, 2}), (" -1001234 , 5,", {-1001234, 5}), ("7;8", {7, 8})],
+    [
+        ("", set()),
+        ("42", {42}),
+        ("1,2", {1, 2}),
+        (" -1001234 , 5,", {-1001234, 5}),
+        ("7;8", {7, 8}),
+    ],
 )
 def test_id_lists(raw: str, expected: set[int]) -> None:
     assert parse_id_list(raw) == frozenset(expected)

@@ -26,7 +26,9 @@ def pages_of(source: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
 
 
 def test_bold_code_link_and_list_become_entities() -> None:
-    rendered = render("Hi **there**\n\n```python\nprint(1)\n```\n\n- one\n- [two](https://a.example)")
+    rendered = render(
+        "Hi **there**\n\n```python\nprint(1)\n```\n\n- one\n- [two](https://a.example)"
+    )
     kinds = {e.type for e in rendered.entities}
     assert {"bold", "pre", "text_link"} <= kinds
     assert "**" not in rendered.text

@@ -15,7 +15,9 @@ def turns(count: int, size: int = 300) -> list[ChatMessage]:
 
 def test_everything_kept_when_it_fits() -> None:
     history = turns(4, size=10)
-    result = trim_to_context(ChatMessage("system", "be kind"), history, ChatMessage("user", "q"), 10_000)
+    result = trim_to_context(
+        ChatMessage("system", "be kind"), history, ChatMessage("user", "q"), 10_000
+    )
     assert result == [ChatMessage("system", "be kind"), *history, ChatMessage("user", "q")]
 
 

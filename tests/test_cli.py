@@ -1,0 +1,97 @@
+"""The command line as a user meets it: a real process against the fakes."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.ollama import FakeOllama
+from tests.fakes.telegram import FakeTelegram, FakeUser
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram(token="424242:REAL-looking-secret") as fake:
+        yield fake
+
+
+async def start_bot(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+    """`python -m bot` as `make run` starts it, with only the given environment."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        cwd=cwd,
+        env={"PATH": "/usr/bin:/bin", **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+
+
+async def finish(process: asyncio.subprocess.Process) -> tuple[int, str]:
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, output.decode()
+
+
+async def test_rejected_token_is_one_clear_line(tg: FakeTelegram, tmp_path: Path) -> None:
+    process = await start_bot(
+        {"TELEGRAM_BOT_TOKEN": "999:wrong-secret", "TELEGRAM_API_URL": tg.url}, tmp_path
+    )
+    code, output = await finish(process)
+    assert code == 2
+    assert "Telegram rejected TELEGRAM_BOT_TOKEN" in output
+    assert "Traceback" not in output
+    assert "wrong-secret" not in output
+
+
+async def test_bot_process_answers_then_stops_on_sigterm_without_leaking(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    user = FakeUser(id=5)
+    async with FakeOllama() as ollama:
+        ollama.add_model("qwen:7b")
+        ollama.add_model("llava:7b")
+        (tmp_path / "config.env").write_text("DEFAULT_MODEL=qwen:7b\nALLOWED_USER_IDS=5\n")
+        env = {
+            "TELEGRAM_BOT_TOKEN": tg.token,
+            "TELEGRAM_API_URL": tg.url,
+            "OLLAMA_HOST": ollama.url,
+            "LOG_LEVEL": "DEBUG",
+        }
+        tg.user_sends(user, "hello there")
+        process = await start_bot(env, tmp_path)
+        try:
+            await tg.wait_for(lambda: bool(tg.bot_messages(user.id)), timeout=30)
+        finally:
+            process.terminate()  # SIGTERM, as systemd sends it
+        code, output = await finish(process)
+    assert tg.bot_messages(user.id)[0].content == "Echo: hello there"
+    assert ollama.chat_requests[0]["model"] == "qwen:7b", "config.env was read"
+    assert code == 0
+    assert "Traceback" not in output
+    assert tg.token.split(":")[1] not in output
+    assert "hello there" not in output
+    assert (tmp_path / "data" / "ollagram.sqlite3").exists()
+
+
+async def test_unusable_database_path_is_one_clear_line(tg: FakeTelegram, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where a folder should be")
+    process = await start_bot(
+        {
+            "TELEGRAM_BOT_TOKEN": tg.token,
+            "TELEGRAM_API_URL": tg.url,
+            "DATABASE_PATH": str(blocker / "ollagram.sqlite3"),
+        },
+        tmp_path,
+    )
+    code, output = await finish(process)
+    assert code == 1
+    assert "cannot open the database" in output
+    assert "DATABASE_PATH" in output
+    assert "Traceback" not in output
