@@ -111,12 +111,15 @@ def build_application(
     talk = ChatHandlers(chat, streams)
 
     app.add_handler(TypeHandler(Update, AccessGate(policy)), group=-1)
-    app.add_handler(CommandHandler("start", basics.on_start))
-    app.add_handler(CommandHandler("help", basics.on_help))
-    app.add_handler(CommandHandler("id", basics.on_id))
-    app.add_handler(CommandHandler(["new", "reset"], talk.on_new))
-    app.add_handler(CommandHandler("stop", talk.on_stop))
-    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, talk.on_text))
+    # New messages only: editing a question already answered does not ask it again.
+    new = filters.UpdateType.MESSAGE
+    app.add_handler(CommandHandler("start", basics.on_start, filters=new))
+    app.add_handler(CommandHandler("help", basics.on_help, filters=new))
+    app.add_handler(CommandHandler("id", basics.on_id, filters=new))
+    app.add_handler(CommandHandler(["new", "reset"], talk.on_new, filters=new))
+    app.add_handler(CommandHandler("stop", talk.on_stop, filters=new))
+    app.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND, talk.on_text))
+    app.add_handler(MessageHandler(new & filters.ChatType.PRIVATE & ~filters.TEXT, basics.on_other))
     app.add_error_handler(report_error)
     return app
 

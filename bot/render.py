@@ -80,6 +80,11 @@ def _close_fence(source: str) -> tuple[str, str]:
     return f"{source.rstrip()}\n{fence}", f"{opener}\n"
 
 
+def close_open_fence(source: str) -> str:
+    """`source` with a code block it ends inside closed, so text after it is not code."""
+    return _close_fence(source)[0]
+
+
 def _fits(source: str, limit: int) -> bool:
     # Rendering only removes markup, except headings and bullets, which can grow by a few units
     # per line: a raw text shorter than that margin fits without rendering.

@@ -24,7 +24,7 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.errors import BotError
-from bot.render import MarkdownPager, RenderedText, render
+from bot.render import MarkdownPager, RenderedText, close_open_fence, render
 from bot.store import AnswerStatus
 from bot.texts import describe_error, say
 
@@ -130,9 +130,10 @@ class AnswerStream:
         self._live_shown: RenderedText | None = None
         self._draft_id = next(_draft_ids)
         self._anything_visible = False
+        self._chat_gone = False  # the user blocked the bot, or the chat is gone: stop trying
         self._worker: asyncio.Task[None] | None = None
         self._typing: asyncio.Task[None] | None = None
-        self.messages_sent: list[int] = []
+        self._sent_ids: list[int] = []
 
     # -- AnswerSink -------------------------------------------------------------------------
 
@@ -151,6 +152,7 @@ class AnswerStream:
     async def finish(self, status: AnswerStatus) -> None:
         """Send the complete answer for good."""
         if status == "stopped":
+            self._pager.tail = close_open_fence(self._pager.tail)
             self._pager.append(f"\n\n_{self._stopped_marker}_")
         await self._close(placeholder=self._empty_answer)
 
@@ -174,7 +176,7 @@ class AnswerStream:
             await self._stop_typing()
 
     async def _deliver(self) -> None:
-        while True:
+        while not self._chat_gone:
             await self._changed.wait()
             self._changed.clear()
             if self._final:
@@ -230,6 +232,9 @@ class AnswerStream:
             self._draft_pacer.hold(self._chat_id, retry_seconds(err))
             self._changed.set()
             return
+        except Forbidden as err:
+            self._give_up_on_chat(err)
+            return
         except BadRequest as err:
             log.info("drafts refused in chat %s (%s); streaming by edits", self._chat_id, err)
             self._drafts_refused.add(self._chat_id)
@@ -244,13 +249,22 @@ class AnswerStream:
     async def _show_edit(self, shown: RenderedText) -> None:
         try:
             if self._live_id is None:
-                message_id = await self._send(shown, paced=True)
+                message_id = await self._send(shown)
                 self._live_id = message_id
             else:
                 await self._edit(self._live_id, shown)
         except RetryAfter as err:
             self._pacer.hold(self._chat_id, retry_seconds(err))
             self._changed.set()  # try again at the next turn, with whatever text there is then
+            return
+        except Forbidden as err:
+            self._give_up_on_chat(err)
+            return
+        except BadRequest as err:
+            # The live message is gone (deleted by the user?): the next turn starts a new one.
+            log.warning("live update refused in chat %s: %s", self._chat_id, err)
+            self._live_id = None
+            self._live_shown = None
             return
         except NetworkError as err:
             log.warning("live update failed: %s", err)
@@ -264,19 +278,19 @@ class AnswerStream:
         Waits out every 429 and retries network errors; what the model wrote is not dropped.
         """
         network_failures = 0
-        while True:
+        while not self._chat_gone:
             try:
                 if self._live_id is not None and not force_new:
                     if shown != self._live_shown:
                         await self._pacer.turn(self._chat_id, self._policy.edit_interval)
                         await self._edit(self._live_id, shown)
                 else:
-                    await self._send(shown, paced=True)
+                    await self._send(shown)
             except RetryAfter as err:
                 self._pacer.hold(self._chat_id, retry_seconds(err))
                 continue
             except Forbidden as err:
-                log.warning("chat %s cannot be written to: %s", self._chat_id, err)
+                self._give_up_on_chat(err)
             except BadRequest as err:
                 if force_new or self._live_id is None:
                     log.warning("Telegram refused a message to chat %s: %s", self._chat_id, err)
@@ -297,6 +311,12 @@ class AnswerStream:
         self._draft_id = next(_draft_ids)
         await self._stop_typing()
 
+    def _give_up_on_chat(self, err: Forbidden) -> None:
+        log.warning(
+            "chat %s cannot be written to (%s); the answer stays stored", self._chat_id, err
+        )
+        self._chat_gone = True
+
     async def _edit(self, message_id: int, shown: RenderedText) -> None:
         await self._with_entities(
             shown,
@@ -305,12 +325,12 @@ class AnswerStream:
             ),
         )
 
-    async def _send(self, shown: RenderedText, *, paced: bool) -> int:
-        if paced:
-            await self._pacer.turn(self._chat_id, self._policy.edit_interval)
+    async def _send(self, shown: RenderedText) -> int:
+        """Send a new message at this chat's next turn; the first one replies to the question."""
+        await self._pacer.turn(self._chat_id, self._policy.edit_interval)
         reply = (
             ReplyParameters(self._reply_to, allow_sending_without_reply=True)
-            if self._reply_to and not self.messages_sent
+            if self._reply_to and not self._sent_ids
             else None
         )
         message = await self._with_entities(
@@ -321,7 +341,7 @@ class AnswerStream:
         )
         if message is None:  # "not modified" cannot answer a new message
             raise BadRequest("no message was sent")
-        self.messages_sent.append(message.message_id)
+        self._sent_ids.append(message.message_id)
         self._anything_visible = True
         return message.message_id
 

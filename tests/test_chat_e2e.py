@@ -442,3 +442,59 @@ async def test_logs_hold_neither_the_token_nor_message_text(
     bot_logs = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("bot"))
     assert "confidential" not in bot_logs
     assert tg.token not in caplog.text
+
+
+async def test_editing_an_answered_question_does_not_ask_again(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    async with running_bot(tg, ollama, db_path):
+        sent = tg.user_sends(ALICE, "first version")
+        await tg.wait_for_bot_messages(ALICE.id)
+        tg.user_edits(ALICE, sent.message_id, "second version")
+        tg.user_sends(ALICE, "next")
+        await tg.wait_for_bot_messages(ALICE.id, 2)
+    assert [r["messages"][-1]["content"] for r in ollama.chat_requests] == ["first version", "next"]
+
+
+async def test_photo_gets_a_short_message_saying_what_is_read(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    photo = tg.add_file(b"\x89PNG fake bytes")
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends_photo(ALICE, [photo], caption="what is this?")
+        [reply] = await tg.wait_for_bot_messages(ALICE.id)
+    assert "only read text" in reply.content
+    assert ollama.chat_requests == []
+
+
+async def test_user_who_blocked_the_bot_costs_nothing_but_the_answer_is_kept(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ollama.script(Reply(text="an answer nobody will read " * 5, token_delay=0.02))
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, "hi")
+        tg.user_blocks_bot(ALICE)
+        await tg.wait_for(lambda: ollama.completed_streams == 1)
+        await asyncio.sleep(0.3)
+    writes = [c for c in tg.calls if c.method in {"sendMessage", "editMessageText"}]
+    assert len(writes) <= 2, "no retry storm against a blocked chat"
+    assert stored_messages(db_path, ALICE.id)[-1][:1] == ("assistant",)
+    assert "unexpected error" not in caplog.text
+
+
+async def test_stopped_inside_a_code_block_marks_it_outside_the_code(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    code = "```python\n" + "".join(f"x = {i}\n" for i in range(300))
+    ollama.script(Reply(text=code, token_delay=0.03))
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, "code please")
+        await tg.wait_for(lambda: ollama.chunks_sent >= 20)
+        tg.user_sends(ALICE, "/stop")
+        await tg.wait_for(lambda: any("(stopped)" in t for t in bot_texts(tg, ALICE.id)))
+        await asyncio.sleep(0.1)
+    [answer] = tg.bot_messages(ALICE.id)
+    assert answer.content.rstrip().endswith("(stopped)")
+    pre = next(e for e in answer.entities if e["type"] == "pre")
+    assert "(stopped)" not in answer.content[pre["offset"] : pre["offset"] + pre["length"]]
+    assert any(e["type"] == "italic" for e in answer.entities)

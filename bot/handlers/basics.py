@@ -46,3 +46,9 @@ class BasicHandlers:
         await message.reply_text(
             say("ids", user.language_code, user_id=user.id, chat_id=message.chat_id)
         )
+
+    async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Anything but text in a private chat: say what the bot can read."""
+        if (message := update.effective_message) is not None:
+            lang = update.effective_user.language_code if update.effective_user else None
+            await message.reply_text(say("text_only", lang))

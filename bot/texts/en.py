@@ -31,6 +31,7 @@ MESSAGES: dict[str, str] = {
     "stopped_marker": "(stopped)",
     "empty_answer": "(the model gave an empty answer)",
     "unknown_model": "unknown while Ollama is unreachable",
+    "text_only": "I can only read text messages. Write your question as text.",
     "ids": "Your user id: {user_id}\nThis chat's id: {chat_id}",
     "error_unavailable": (
         "I can't reach Ollama at {host}. Is it running? (`ollama serve`, or "
