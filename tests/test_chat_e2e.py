@@ -498,3 +498,34 @@ async def test_stopped_inside_a_code_block_marks_it_outside_the_code(
     pre = next(e for e in answer.entities if e["type"] == "pre")
     assert "(stopped)" not in answer.content[pre["offset"] : pre["offset"] + pre["length"]]
     assert any(e["type"] == "italic" for e in answer.entities)
+
+
+async def test_long_history_is_trimmed_to_the_models_window_keeping_the_system_prompt(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.add_model("tiny:1b", context_length=600)
+    async with running_bot(tg, ollama, db_path, default_model="tiny:1b"):
+        for i in range(6):
+            ollama.script(f"answer {i} " + "blah " * 40)
+            tg.user_sends(ALICE, f"question {i} " + "words " * 40)
+            await tg.wait_for_bot_messages(ALICE.id, i + 1)
+    last = ollama.chat_requests[-1]
+    assert last["options"]["num_ctx"] == 600, "capped at the model's context length"
+    messages = last["messages"]
+    assert messages[0]["role"] == "system"
+    assert messages[-1]["content"].startswith("question 5")
+    contents = " ".join(m["content"] for m in messages)
+    assert "question 0" not in contents, "the oldest turns were dropped"
+    assert "answer 4" in contents, "the newest exchange was kept"
+    assert messages[1]["role"] == "user"
+
+
+async def test_ollama_error_before_streaming_is_explained_with_its_text(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script(Reply(http_status=500, error_message="llama runner process has terminated"))
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, "hi")
+        [reply] = await tg.wait_for_bot_messages(ALICE.id)
+    assert "llama runner process has terminated" in reply.content
+    assert MODEL in reply.content
