@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from telegram import Update
 from telegram.constants import ChatType
+from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.texts import say
@@ -52,12 +53,14 @@ class AccessGate:
         if self._policy.may_chat(user.id):
             return
         log.info("refused user %s (add the id to ALLOWED_USER_IDS to let them in)", user.id)
-        if update.callback_query is not None:
-            await update.callback_query.answer(
-                say("not_allowed", user.language_code, user_id=user.id)
-            )
-        elif chat.type == ChatType.PRIVATE and update.effective_message is not None:
-            await update.effective_message.reply_text(
-                say("not_allowed", user.language_code, user_id=user.id)
-            )
-        raise ApplicationHandlerStop
+        refusal = say("not_allowed", user.language_code, user_id=user.id)
+        try:
+            if update.callback_query is not None:
+                await update.callback_query.answer(refusal)
+            elif chat.type == ChatType.PRIVATE and update.effective_message is not None:
+                await update.effective_message.reply_text(refusal)
+        except TelegramError as err:
+            log.info("could not tell user %s they are not allowed: %s", user.id, err)
+        finally:
+            # Whatever happened to the refusal, nothing else may run for this update.
+            raise ApplicationHandlerStop

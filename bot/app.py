@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 BotApplication: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
 
 MAX_CONCURRENT_UPDATES = 256
+TELEGRAM_TIMEOUT_S = 15.0  # generous: a timed-out send may still arrive, and a retry duplicates
+CHAT_SERVICE = "chat_service"
 COMMANDS = ("start", "help", "new", "reset", "stop", "id")
 
 
@@ -78,6 +80,8 @@ def build_application(
         # Updates run concurrently so /stop reaches a streaming answer; ChatService keeps the
         # answers of one (chat, user) in order.
         .concurrent_updates(MAX_CONCURRENT_UPDATES)
+        .read_timeout(TELEGRAM_TIMEOUT_S)
+        .write_timeout(TELEGRAM_TIMEOUT_S)
         # Global and per-group limits; the per-chat pace of streaming is AnswerStream's own.
         .rate_limiter(AIORateLimiter(max_retries=0))
         .post_init(open_resources)
@@ -107,6 +111,7 @@ def build_application(
         group_interval=settings.edit_interval_group,
         draft_interval=settings.draft_interval,
     )
+    app.bot_data[CHAT_SERVICE] = chat
     basics = BasicHandlers(chat)
     talk = ChatHandlers(chat, streams)
 
@@ -116,9 +121,13 @@ def build_application(
     app.add_handler(CommandHandler("start", basics.on_start, filters=new))
     app.add_handler(CommandHandler("help", basics.on_help, filters=new))
     app.add_handler(CommandHandler("id", basics.on_id, filters=new))
-    app.add_handler(CommandHandler(["new", "reset"], talk.on_new, filters=new))
+    # Questions and /new wait their turn inside ChatService; block=False frees PTB's update
+    # slot meanwhile, so a long queue never holds up /stop or other users.
+    app.add_handler(CommandHandler(["new", "reset"], talk.on_new, filters=new, block=False))
     app.add_handler(CommandHandler("stop", talk.on_stop, filters=new))
-    app.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND, talk.on_text))
+    app.add_handler(
+        MessageHandler(new & filters.TEXT & ~filters.COMMAND, talk.on_text, block=False)
+    )
     app.add_handler(MessageHandler(new & filters.ChatType.PRIVATE & ~filters.TEXT, basics.on_other))
     app.add_error_handler(report_error)
     return app
@@ -158,6 +167,9 @@ async def running(
         finally:
             if app.updater.running:
                 await app.updater.stop()
+            # app.stop() waits for every running handler: cut the answers first, kept as stopped.
+            if isinstance(chat := app.bot_data.get(CHAT_SERVICE), ChatService):
+                chat.stop_all()
             await app.stop()
     finally:
         await app.shutdown()

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.errors import BotError, LLMError, NoModelInstalled
+from bot.errors import BotError, LLMError, NoModelInstalled, ShuttingDown
 from bot.llm import AnswerDone, ChatEvent, ChatMessage, InstalledModel, ModelFacts, TextDelta
 from bot.roles import find_role
 from bot.store import (
@@ -74,6 +74,9 @@ class ChatModel(Protocol):
 
 class AnswerSink(Protocol):
     """Where an answer is shown while it is written (the Telegram side implements it)."""
+
+    def begin(self) -> None:
+        """The answer's turn has come: show that the model is working; must not block."""
 
     def append(self, delta: str) -> None:
         """Add text the model wrote; must not block."""
@@ -161,16 +164,29 @@ class ChatService:
         self._model = model
         self._defaults = defaults
         self._threads: dict[tuple[int, int], _Thread] = {}
-        self._installed: tuple[float, list[InstalledModel]] | None = None
+        self._installed: tuple[float, str] | None = None
+        self._closing = False
 
     async def answer(self, question: Question, sink: AnswerSink) -> Answer:
-        """Answer `question` into `sink` after any earlier question of the same thread."""
+        """Answer `question` into `sink` after any earlier question of the same thread.
+
+        Never raises for a failure of the model, Telegram or the database: the user is told,
+        and what can be stored is stored.
+        """
         thread = self._threads.setdefault((question.chat_id, question.user.id), _Thread())
         # Acquired before any await, so questions are answered in the order they arrived.
         async with thread.lock:
+            if self._closing:
+                await sink.fail(ShuttingDown())
+                return Answer(status="error", text="", model=None)
             thread.stop = asyncio.Event()
+            sink.begin()
             try:
                 return await self._answer_now(question, sink, thread.stop)
+            except Exception:  # the boundary: a bug or a broken database must not go silent
+                log.exception("answering failed in chat %s", question.chat_id)
+                await sink.fail(BotError("unexpected failure"))
+                return Answer(status="error", text="", model=None)
             finally:
                 thread.stop = None
 
@@ -182,9 +198,22 @@ class ChatService:
         thread.stop.set()
         return True
 
-    async def start_new_conversation(self, chat_id: int, user_id: int) -> None:
-        """Begin a fresh context for this user in this chat; old messages stay stored."""
-        await self._store.new_conversation(chat_id, user_id)
+    def stop_all(self) -> None:
+        """Shutting down: cut every running answer (kept as `stopped`) and start no new one."""
+        self._closing = True
+        for thread in self._threads.values():
+            if thread.stop is not None:
+                thread.stop.set()
+
+    async def start_new_conversation(self, chat_id: int, user: UserProfile) -> None:
+        """Begin a fresh context for this user in this chat; old messages stay stored.
+
+        It waits for the answers to earlier questions, so it takes effect in the order sent.
+        """
+        thread = self._threads.setdefault((chat_id, user.id), _Thread())
+        async with thread.lock:
+            await self._store.remember_user(user)
+            await self._store.new_conversation(chat_id, user.id)
 
     async def current_choice(self, user_id: int) -> tuple[str | None, str]:
         """The model (None while it cannot be known) and role this user's next answer uses."""
@@ -196,18 +225,24 @@ class ChatService:
             return None, role
 
     async def current_model(self, settings: UserSettings) -> str:
-        """The user's model, else the configured default, else the first installed model."""
+        """The user's model, else the configured default, else the first installed chat model."""
         if settings.model:
             return settings.model
         if self._defaults.model:
             return self._defaults.model
         now = time.monotonic()
         if self._installed is None or now - self._installed[0] > MODEL_LIST_TTL_S:
-            self._installed = (now, await self._model.installed_models())
-        if not self._installed[1]:
-            self._installed = None
-            raise NoModelInstalled(self._model.host)
-        return self._installed[1][0].name
+            self._installed = (now, await self._first_chat_model())
+        return self._installed[1]
+
+    async def _first_chat_model(self) -> str:
+        installed = await self._model.installed_models()
+        for model in installed:
+            capabilities = (await self._model.model_facts(model.name)).capabilities
+            # Embedding models cannot chat; Ollama before 0.6.4 reports no capabilities at all.
+            if not capabilities or "completion" in capabilities:
+                return model.name
+        raise NoModelInstalled(self._model.host)
 
     async def _answer_now(
         self, question: Question, sink: AnswerSink, stop: asyncio.Event
@@ -249,18 +284,19 @@ class ChatService:
         text = "".join(parts)
         figures = _figures(done[0]) if done else AnswerFigures()
         error = None if writing.cancelled() else writing.exception()
-        if writing.cancelled():
-            status: AnswerStatus = "stopped"
-        elif error is None:
-            status = "complete"
-        elif isinstance(error, BotError):
+        status: AnswerStatus = "stopped" if writing.cancelled() else "complete"
+        if error is not None:
             status = "error"
-        else:
-            raise error
-        # Stored before it is delivered: a crash while sending does not lose the answer.
-        await self._store.add_message(
-            conversation, "assistant", text, model=model, status=status, figures=figures
-        )
+            if not isinstance(error, BotError):
+                log.error("the answer stream failed", exc_info=error)
+                error = BotError("unexpected failure")
+        try:
+            # Stored before it is delivered: a crash while sending does not lose the answer.
+            await self._store.add_message(
+                conversation, "assistant", text, model=model, status=status, figures=figures
+            )
+        except Exception:  # the user still gets the answer, which is all they asked for
+            log.exception("could not store the answer in chat %s", question.chat_id)
         if isinstance(error, BotError):
             await sink.fail(error)
         else:

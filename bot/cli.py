@@ -11,25 +11,26 @@ from bot.config import DEFAULT_ENV_FILE, Settings, load_settings
 from bot.errors import ConfigError
 
 
-class RedactSecrets(logging.Filter):
-    """Replaces the bot token wherever it would appear in a log line (URLs of HTTP libraries)."""
+class RedactingFormatter(logging.Formatter):
+    """Formats as usual, then blanks the bot token wherever it appears, tracebacks included."""
 
-    def __init__(self, secret: str) -> None:
-        super().__init__()
+    def __init__(self, fmt: str, secret: str) -> None:
+        super().__init__(fmt)
         self._secret = secret
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self._secret and self._secret in message:
-            record.msg, record.args = message.replace(self._secret, "<token>"), None
-        return True
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        return line.replace(self._secret, "<token>") if self._secret else line
 
 
 def configure_logging(settings: Settings) -> None:
     """Plain lines on stderr (journald adds the time); no message text, never the token."""
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactSecrets(settings.telegram_bot_token.get_secret_value()))
+    handler.setFormatter(
+        RedactingFormatter(
+            "%(levelname)s %(name)s: %(message)s", settings.telegram_bot_token.get_secret_value()
+        )
+    )
     logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
     # LOG_LEVEL=DEBUG is for our own code: the libraries' debug lines carry whole updates and
     # queries (message text), and httpx logs every request URL, which holds the token.

@@ -3,6 +3,7 @@
 BotError
 ├── ConfigError            a setting is missing or malformed (the CLI prints it, exit code 2)
 ├── StoreUnavailable       the database file cannot be opened or migrated
+├── ShuttingDown           the bot is stopping and takes no new question
 └── LLMError               the model server could not give an answer
     ├── OllamaUnavailable  nothing answers at the configured host (down, wrong address)
     ├── ModelNotFound      the model is not installed on that host
@@ -37,6 +38,13 @@ class StoreUnavailable(BotError):
         super().__init__(f"cannot open the database {path}: {reason} (check DATABASE_PATH)")
         self.path = path
         self.reason = reason
+
+
+class ShuttingDown(BotError):
+    """The bot is stopping; a question that was still waiting is not answered."""
+
+    def __init__(self) -> None:
+        super().__init__("the bot is shutting down")
 
 
 class LLMError(BotError):

@@ -86,9 +86,9 @@ def close_open_fence(source: str) -> str:
 
 
 def _fits(source: str, limit: int) -> bool:
-    # Rendering only removes markup, except headings and bullets, which can grow by a few units
-    # per line: a raw text shorter than that margin fits without rendering.
-    if utf16_len(source) + 2 * source.count("\n") + 2 <= limit:
+    # Rendering can grow a line (a `---` rule becomes 8 dashes, a heading gains an emoji), never
+    # more than 4x: only a text that short is sure to fit without rendering it.
+    if 4 * utf16_len(source) <= limit:
         return True
     return utf16_len(render(source).text) <= limit
 

@@ -50,21 +50,27 @@ class ChatPacer:
 
     def __init__(self) -> None:
         self._next_turn: dict[int, float] = {}
+        self._blocked_until: dict[int, float] = {}
 
     async def turn(self, chat_id: int, interval: float) -> None:
         """Wait until this chat may be written to again, and claim that moment."""
-        now = time.monotonic()
-        start = max(now, self._next_turn.get(chat_id, 0.0))
-        # Claimed before sleeping, so callers queue up instead of all waking at once.
-        self._next_turn[chat_id] = start + interval
-        if start > now:
-            await asyncio.sleep(start - now)
+        while True:
+            now = time.monotonic()
+            blocked = self._blocked_until.get(chat_id, 0.0)
+            start = max(now, self._next_turn.get(chat_id, 0.0), blocked)
+            # Claimed before sleeping, so callers queue up instead of all waking at once.
+            self._next_turn[chat_id] = start + interval
+            if start > now:
+                await asyncio.sleep(start - now)
+            # A 429 that came while we slept outranks the turn we claimed: queue again.
+            if self._blocked_until.get(chat_id, 0.0) <= blocked:
+                return
 
     def hold(self, chat_id: int, seconds: float) -> None:
         """Telegram asked this chat to wait: no turn before `seconds` from now."""
         log.info("Telegram asked chat %s to wait %.1f s", chat_id, seconds)
         until = time.monotonic() + seconds
-        self._next_turn[chat_id] = max(self._next_turn.get(chat_id, 0.0), until)
+        self._blocked_until[chat_id] = max(self._blocked_until.get(chat_id, 0.0), until)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +143,8 @@ class AnswerStream:
 
     # -- AnswerSink -------------------------------------------------------------------------
 
-    def start_typing(self) -> None:
-        """Show "typing…" until the first words are visible."""
+    def begin(self) -> None:
+        """The answer's turn has come: show "typing…" until the first words are visible."""
         if self._typing is None:
             self._typing = asyncio.create_task(self._keep_typing())
 
@@ -240,7 +246,7 @@ class AnswerStream:
             self._drafts_refused.add(self._chat_id)
             self._changed.set()
             return
-        except NetworkError as err:
+        except TelegramError as err:  # a network hiccup or anything new: the next turn retries
             log.warning("draft update failed: %s", err)
             return
         self._live_shown = shown
@@ -266,7 +272,7 @@ class AnswerStream:
             self._live_id = None
             self._live_shown = None
             return
-        except NetworkError as err:
+        except TelegramError as err:  # a network hiccup or anything new: the next turn retries
             log.warning("live update failed: %s", err)
             return
         self._live_shown = shown
@@ -305,6 +311,8 @@ class AnswerStream:
                     log.warning("sending failed (%s), attempt %d", err, network_failures)
                     await asyncio.sleep(min(2.0**network_failures / 4, 5.0))
                     continue
+            except TelegramError as err:  # e.g. the group became a supergroup
+                log.warning("Telegram refused a message to chat %s: %s", self._chat_id, err)
             break
         self._live_id = None
         self._live_shown = None

@@ -529,3 +529,77 @@ async def test_ollama_error_before_streaming_is_explained_with_its_text(
         [reply] = await tg.wait_for_bot_messages(ALICE.id)
     assert "llama runner process has terminated" in reply.content
     assert MODEL in reply.content
+
+
+async def test_stranger_stays_out_even_when_the_refusal_hits_flood_control(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    async with running_bot(tg, ollama, db_path):
+        tg.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+        tg.user_sends(MALLORY, "let me in")
+        await tg.wait_for(lambda: any(c.status == 429 for c in tg.calls_of("sendMessage")))
+        tg.user_sends(MALLORY, "please")
+        [refusal] = await tg.wait_for_bot_messages(MALLORY.id)
+    assert str(MALLORY.id) in refusal.content
+    assert ollama.requests == []
+    assert stored_messages(db_path, MALLORY.id) == []
+
+
+async def test_new_as_first_command_of_a_new_user(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(BOB, "/reset")
+        [reply] = await tg.wait_for_bot_messages(BOB.id)
+    assert "fresh conversation" in reply.content
+
+
+async def test_new_takes_effect_in_the_order_it_was_sent(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script(Reply(text="one " * 20, token_delay=0.03), "two", "three")
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, "Q1")
+        await tg.wait_for(lambda: len(ollama.chat_requests) == 1)
+        tg.user_sends(ALICE, "Q2")
+        tg.user_sends(ALICE, "/new")
+        tg.user_sends(ALICE, "Q3")
+        await tg.wait_for(lambda: len(ollama.chat_requests) == 3, timeout=10)
+        await tg.wait_for_bot_messages(ALICE.id, 4)
+    asked = [
+        [m["content"] for m in r["messages"] if m["role"] != "system"] for r in ollama.chat_requests
+    ]
+    assert asked[1] == ["Q1", "one " * 20, "Q2"]
+    assert asked[2] == ["Q3"], "/new came after Q2 and before Q3"
+
+
+async def test_shutdown_cuts_running_answers_keeps_them_and_turns_away_queued_ones(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script(Reply(text="slow " * 500, token_delay=0.05))
+    async with running_bot(tg, ollama, db_path, stream_mode="edit"):
+        tg.user_sends(ALICE, "tell me everything")
+        await tg.wait_for(lambda: bool(bot_texts(tg, ALICE.id)))
+        tg.user_sends(ALICE, "and then?")
+        await tg.wait_for(lambda: len(tg.calls_of("getUpdates")) >= 3 and not tg.pending_updates)
+    texts = bot_texts(tg, ALICE.id)
+    assert texts[0].startswith("slow slow")
+    assert texts[0].rstrip().endswith("(stopped)")
+    assert "restarting" in texts[1]
+    stored = stored_messages(db_path, ALICE.id)
+    assert [(role, status) for role, _, status, _ in stored] == [
+        ("user", "complete"),
+        ("assistant", "stopped"),
+    ]
+
+
+async def test_without_default_model_an_embedding_model_is_never_picked(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    async with FakeOllama() as fresh:
+        fresh.add_model("nomic-embed-text:latest", capabilities=("embedding",))
+        fresh.add_model("qwen:7b", capabilities=("completion",))
+        async with running_bot(tg, fresh, db_path):
+            tg.user_sends(ALICE, "hi")
+            await tg.wait_for_bot_messages(ALICE.id)
+        assert fresh.chat_requests[0]["model"] == "qwen:7b"

@@ -57,7 +57,6 @@ class ChatHandlers:
             reply_to=None if private else message.message_id,
             language=user.language_code,
         )
-        stream.start_typing()
         await self._chat.answer(Question(message.chat_id, profile_of(user), text), stream)
 
     async def on_new(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -65,7 +64,7 @@ class ChatHandlers:
         message, user = update.effective_message, update.effective_user
         if message is None or user is None:
             return
-        await self._chat.start_new_conversation(message.chat_id, user.id)
+        await self._chat.start_new_conversation(message.chat_id, profile_of(user))
         await message.reply_text(say("new_conversation", user.language_code))
 
     async def on_stop(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

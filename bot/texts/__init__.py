@@ -12,6 +12,7 @@ from bot.errors import (
     ModelNotFound,
     NoModelInstalled,
     OllamaUnavailable,
+    ShuttingDown,
     StreamBroken,
 )
 from bot.texts import en
@@ -48,5 +49,7 @@ def describe_error(error: BotError, language_code: str | None = None) -> str:
             return say("error_stream_broken", language_code, host=error.host)
         case ModelFailed():
             return say("error_model_failed", language_code, model=error.model, detail=error.detail)
+        case ShuttingDown():
+            return say("shutting_down", language_code)
         case _:
             return say("error_unexpected", language_code)

@@ -31,6 +31,9 @@ MESSAGES: dict[str, str] = {
     "stopped_marker": "(stopped)",
     "empty_answer": "(the model gave an empty answer)",
     "unknown_model": "unknown while Ollama is unreachable",
+    "shutting_down": (
+        "I'm restarting right now and could not answer this. Please send it again in a minute."
+    ),
     "text_only": "I can only read text messages. Write your question as text.",
     "ids": "Your user id: {user_id}\nThis chat's id: {chat_id}",
     "error_unavailable": (
