@@ -19,10 +19,9 @@ async def test_turns_in_one_chat_are_spaced_and_other_chats_are_free() -> None:
 
     await asyncio.gather(write(1), write(1), write(1), write(2))
     first, second, third = times[1]
-    assert first < 0.05, "the first write goes at once"
-    assert 0.09 <= second < 0.19
-    assert third >= 0.19, "the third write into chat 1 waited two intervals"
-    assert times[2][0] < 0.05, "chat 2 did not wait for chat 1"
+    assert second - first >= 0.09
+    assert third - second >= 0.09
+    assert times[2][0] < second, "chat 2 did not wait for chat 1"
 
 
 async def test_a_hold_during_a_wait_delays_writers_already_queued() -> None:
