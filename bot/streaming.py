@@ -134,6 +134,7 @@ class AnswerStream:
         self._delivered_pages = 0
         self._live_id: int | None = None  # the message being edited, in edit mode
         self._live_shown: RenderedText | None = None
+        self._turn_in_hand = False  # a pacer turn claimed by the live loop, not used yet
         self._draft_id = next(_draft_ids)
         self._anything_visible = False
         self._chat_gone = False  # the user blocked the bot, or the chat is gone: stop trying
@@ -205,26 +206,41 @@ class AnswerStream:
         if self._drafting:
             await self._draft_pacer.turn(self._chat_id, self._policy.draft_interval)
         elif self._live_id is not None:
-            await self._pacer.turn(self._chat_id, self._policy.edit_interval)
-        if self._final:  # the answer ended while we waited: this turn shows the final text
+            await self._take_turn()
+            self._turn_in_hand = True
+        if self._final:  # the answer ended while we waited: the turn in hand shows the final text
             return
-        await self._flush_sealed_pages()
-        shown = render(self._pager.tail)
-        if not shown.text.strip() or shown == self._live_shown:
+        try:
+            await self._flush_sealed_pages()
+            shown = render(self._pager.tail)
+            if not shown.text.strip() or shown == self._live_shown:
+                return
+            if self._drafting:
+                await self._show_draft(shown)
+            else:
+                await self._show_edit(shown)
+        finally:
+            # A turn is used at once or not at all: kept for later, it would crowd the next one.
+            self._turn_in_hand = False
+
+    async def _take_turn(self) -> None:
+        """Wait for this chat's next turn to write, unless one was claimed just before."""
+        if self._turn_in_hand:
+            self._turn_in_hand = False
             return
-        if self._drafting:
-            await self._show_draft(shown)
-        else:
-            await self._show_edit(shown)
+        await self._pacer.turn(self._chat_id, self._policy.edit_interval)
 
     async def _flush_final(self) -> None:
-        await self._flush_sealed_pages()
-        shown = render(self._pager.tail)
-        if not shown.text.strip():
-            if self._delivered_pages or self._live_id is not None or not self._placeholder:
-                return
-            shown = RenderedText(self._placeholder)
-        await self._send_final(shown)
+        try:
+            await self._flush_sealed_pages()
+            shown = render(self._pager.tail)
+            if not shown.text.strip():
+                if self._delivered_pages or self._live_id is not None or not self._placeholder:
+                    return
+                shown = RenderedText(self._placeholder)
+            await self._send_final(shown)
+        finally:
+            self._turn_in_hand = False
 
     async def _show_draft(self, shown: RenderedText) -> None:
         try:
@@ -255,9 +271,9 @@ class AnswerStream:
     async def _show_edit(self, shown: RenderedText) -> None:
         try:
             if self._live_id is None:
-                message_id = await self._send(shown)
-                self._live_id = message_id
+                self._live_id = await self._send(shown)
             else:
+                await self._take_turn()
                 await self._edit(self._live_id, shown)
         except RetryAfter as err:
             self._pacer.hold(self._chat_id, retry_seconds(err))
@@ -288,7 +304,7 @@ class AnswerStream:
             try:
                 if self._live_id is not None and not force_new:
                     if shown != self._live_shown:
-                        await self._pacer.turn(self._chat_id, self._policy.edit_interval)
+                        await self._take_turn()
                         await self._edit(self._live_id, shown)
                 else:
                     await self._send(shown)
@@ -335,7 +351,7 @@ class AnswerStream:
 
     async def _send(self, shown: RenderedText) -> int:
         """Send a new message at this chat's next turn; the first one replies to the question."""
-        await self._pacer.turn(self._chat_id, self._policy.edit_interval)
+        await self._take_turn()
         reply = (
             ReplyParameters(self._reply_to, allow_sending_without_reply=True)
             if self._reply_to and not self._sent_ids
