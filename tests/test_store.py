@@ -1,0 +1,82 @@
+"""Store: migrations, pragmas, and what it keeps of a conversation."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.errors import StoreUnavailable
+from bot.store import MIGRATIONS, AnswerFigures, Store, UserProfile
+
+
+async def test_fresh_database_is_migrated_in_wal_with_foreign_keys(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "db.sqlite3"
+    async with await Store.open(path) as store:
+        assert await store.schema_version() == len(MIGRATIONS)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"schema_version", "users", "user_settings", "conversations", "messages"} <= tables
+
+
+async def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    async with await Store.open(path):
+        pass
+    async with await Store.open(path) as store:
+        assert await store.schema_version() == len(MIGRATIONS)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT COUNT(*) FROM schema_version").fetchone() == (len(MIGRATIONS),)
+
+
+async def test_answer_keeps_status_model_and_ollamas_figures(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    async with await Store.open(path) as store:
+        await store.remember_user(UserProfile(id=7, first_name="Ann", language_code="zh-hans"))
+        conversation = await store.current_conversation(chat_id=7, user_id=7)
+        await store.add_message(conversation, "user", "你好")
+        await store.add_message(
+            conversation,
+            "assistant",
+            "Hello!",
+            model="qwen:7b",
+            status="stopped",
+            figures=AnswerFigures(
+                prompt_tokens=12, completion_tokens=3, total_duration_ns=9, eval_duration_ns=5
+            ),
+        )
+        recent = await store.recent_messages(conversation, limit=10)
+        assert [(m.role, m.content, m.status) for m in recent] == [
+            ("user", "你好", "complete"),
+            ("assistant", "Hello!", "stopped"),
+        ]
+        assert await store.current_conversation(7, 7) == conversation
+        fresh = await store.new_conversation(7, 7)
+        assert fresh != conversation
+        assert await store.current_conversation(7, 7) == fresh
+        assert await store.recent_messages(fresh, limit=10) == []
+    with sqlite3.connect(path) as db:
+        row = db.execute(
+            "SELECT model, prompt_tokens, completion_tokens, total_duration_ns, eval_duration_ns"
+            " FROM messages WHERE role = 'assistant'"
+        ).fetchone()
+    assert row == ("qwen:7b", 12, 3, 9, 5)
+
+
+async def test_recent_messages_are_the_newest_in_order(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "db.sqlite3") as store:
+        await store.remember_user(UserProfile(id=1))
+        conversation = await store.current_conversation(1, 1)
+        for i in range(10):
+            await store.add_message(conversation, "user", f"m{i}")
+        recent = await store.recent_messages(conversation, limit=3)
+    assert [m.content for m in recent] == ["m7", "m8", "m9"]
+
+
+async def test_a_path_that_cannot_be_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    not_a_db = tmp_path / "garbage.sqlite3"
+    not_a_db.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreUnavailable, match=r"garbage\.sqlite3"):
+        await Store.open(not_a_db)
