@@ -59,3 +59,15 @@ def stored_messages(db_path: Path, user_id: int) -> list[tuple[str, str, str, st
             (user_id,),
         ).fetchall()
     return [(str(r[0]), str(r[1]), str(r[2]), r[3]) for r in rows]
+
+
+def last_answer_figures(db_path: Path, user_id: int) -> tuple[int | None, ...]:
+    """(prompt_tokens, completion_tokens, total_duration_ns, eval_duration_ns) of the last answer."""
+    with sqlite3.connect(db_path) as db:
+        row = db.execute(
+            "SELECT m.prompt_tokens, m.completion_tokens, m.total_duration_ns, m.eval_duration_ns"
+            " FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+            " WHERE c.user_id = ? AND m.role = 'assistant' ORDER BY m.id DESC LIMIT 1",
+            (user_id,),
+        ).fetchone()
+    return tuple(row)
