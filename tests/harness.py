@@ -62,7 +62,7 @@ def stored_messages(db_path: Path, user_id: int) -> list[tuple[str, str, str, st
 
 
 def last_answer_figures(db_path: Path, user_id: int) -> tuple[int | None, ...]:
-    """(prompt_tokens, completion_tokens, total_duration_ns, eval_duration_ns) of the last answer."""
+    """(prompt_tokens, completion_tokens, total_ns, eval_ns) of the user's last answer."""
     with sqlite3.connect(db_path) as db:
         row = db.execute(
             "SELECT m.prompt_tokens, m.completion_tokens, m.total_duration_ns, m.eval_duration_ns"
