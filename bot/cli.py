@@ -46,7 +46,9 @@ def configure_logging(settings: Settings) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `ollagram` script and of `python -m bot`."""
-    parser = argparse.ArgumentParser(prog="ollagram", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="ollagram", description="Private Telegram chat with the models of your own Ollama."
+    )
     parser.add_argument(
         "command", nargs="?", default="run", choices=["run"], help="what to do (default: run)"
     )

@@ -118,7 +118,7 @@ def load_settings(env_file: Path | None = DEFAULT_ENV_FILE, **overrides: Any) ->
         first = err.errors()[0]
         variable = str(first["loc"][0]).upper() if first["loc"] else "config"
         if first["type"] == "missing":
-            problem = "is missing: set it in config.env or the environment (see config.example.env)"
+            problem = "missing; set it in config.env or the environment (see config.example.env)"
         else:
             problem = str(first["msg"]).removeprefix("Value error, ")
         raise ConfigError(variable, problem) from None
