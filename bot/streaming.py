@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-from telegram import Bot, MessageEntity, ReplyParameters
+from telegram import Bot, LinkPreviewOptions, MessageEntity, ReplyParameters
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 TYPING_REFRESH_S = 4.5  # Telegram shows a chat action for about 5 s
 FINAL_SEND_ATTEMPTS = 6
+# A preview card under an answer that is still growing jumps around; models cite many links.
+NO_LINK_PREVIEW = LinkPreviewOptions(is_disabled=True)
 _draft_ids = itertools.count(1)
 T = TypeVar("T")
 
@@ -345,7 +347,11 @@ class AnswerStream:
         await self._with_entities(
             shown,
             lambda text, entities: self._bot.edit_message_text(
-                text, self._chat_id, message_id, entities=entities
+                text,
+                self._chat_id,
+                message_id,
+                entities=entities,
+                link_preview_options=NO_LINK_PREVIEW,
             ),
         )
 
@@ -360,7 +366,11 @@ class AnswerStream:
         message = await self._with_entities(
             shown,
             lambda text, entities: self._bot.send_message(
-                self._chat_id, text, entities=entities, reply_parameters=reply
+                self._chat_id,
+                text,
+                entities=entities,
+                reply_parameters=reply,
+                link_preview_options=NO_LINK_PREVIEW,
             ),
         )
         if message is None:  # "not modified" cannot answer a new message

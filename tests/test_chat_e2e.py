@@ -70,6 +70,7 @@ async def test_private_answer_streams_as_drafts_then_one_final_message(
     assert "**" not in final.content
     assert {"bold", "code", "pre"} <= {e["type"] for e in final.entities}
     assert final.content.rstrip().endswith("more words")
+    assert final.link_preview_options == {"is_disabled": True}, "no preview card under answers"
     assert (ALICE.id, "typing") in tg.chat_actions
     assert [m[0] for m in stored_messages(db_path, ALICE.id)] == ["user", "assistant"]
     figures = last_answer_figures(db_path, ALICE.id)
