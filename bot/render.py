@@ -145,8 +145,3 @@ class MarkdownPager:
         while (cut := split_page(self.tail, self.limit)) is not None:
             page, self.tail = cut
             self.sealed.append(page)
-
-    @property
-    def source(self) -> str:
-        """Everything written so far, pages joined."""
-        return "\n\n".join([*self.sealed, self.tail])
