@@ -31,6 +31,7 @@ from bot.errors import StoreUnavailable
 from bot.handlers.basics import BasicHandlers
 from bot.handlers.chat import ChatHandlers
 from bot.llm import OllamaGateway
+from bot.models import ModelCatalog
 from bot.store import Store
 from bot.streaming import AnswerStreams
 from bot.texts import say
@@ -93,11 +94,12 @@ def build_application(
         admins=settings.admin_user_ids,
         allowed_chats=settings.allowed_chat_ids,
     )
+    catalog = ModelCatalog(llm, settings.default_model)
     chat = ChatService(
         store,
         llm,
+        catalog,
         ChatDefaults(
-            model=settings.default_model,
             role=settings.default_role,
             temperature=settings.temperature,
             num_ctx=settings.num_ctx,

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.errors import BotError, LLMError, NoModelInstalled, ShuttingDown
-from bot.llm import AnswerDone, ChatEvent, ChatMessage, InstalledModel, ModelFacts, TextDelta
+from bot.errors import BotError, LLMError, ShuttingDown
+from bot.llm import AnswerDone, ChatEvent, ChatMessage, ModelFacts, TextDelta
+from bot.models import ModelCatalog
 from bot.roles import find_role
 from bot.store import (
     AnswerFigures,
@@ -29,7 +29,6 @@ from bot.store import (
 log = logging.getLogger(__name__)
 
 HISTORY_LOAD_LIMIT = 400  # turns read from the store before trimming to the window
-MODEL_LIST_TTL_S = 30.0
 
 
 class HistoryStore(Protocol):
@@ -37,6 +36,7 @@ class HistoryStore(Protocol):
 
     async def remember_user(self, profile: UserProfile) -> None: ...
     async def user_settings(self, user_id: int) -> UserSettings: ...
+    async def set_model(self, user_id: int, model: str | None) -> None: ...
     async def current_conversation(self, chat_id: int, user_id: int) -> int: ...
     async def new_conversation(self, chat_id: int, user_id: int) -> int: ...
     async def recent_messages(
@@ -68,7 +68,6 @@ class ChatModel(Protocol):
         keep_alive: str | None = None,
         think: bool | None = None,
     ) -> AsyncIterator[ChatEvent]: ...
-    async def installed_models(self) -> list[InstalledModel]: ...
     async def model_facts(self, model: str) -> ModelFacts: ...
 
 
@@ -87,6 +86,20 @@ class AnswerSink(Protocol):
     async def fail(self, error: BotError) -> None:
         """Keep what was shown and tell the user what went wrong."""
 
+    async def notice(self, notice: Notice) -> None:
+        """Tell the user something worth knowing before the answer (a message of its own)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelReplaced:
+    """The user's model was removed from the server; `now` answers instead."""
+
+    removed: str
+    now: str
+
+
+Notice = ModelReplaced
+
 
 @dataclass(frozen=True, slots=True)
 class Question:
@@ -101,7 +114,6 @@ class Question:
 class ChatDefaults:
     """Configured defaults for users who chose nothing."""
 
-    model: str | None = None
     role: str = "assistant"
     temperature: float = 0.7
     num_ctx: int = 8192
@@ -159,12 +171,18 @@ class _Thread:
 class ChatService:
     """Answers questions with history, one at a time per (chat, user)."""
 
-    def __init__(self, store: HistoryStore, model: ChatModel, defaults: ChatDefaults) -> None:
+    def __init__(
+        self,
+        store: HistoryStore,
+        model: ChatModel,
+        catalog: ModelCatalog,
+        defaults: ChatDefaults,
+    ) -> None:
         self._store = store
         self._model = model
+        self._catalog = catalog
         self._defaults = defaults
         self._threads: dict[tuple[int, int], _Thread] = {}
-        self._installed: tuple[float, str] | None = None
         self._closing = False
 
     async def answer(self, question: Question, sink: AnswerSink) -> Answer:
@@ -220,29 +238,9 @@ class ChatService:
         settings = await self._store.user_settings(user_id)
         role = find_role(settings.role, self._defaults.role).name
         try:
-            return await self.current_model(settings), role
+            return (await self._catalog.model_for(settings.model)).model, role
         except LLMError:
             return None, role
-
-    async def current_model(self, settings: UserSettings) -> str:
-        """The user's model, else the configured default, else the first installed chat model."""
-        if settings.model:
-            return settings.model
-        if self._defaults.model:
-            return self._defaults.model
-        now = time.monotonic()
-        if self._installed is None or now - self._installed[0] > MODEL_LIST_TTL_S:
-            self._installed = (now, await self._first_chat_model())
-        return self._installed[1]
-
-    async def _first_chat_model(self) -> str:
-        installed = await self._model.installed_models()
-        for model in installed:
-            capabilities = (await self._model.model_facts(model.name)).capabilities
-            # Embedding models cannot chat; Ollama before 0.6.4 reports no capabilities at all.
-            if not capabilities or "completion" in capabilities:
-                return model.name
-        raise NoModelInstalled(self._model.host)
 
     async def _answer_now(
         self, question: Question, sink: AnswerSink, stop: asyncio.Event
@@ -257,7 +255,11 @@ class ChatService:
 
         model: str | None = None
         try:
-            model = await self.current_model(settings)
+            choice = await self._catalog.model_for(settings.model)
+            model = choice.model
+            if choice.replaced is not None:
+                await self._store.set_model(user_id, None)
+                await sink.notice(ModelReplaced(removed=choice.replaced, now=model))
             messages, options = await self._context(model, settings, earlier, question.text)
         except LLMError as err:
             await self._store.add_message(

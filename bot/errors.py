@@ -9,6 +9,7 @@ BotError
     ├── ModelNotFound      the model is not installed on that host
     ├── NoModelInstalled   the host answers but has no model at all
     ├── StreamBroken       the connection dropped in the middle of an answer
+    ├── ModelPullFailed    Ollama could not pull a model (its text is kept)
     └── ModelFailed        Ollama answered with an error of its own (its text is kept)
 
 Transport and client exceptions become one of these in exactly one place, `bot.llm`,
@@ -89,5 +90,14 @@ class ModelFailed(LLMError):
 
     def __init__(self, model: str, detail: str) -> None:
         super().__init__(f"{model}: {detail}")
+        self.model = model
+        self.detail = detail
+
+
+class ModelPullFailed(LLMError):
+    """Pulling `model` failed; `detail` is Ollama's own text."""
+
+    def __init__(self, model: str, detail: str) -> None:
+        super().__init__(f"pulling {model} failed: {detail}")
         self.model = model
         self.detail = detail

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from bot.errors import (
     LLMError,
     ModelFailed,
     ModelNotFound,
+    ModelPullFailed,
     OllamaUnavailable,
     StreamBroken,
 )
@@ -54,6 +56,26 @@ class AnswerDone:
 
 
 ChatEvent = TextDelta | AnswerDone
+
+
+@dataclass(frozen=True, slots=True)
+class PullStatus:
+    """One line of `/api/pull`: a status, and for a layer its digest and byte counts."""
+
+    status: str
+    digest: str | None = None
+    total: int | None = None
+    completed: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedModel:
+    """A model in memory, from `/api/ps`."""
+
+    name: str
+    size_bytes: int
+    vram_bytes: int
+    expires_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +126,20 @@ class OllamaGateway:
         self._client = ollama.AsyncClient(
             host=host, timeout=httpx.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S)
         )
+        # The client has no call for /api/version; a plain client asks it.
+        self._http = httpx.AsyncClient(
+            base_url=host, timeout=httpx.Timeout(CONNECT_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
+        )
         self._facts: dict[str, ModelFacts] = {}
 
     async def close(self) -> None:
         """Close the HTTP connections."""
         await self._client.close()  # type: ignore[no-untyped-call]
+        await self._http.aclose()
+
+    def forget(self, model: str) -> None:
+        """Drop what is cached about `model` (it was pulled again or removed)."""
+        self._facts.pop(model, None)
 
     def _translate(self, err: Exception, model: str, *, streaming: bool) -> LLMError:
         if isinstance(err, ollama.ResponseError):
@@ -204,3 +235,55 @@ class OllamaGateway:
         )
         self._facts[model] = facts
         return facts
+
+    async def pull(self, model: str) -> AsyncIterator[PullStatus]:
+        """Stream `/api/pull` progress; ends after Ollama's `success`."""
+        try:
+            stream = await self._client.pull(model, stream=True)
+            async for part in stream:
+                yield PullStatus(
+                    status=part.status or "",
+                    digest=part.digest,
+                    total=part.total,
+                    completed=part.completed,
+                )
+        except ollama.ResponseError as err:
+            raise ModelPullFailed(model, _error_text(err)) from err
+        except (httpx.HTTPError, ConnectionError) as err:
+            raise self._translate(err, model, streaming=True) from err
+        finally:
+            self.forget(model)
+
+    async def delete(self, model: str) -> None:
+        """Remove `model` from the server; ModelNotFound if it is not there."""
+        try:
+            await self._client.delete(model)
+        except (ollama.ResponseError, httpx.HTTPError, ConnectionError) as err:
+            raise self._translate(err, model, streaming=False) from err
+        finally:
+            self.forget(model)
+
+    async def loaded_models(self) -> list[LoadedModel]:
+        """The models in memory now (`/api/ps`)."""
+        try:
+            listing = await self._client.ps()
+        except (ollama.ResponseError, httpx.HTTPError, ConnectionError) as err:
+            raise self._translate(err, "", streaming=False) from err
+        return [
+            LoadedModel(
+                name=entry.model or entry.name or "",
+                size_bytes=int(entry.size or 0),
+                vram_bytes=int(entry.size_vram or 0),
+                expires_at=entry.expires_at,
+            )
+            for entry in listing.models
+        ]
+
+    async def version(self) -> str:
+        """Ollama's version (`/api/version`)."""
+        try:
+            response = await self._http.get("/api/version")
+            response.raise_for_status()
+            return str(response.json()["version"])
+        except (httpx.HTTPError, ValueError, KeyError) as err:
+            raise OllamaUnavailable(self.host) from err

@@ -211,6 +211,26 @@ class Store:
             return UserSettings()
         return UserSettings(model=row[0], role=row[1], temperature=row[2], num_ctx=row[3])
 
+    async def set_model(self, user_id: int, model: str | None) -> None:
+        """Remember the user's model (None: back to the default). The user must be known."""
+        await self._db.execute(
+            "INSERT INTO user_settings (user_id, model) VALUES (?, ?)"
+            " ON CONFLICT(user_id) DO UPDATE SET model = excluded.model",
+            (user_id, model),
+        )
+        await self._db.commit()
+
+    async def users_count(self) -> int:
+        """How many users ever wrote to the bot (and were let in)."""
+        async with self._db.execute("SELECT COUNT(*) FROM users") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    def size_bytes(self) -> int:
+        """The database's size on disk, write-ahead log included."""
+        files = (self.path, self.path.with_name(self.path.name + "-wal"))
+        return sum(f.stat().st_size for f in files if f.exists())
+
     async def current_conversation(self, chat_id: int, user_id: int) -> int:
         """The id of the user's open conversation in this chat, started if there is none."""
         async with self._db.execute(

@@ -23,10 +23,11 @@ from telegram import Bot, LinkPreviewOptions, MessageEntity, ReplyParameters
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
+from bot.chat import Notice
 from bot.errors import BotError
 from bot.render import MarkdownPager, RenderedText, close_open_fence, render
 from bot.store import AnswerStatus
-from bot.texts import describe_error, say
+from bot.texts import describe_error, describe_notice, say
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ class AnswerStream:
         drafts_refused: set[int],
         reply_to: int | None = None,
         describe_error: Callable[[BotError], str],
+        describe_notice: Callable[[Notice], str],
         stopped_marker: str,
         empty_answer: str,
     ) -> None:
@@ -125,6 +127,7 @@ class AnswerStream:
         self._drafts_refused = drafts_refused
         self._reply_to = reply_to
         self._describe_error = describe_error
+        self._describe_notice = describe_notice
         self._stopped_marker = stopped_marker
         self._empty_answer = empty_answer
 
@@ -169,6 +172,10 @@ class AnswerStream:
         """Keep what was written, then say what went wrong in a message of its own."""
         await self._close(placeholder=None)
         await self._send_final(RenderedText(self._describe_error(error)), force_new=True)
+
+    async def notice(self, notice: Notice) -> None:
+        """A message of its own, before the answer."""
+        await self._send_final(RenderedText(self._describe_notice(notice)), force_new=True)
 
     # -- delivery ---------------------------------------------------------------------------
 
@@ -455,6 +462,7 @@ class AnswerStreams:
             drafts_refused=self._drafts_refused,
             reply_to=reply_to,
             describe_error=lambda error: describe_error(error, language),
+            describe_notice=lambda notice: describe_notice(notice, language),
             stopped_marker=say("stopped_marker", language),
             empty_answer=say("empty_answer", language),
         )

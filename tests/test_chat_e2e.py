@@ -285,14 +285,27 @@ async def test_ollama_down_is_explained_then_works_again_by_itself(
     assert contents[-2:] == ["are you there?", "and now?"]
 
 
-async def test_missing_model_is_explained(
+async def test_missing_default_model_falls_back_to_an_installed_one(
     tg: FakeTelegram, ollama: FakeOllama, db_path: Path
 ) -> None:
     async with running_bot(tg, ollama, db_path, default_model="mistral:7b"):
         tg.user_sends(ALICE, "hi")
         [reply] = await tg.wait_for_bot_messages(ALICE.id)
-    assert "mistral:7b is not installed" in reply.content
-    assert "ollama pull mistral:7b" in reply.content
+    assert reply.content == "Echo: hi"
+    assert ollama.chat_requests[0]["model"] == MODEL
+
+
+async def test_model_gone_from_ollama_is_explained_with_the_fix(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, "hi")
+        await tg.wait_for_bot_messages(ALICE.id)
+        ollama.remove_model(MODEL)  # removed behind the bot's back, e.g. `ollama rm` in a shell
+        tg.user_sends(ALICE, "still there?")
+        _, reply = await tg.wait_for_bot_messages(ALICE.id, 2)
+    assert f"{MODEL} is not installed" in reply.content
+    assert f"ollama pull {MODEL}" in reply.content
     assert stored_messages(db_path, ALICE.id)[-1][2] == "error"
 
 

@@ -6,6 +6,7 @@ without a catalog, or a key missing from one, falls back to English.
 
 from __future__ import annotations
 
+from bot.chat import Notice
 from bot.errors import (
     BotError,
     ModelFailed,
@@ -53,3 +54,8 @@ def describe_error(error: BotError, language_code: str | None = None) -> str:
             return say("shutting_down", language_code)
         case _:
             return say("error_unexpected", language_code)
+
+
+def describe_notice(notice: Notice, language_code: str | None = None) -> str:
+    """A notice shown before an answer."""
+    return say("model_replaced", language_code, removed=notice.removed, now=notice.now)

@@ -34,6 +34,10 @@ MESSAGES: dict[str, str] = {
     "shutting_down": (
         "I'm restarting right now and could not answer this. Please send it again in a minute."
     ),
+    "model_replaced": (
+        "Your model {removed} is no longer installed, so {now} answers instead. "
+        "/model shows what is installed."
+    ),
     "text_only": "I can only read text messages. Write your question as text.",
     "ids": "Your user id: {user_id}\nThis chat's id: {chat_id}",
     "error_unavailable": (

@@ -1,0 +1,137 @@
+"""Which models there are and which one each user gets: names, aliases, the installed list.
+
+Pure helpers (name syntax, aliases, short ids for buttons) and ModelCatalog, a short-lived
+cache of `/api/tags` that decides a user's model: their own choice while it is installed, else
+DEFAULT_MODEL while it is installed, else the first installed model that can chat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.errors import NoModelInstalled
+from bot.llm import InstalledModel, ModelFacts
+
+MAX_NAME_LENGTH = 200
+CATALOG_TTL_S = 30.0
+# The article's models (seed.md): a short name there means this tag, or any tag of that family.
+ARTICLE_MODELS: dict[str, str] = {
+    "mistral": "mistral:7b-instruct-v0.2-q8_0",
+    "qwen": "qwen:7b-q8_0",
+    "gemma": "gemma:7b-instruct-q8_0",
+    "llama2": "llama2-uncensored:7b-chat-q8_0",
+    "llava": "llava:7b-v1.6-mistral-q8_0",
+    "codellama": "codellama:7b-instruct-q8_0",
+}
+_PART = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+# [host[:port]/][namespace/]model[:tag], as Ollama parses names (case is kept, compared without).
+_MODEL_NAME = re.compile(rf"^(?:{_PART}(?::\d{{1,5}})?/)?(?:{_PART}/)?{_PART}(?::{_PART})?$")
+
+
+def valid_model_name(name: str) -> bool:
+    """True when `name` is a model name Ollama can parse, at most 200 characters."""
+    return len(name) <= MAX_NAME_LENGTH and _MODEL_NAME.match(name) is not None
+
+
+def full_name(name: str) -> str:
+    """`llama3` → `llama3:latest`; a name with a tag stays as it is."""
+    last_part = name.rsplit("/", 1)[-1]
+    return name if ":" in last_part else f"{name}:latest"
+
+
+def base_name(name: str) -> str:
+    """`hf.co/org/model:tag` → `model`."""
+    return name.rsplit("/", 1)[-1].split(":", 1)[0]
+
+
+def model_id(name: str) -> str:
+    """A short, stable id for a model name, to fit Telegram's 64-byte callback_data."""
+    return hashlib.sha256(full_name(name).lower().encode()).hexdigest()[:12]
+
+
+def find_installed(name: str, installed: Sequence[InstalledModel]) -> InstalledModel | None:
+    """The installed model `name` means: exact, then `:latest`, then an alias or family name."""
+    wanted = full_name(name).lower()
+    for model in installed:
+        if model.name.lower() == wanted:
+            return model
+    if ":" in name.rsplit("/", 1)[-1]:
+        return None  # an explicit tag means exactly that tag
+    alias = name.lower()
+    if article_tag := ARTICLE_MODELS.get(alias):
+        for model in installed:
+            if model.name.lower() == article_tag:
+                return model
+    for model in installed:
+        if base_name(model.name).lower().startswith(alias) or model.family.lower() == alias:
+            return model
+    return None
+
+
+def by_id(short_id: str, installed: Sequence[InstalledModel]) -> InstalledModel | None:
+    """The installed model behind a button's short id."""
+    return next((m for m in installed if model_id(m.name) == short_id), None)
+
+
+class ModelServer(Protocol):
+    """What the catalog needs from the model server."""
+
+    host: str
+
+    async def installed_models(self) -> list[InstalledModel]: ...
+    async def model_facts(self, model: str) -> ModelFacts: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ModelChoice:
+    """The model an answer uses; `replaced` is the user's choice that is no longer installed."""
+
+    model: str
+    replaced: str | None = None
+
+
+class ModelCatalog:
+    """The installed models, asked at most every 30 s, and who gets which."""
+
+    def __init__(self, server: ModelServer, default_model: str | None) -> None:
+        self._server = server
+        self._default = default_model
+        self._cached: tuple[float, list[InstalledModel]] | None = None
+
+    async def installed(self, *, fresh: bool = False) -> list[InstalledModel]:
+        """The installed models; `fresh` asks Ollama now instead of using the cache."""
+        now = time.monotonic()
+        if fresh or self._cached is None or now - self._cached[0] > CATALOG_TTL_S:
+            self._cached = (now, await self._server.installed_models())
+        return self._cached[1]
+
+    def invalidate(self) -> None:
+        """Forget the list (a model was pulled or removed)."""
+        self._cached = None
+
+    async def default_model(self) -> str:
+        """DEFAULT_MODEL while it is installed, else the first installed model that can chat."""
+        installed = await self.installed()
+        if self._default and (found := find_installed(self._default, installed)):
+            return found.name
+        for model in installed:
+            capabilities = (await self._server.model_facts(model.name)).capabilities
+            # Embedding models cannot chat; Ollama before 0.6.4 reports no capabilities at all.
+            if not capabilities or "completion" in capabilities:
+                return model.name
+        if self._default:
+            return self._default  # not installed: the answer will say so, with the fix
+        raise NoModelInstalled(self._server.host)
+
+    async def model_for(self, chosen: str | None) -> ModelChoice:
+        """The model for a user whose own choice is `chosen` (None: never chose)."""
+        if chosen is None:
+            return ModelChoice(await self.default_model())
+        if find_installed(chosen, await self.installed()) is not None:
+            return ModelChoice(chosen)
+        return ModelChoice(await self.default_model(), replaced=chosen)
