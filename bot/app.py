@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from telegram import BotCommand, Update
@@ -17,6 +18,7 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
@@ -30,10 +32,12 @@ from bot.config import Settings
 from bot.errors import StoreUnavailable
 from bot.handlers.basics import BasicHandlers
 from bot.handlers.chat import ChatHandlers
+from bot.handlers.models import ModelHandlers
+from bot.installer import ModelInstaller
 from bot.llm import OllamaGateway
-from bot.models import ModelCatalog
+from bot.models import ModelCatalog, ModelPicker
 from bot.store import Store
-from bot.streaming import AnswerStreams
+from bot.streaming import AnswerStreams, ChatPacer
 from bot.texts import say
 
 # PTB's announced future: durations as timedelta. Opting in now keeps its deprecation warning
@@ -46,8 +50,8 @@ BotApplication: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
 
 MAX_CONCURRENT_UPDATES = 256
 TELEGRAM_TIMEOUT_S = 15.0  # generous: a timed-out send may still arrive, and a retry duplicates
-CHAT_SERVICE = "chat_service"
-COMMANDS = ("start", "help", "new", "reset", "stop", "id")
+RUNNING_WORK = "running_work"
+COMMANDS = ("start", "help", "new", "reset", "stop", "model", "status", "pull", "rm", "id")
 
 
 def build_application(
@@ -106,23 +110,66 @@ def build_application(
             keep_alive=settings.keep_alive,
         ),
     )
+    installer = ModelInstaller(llm, catalog)
+    # One pacer for every message the bot writes into a chat: answers and pull progress alike.
+    pacer = ChatPacer()
     streams = AnswerStreams(
         app.bot,
+        pacer=pacer,
         mode=settings.stream_mode,
         private_interval=settings.edit_interval_private,
         group_interval=settings.edit_interval_group,
         draft_interval=settings.draft_interval,
     )
-    app.bot_data[CHAT_SERVICE] = chat
-    basics = BasicHandlers(chat)
-    talk = ChatHandlers(chat, streams)
+    app.bot_data[RUNNING_WORK] = RunningWork(chat, installer)
+    models = ModelHandlers(
+        picker=ModelPicker(store, catalog),
+        installer=installer,
+        policy=policy,
+        server=llm,
+        store=store,
+        pacer=pacer,
+        pull_interval=settings.pull_progress_interval,
+    )
+    register_handlers(app, policy, BasicHandlers(chat), ChatHandlers(chat, streams), models)
+    app.add_error_handler(report_error)
+    return app
 
+
+@dataclass(frozen=True, slots=True)
+class RunningWork:
+    """What must be cut short before the application stops (it waits for running handlers)."""
+
+    chat: ChatService
+    installer: ModelInstaller
+
+    async def stop(self) -> None:
+        """Cut answers (kept as stopped) and pulls (their messages say cancelled)."""
+        self.chat.stop_all()
+        await self.installer.stop_all()
+
+
+def register_handlers(
+    app: BotApplication,
+    policy: AccessPolicy,
+    basics: BasicHandlers,
+    talk: ChatHandlers,
+    models: ModelHandlers,
+) -> None:
+    """Every command, message and button, behind the access gate."""
     app.add_handler(TypeHandler(Update, AccessGate(policy)), group=-1)
     # New messages only: editing a question already answered does not ask it again.
     new = filters.UpdateType.MESSAGE
     app.add_handler(CommandHandler("start", basics.on_start, filters=new))
     app.add_handler(CommandHandler("help", basics.on_help, filters=new))
     app.add_handler(CommandHandler("id", basics.on_id, filters=new))
+    app.add_handler(CommandHandler("model", models.on_model, filters=new))
+    app.add_handler(CommandHandler("pull", models.on_pull, filters=new))
+    app.add_handler(CommandHandler("rm", models.on_rm, filters=new))
+    app.add_handler(CommandHandler("status", models.on_status, filters=new))
+    app.add_handler(CallbackQueryHandler(models.on_model_button, pattern=r"^model:"))
+    app.add_handler(CallbackQueryHandler(models.on_pull_button, pattern=r"^pull:"))
+    app.add_handler(CallbackQueryHandler(models.on_rm_button, pattern=r"^rm:"))
     # Questions and /new wait their turn inside ChatService; block=False frees PTB's update
     # slot meanwhile, so a long queue never holds up /stop or other users.
     app.add_handler(CommandHandler(["new", "reset"], talk.on_new, filters=new, block=False))
@@ -131,8 +178,6 @@ def build_application(
         MessageHandler(new & filters.TEXT & ~filters.COMMAND, talk.on_text, block=False)
     )
     app.add_handler(MessageHandler(new & filters.ChatType.PRIVATE & ~filters.TEXT, basics.on_other))
-    app.add_error_handler(report_error)
-    return app
 
 
 async def report_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -169,9 +214,9 @@ async def running(
         finally:
             if app.updater.running:
                 await app.updater.stop()
-            # app.stop() waits for every running handler: cut the answers first, kept as stopped.
-            if isinstance(chat := app.bot_data.get(CHAT_SERVICE), ChatService):
-                chat.stop_all()
+            # app.stop() waits for every running handler: cut answers and pulls first.
+            if isinstance(work := app.bot_data.get(RUNNING_WORK), RunningWork):
+                await work.stop()
             await app.stop()
     finally:
         await app.shutdown()

@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     edit_interval_private: float = Field(default=1.0, ge=0.05, le=60)
     edit_interval_group: float = Field(default=3.0, ge=0.05, le=60)
     draft_interval: float = Field(default=0.3, ge=0.05, le=60)
+    pull_progress_interval: float = Field(default=2.0, ge=0.05, le=60)
     # Model requests.
     num_ctx: int = Field(default=8192, ge=256, le=1_048_576)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from bot.errors import NoModelInstalled
 from bot.llm import InstalledModel, ModelFacts
+from bot.store import UserProfile, UserSettings
 
 MAX_NAME_LENGTH = 200
 CATALOG_TTL_S = 30.0
@@ -135,3 +136,52 @@ class ModelCatalog:
         if find_installed(chosen, await self.installed()) is not None:
             return ModelChoice(chosen)
         return ModelChoice(await self.default_model(), replaced=chosen)
+
+
+class ChoiceStore(Protocol):
+    """What ModelPicker needs from the database."""
+
+    async def remember_user(self, profile: UserProfile) -> None: ...
+    async def user_settings(self, user_id: int) -> UserSettings: ...
+    async def set_model(self, user_id: int, model: str | None) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ModelMenu:
+    """The installed models, and the one this user's answers use now."""
+
+    installed: Sequence[InstalledModel]
+    current: str | None
+
+
+class ModelPicker:
+    """A user's own choice of model, kept in the database."""
+
+    def __init__(self, store: ChoiceStore, catalog: ModelCatalog) -> None:
+        self._store = store
+        self._catalog = catalog
+
+    async def menu(self, user_id: int) -> ModelMenu:
+        """The installed models as Ollama lists them now, with the user's current one."""
+        installed = await self._catalog.installed(fresh=True)
+        settings = await self._store.user_settings(user_id)
+        current = (await self._catalog.model_for(settings.model)).model if installed else None
+        return ModelMenu(installed=installed, current=current)
+
+    async def pick(self, user: UserProfile, name: str) -> InstalledModel | None:
+        """Switch to the installed model `name` means (aliases too); None if there is none."""
+        found = find_installed(name, await self._catalog.installed(fresh=True))
+        if found is not None:
+            await self._keep(user, found.name)
+        return found
+
+    async def pick_by_id(self, user: UserProfile, short_id: str) -> InstalledModel | None:
+        """Switch to the model behind a button; None if it is no longer installed."""
+        found = by_id(short_id, await self._catalog.installed(fresh=True))
+        if found is not None:
+            await self._keep(user, found.name)
+        return found
+
+    async def _keep(self, user: UserProfile, model: str) -> None:
+        await self._store.remember_user(user)
+        await self._store.set_model(user.id, model)

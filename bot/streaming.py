@@ -430,6 +430,7 @@ class AnswerStreams:
         self,
         bot: Bot,
         *,
+        pacer: ChatPacer,
         mode: Literal["auto", "draft", "edit"],
         private_interval: float,
         group_interval: float,
@@ -440,7 +441,7 @@ class AnswerStreams:
         self._private_interval = private_interval
         self._group_interval = group_interval
         self._draft_interval = draft_interval
-        self._pacer = ChatPacer()
+        self._pacer = pacer
         self._draft_pacer = ChatPacer()
         self._drafts_refused: set[int] = set()
 

@@ -385,7 +385,18 @@ async def test_start_help_and_id_and_registered_commands(
         assert command in help_text
     assert f"Your user id: {ALICE.id}" in ids
     registered = {c["command"] for c in tg.commands}
-    assert registered == {"start", "help", "new", "reset", "stop", "id"}
+    assert registered == {
+        "start",
+        "help",
+        "new",
+        "reset",
+        "stop",
+        "id",
+        "model",
+        "status",
+        "pull",
+        "rm",
+    }
 
 
 async def test_private_chat_falls_back_to_edits_when_drafts_are_refused(

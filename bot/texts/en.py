@@ -19,8 +19,11 @@ MESSAGES: dict[str, str] = {
         "/start - greeting, your current model and role\n"
         "/new - start a fresh conversation (alias /reset)\n"
         "/stop - stop the answer being written\n"
+        "/model - list the installed models and switch (or /model NAME)\n"
+        "/status - Ollama, its loaded models, the bot\n"
         "/id - your user id and this chat's id\n"
-        "/help - this list"
+        "/help - this list\n\n"
+        "Admins: /pull NAME installs a model, /rm NAME removes one."
     ),
     "model_unset": "the first installed model",
     "new_conversation": (
@@ -65,4 +68,63 @@ MESSAGES: dict[str, str] = {
     "cmd_reset": "same as /new",
     "cmd_stop": "stop the answer being written",
     "cmd_id": "your user id and this chat's id",
+    "cmd_model": "list and switch models",
+    "cmd_pull": "install a model (admins)",
+    "cmd_rm": "remove a model (admins)",
+    "cmd_status": "Ollama and the bot at a glance",
+    # Models
+    "model_menu": "Models installed on {host}. Yours: {current}",
+    "model_menu_page": "Models installed on {host} (page {page} of {pages}). Yours: {current}",
+    "model_none": "No model is installed on {host} yet.",
+    "model_none_admin": (
+        "No model is installed on {host} yet. Install one with /pull NAME, e.g. /pull llama3.2"
+    ),
+    "model_switched": "Now answering with {model}.",
+    "model_not_installed": "{name} is not installed on {host}. Ask an admin to pull it.",
+    "model_not_installed_admin": "{name} is not installed on {host}. Pull it?",
+    "model_gone": "That model is no longer installed; here is the current list.",
+    "button_pull": "Pull {name}",
+    "button_expired": "This button has expired; send the command again.",
+    "admins_only": "Only admins can install or remove models.",
+    "pull_usage": "Usage: /pull NAME, for example /pull llama3.2:3b",
+    "pull_invalid": (
+        "{name!r} is not a model name Ollama accepts: [host/][namespace/]model[:tag], "
+        "letters, digits and . _ -, at most 200 characters."
+    ),
+    "pull_running": "{model} is already being pulled.",
+    "pull_started": "Pulling {model}…",
+    "pull_progress": "Pulling {model}\n{status}",
+    "pull_progress_sized": (
+        "Pulling {model}\n{status}\n{bar} {percent}\n{done} of {total} MB · {speed} · {eta}"
+    ),
+    "pull_speed": "{mb_per_s:.1f} MB/s",
+    "pull_speed_unknown": "measuring speed",
+    "pull_eta": "{eta} left",
+    "pull_eta_unknown": "time left unknown",
+    "pull_done": "{model} is installed. Choose it with /model.",
+    "pull_failed": "Pulling {model} failed: {detail}",
+    "pull_cancelled": "Pulling {model} was cancelled.",
+    "button_cancel": "Cancel",
+    "rm_usage": "Usage: /rm NAME, for example /rm llama2:7b",
+    "rm_confirm": "Remove {model} from {host}? Whoever uses it falls back to the default model.",
+    "button_rm_yes": "Remove",
+    "button_rm_no": "Keep it",
+    "rm_done": "Removed {model}.",
+    "rm_kept": "Kept {model}.",
+    "rm_missing": "There is no model {model} on {host}. /model lists what is installed.",
+    # Status
+    "status": (
+        "Ollama at {host}: {state}\n"
+        "Installed models: {installed}\n"
+        "Loaded now: {loaded}\n"
+        "Bot running for {uptime}; database {database}"
+    ),
+    "status_up": "running, version {version}",
+    "status_down": "not reachable",
+    "status_unknown": "unknown",
+    "status_none_loaded": "none",
+    "status_loaded": "{model} ({size} in memory, {vram} on the GPU, {expiry})",
+    "status_expires": "unloads in {left}",
+    "status_kept": "kept loaded",
+    "status_users": "Users: {users}",
 }

@@ -1,0 +1,411 @@
+"""Model handlers: /model (list, switch), /pull and /rm for admins, /status."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections import OrderedDict
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, RetryAfter, TelegramError
+from telegram.ext import ContextTypes
+
+from bot.access import AccessPolicy
+from bot.errors import LLMError, ModelNotFound
+from bot.handlers.chat import profile_of
+from bot.installer import ModelInstaller, PullOutcome, PullProgress
+from bot.models import ModelMenu, ModelPicker, full_name, model_id, valid_model_name
+from bot.status import StatusServer, StatusStore, gather_status
+from bot.streaming import ChatPacer, retry_seconds
+from bot.texts import describe_error, say
+from bot.texts.views import model_label, pull_outcome_text, pull_progress_text, status_text
+
+log = logging.getLogger(__name__)
+
+MODELS_PER_PAGE = 8
+MAX_REMEMBERED_BUTTONS = 512
+
+
+class ButtonNames:
+    """Model names behind buttons (callback_data holds only a short id; names reach 200 chars)."""
+
+    def __init__(self) -> None:
+        self._names: OrderedDict[str, str] = OrderedDict()
+
+    def remember(self, name: str) -> str:
+        """The short id to put in a button for `name`."""
+        short_id = model_id(name)
+        self._names[short_id] = name
+        self._names.move_to_end(short_id)
+        while len(self._names) > MAX_REMEMBERED_BUTTONS:
+            self._names.popitem(last=False)
+        return short_id
+
+    def name(self, short_id: str) -> str | None:
+        """The name behind a button, if it is still remembered."""
+        return self._names.get(short_id)
+
+
+class PullMessage:
+    """One message that shows a pull's progress, edited at most once per interval."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        chat_id: int,
+        message_id: int,
+        *,
+        model: str,
+        pacer: ChatPacer,
+        interval: float,
+        language: str | None,
+    ) -> None:
+        self._bot = bot
+        self._chat_id = chat_id
+        self._message_id = message_id
+        self._model = model
+        self._pacer = pacer
+        self._interval = interval
+        self._lang = language
+        self._latest: PullProgress | None = None
+        self._shown = ""
+        self._changed = asyncio.Event()
+        self._worker: asyncio.Task[None] | None = None
+
+    def show(self, progress: PullProgress) -> None:
+        """Take the latest progress; it is shown at this chat's next turn."""
+        self._latest = progress
+        self._changed.set()
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._keep_showing())
+
+    async def finish(self, outcome: PullOutcome) -> None:
+        """Replace the progress with how the pull ended, and drop the Cancel button."""
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+        await self._edit(pull_outcome_text(outcome, self._lang), keyboard=None, final=True)
+
+    async def _keep_showing(self) -> None:
+        while True:
+            await self._changed.wait()
+            self._changed.clear()
+            await self._pacer.turn(self._chat_id, self._interval)
+            if self._latest is not None:
+                text = pull_progress_text(self._latest, self._lang)
+                await self._edit(text, keyboard=cancel_keyboard(self._model, self._lang))
+
+    async def _edit(
+        self, text: str, *, keyboard: InlineKeyboardMarkup | None, final: bool = False
+    ) -> None:
+        """Show `text`; a progress update may be skipped, the final text is retried."""
+        while text != self._shown:
+            if final:
+                await self._pacer.turn(self._chat_id, self._interval)
+            try:
+                await self._bot.edit_message_text(
+                    text, self._chat_id, self._message_id, reply_markup=keyboard
+                )
+            except RetryAfter as err:
+                self._pacer.hold(self._chat_id, retry_seconds(err))
+                if final:
+                    continue
+                return
+            except BadRequest as err:
+                if "not modified" not in err.message.lower():
+                    log.warning("pull message in chat %s not edited: %s", self._chat_id, err)
+                    return
+            except TelegramError as err:
+                log.warning("pull message in chat %s not edited: %s", self._chat_id, err)
+                return
+            self._shown = text
+
+
+def cancel_keyboard(model: str, lang: str | None) -> InlineKeyboardMarkup:
+    """The Cancel button under a running pull."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    say("button_cancel", lang), callback_data=f"pull:cancel:{model_id(model)}"
+                )
+            ]
+        ]
+    )
+
+
+def menu_keyboard(menu: ModelMenu, page: int) -> InlineKeyboardMarkup:
+    """One button per installed model on this page, then ◀ n/m ▶ when there are pages."""
+    pages = page_count(menu)
+    page = min(max(page, 0), pages - 1)
+    shown = menu.installed[page * MODELS_PER_PAGE : (page + 1) * MODELS_PER_PAGE]
+    rows = [
+        [
+            InlineKeyboardButton(
+                model_label(model, current=model.name == menu.current),
+                callback_data=f"model:use:{model_id(model.name)}",
+            )
+        ]
+        for model in shown
+    ]
+    if pages > 1:
+        rows.append(
+            [
+                InlineKeyboardButton("◀", callback_data=f"model:page:{(page - 1) % pages}"),
+                InlineKeyboardButton(f"{page + 1}/{pages}", callback_data=f"model:page:{page}"),
+                InlineKeyboardButton("▶", callback_data=f"model:page:{(page + 1) % pages}"),
+            ]
+        )
+    return InlineKeyboardMarkup(rows)
+
+
+class ModelHandlers:
+    """Callbacks that show, switch, install and remove models."""
+
+    def __init__(
+        self,
+        *,
+        picker: ModelPicker,
+        installer: ModelInstaller,
+        policy: AccessPolicy,
+        server: StatusServer,
+        store: StatusStore,
+        pacer: ChatPacer,
+        pull_interval: float,
+    ) -> None:
+        self._picker = picker
+        self._installer = installer
+        self._policy = policy
+        self._server = server
+        self._store = store
+        self._pacer = pacer
+        self._pull_interval = pull_interval
+        self._buttons = ButtonNames()
+        self._started_at = time.monotonic()
+
+    # -- /model -----------------------------------------------------------------------------
+
+    async def on_model(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/model lists the installed models as buttons; /model NAME switches."""
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None:
+            return
+        lang = user.language_code
+        try:
+            if context.args:
+                name = " ".join(context.args)
+                found = await self._picker.pick(profile_of(user), name)
+                if found is not None:
+                    await message.reply_text(say("model_switched", lang, model=found.name))
+                    return
+                text, keyboard = self._not_installed(name, user.id, lang)
+                await message.reply_text(text, reply_markup=keyboard)
+                return
+            menu = await self._picker.menu(user.id)
+        except LLMError as err:
+            await message.reply_text(describe_error(err, lang))
+            return
+        await message.reply_text(
+            self._menu_title(menu, 0, user.id, lang), reply_markup=menu_keyboard(menu, 0)
+        )
+
+    async def on_model_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A press on a model (switch to it) or on ◀ ▶ (another page)."""
+        query, user = update.callback_query, update.effective_user
+        if query is None or user is None or query.data is None:
+            return
+        lang = user.language_code
+        _, action, value = query.data.split(":", 2)
+        try:
+            if action == "use":
+                found = await self._picker.pick_by_id(profile_of(user), value)
+                note = "model_switched" if found else "model_gone"
+                await query.answer(say(note, lang, model=found.name if found else ""))
+            else:
+                await query.answer()
+            menu = await self._picker.menu(user.id)
+        except LLMError as err:
+            await query.answer(describe_error(err, lang), show_alert=True)
+            return
+        page = int(value) if action == "page" else page_of(menu)
+        with contextlib.suppress(BadRequest):  # "not modified": the same page was pressed
+            await query.edit_message_text(
+                self._menu_title(menu, page, user.id, lang), reply_markup=menu_keyboard(menu, page)
+            )
+
+    def _menu_title(self, menu: ModelMenu, page: int, user_id: int, lang: str | None) -> str:
+        host = self._server.host
+        if not menu.installed:
+            key = "model_none_admin" if self._policy.is_admin(user_id) else "model_none"
+            return say(key, lang, host=host)
+        pages = page_count(menu)
+        current = menu.current or say("status_unknown", lang)
+        if pages == 1:
+            return say("model_menu", lang, host=host, current=current)
+        page = min(max(page, 0), pages - 1) + 1
+        return say("model_menu_page", lang, host=host, current=current, page=page, pages=pages)
+
+    def _not_installed(
+        self, name: str, user_id: int, lang: str | None
+    ) -> tuple[str, InlineKeyboardMarkup | None]:
+        host = self._server.host
+        if not self._policy.is_admin(user_id) or not valid_model_name(name):
+            return say("model_not_installed", lang, name=name, host=host), None
+        button = InlineKeyboardButton(
+            say("button_pull", lang, name=name),
+            callback_data=f"pull:{self._buttons.remember(name)}",
+        )
+        return say("model_not_installed_admin", lang, name=name, host=host), InlineKeyboardMarkup(
+            [[button]]
+        )
+
+    # -- /pull ------------------------------------------------------------------------------
+
+    async def on_pull(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/pull NAME (admins): install a model, with live progress and a Cancel button."""
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None:
+            return
+        lang = user.language_code
+        if not self._policy.is_admin(user.id):
+            await message.reply_text(say("admins_only", lang))
+            return
+        if not context.args:
+            await message.reply_text(say("pull_usage", lang))
+            return
+        name = " ".join(context.args)
+        if not valid_model_name(name):
+            await message.reply_text(say("pull_invalid", lang, name=name))
+            return
+        await self._start_pull(context.bot, message.chat_id, full_name(name), lang)
+
+    async def on_pull_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """ "Pull it" under a model that is not installed, or Cancel under a running pull."""
+        query, user = update.callback_query, update.effective_user
+        if query is None or user is None or query.data is None or query.message is None:
+            return
+        lang = user.language_code
+        if not self._policy.is_admin(user.id):
+            await query.answer(say("admins_only", lang), show_alert=True)
+            return
+        parts = query.data.split(":")
+        if parts[1] == "cancel":
+            self._installer.cancel_pull(parts[2])
+            await query.answer()
+            return
+        name = self._buttons.name(parts[1])
+        if name is None:
+            await query.answer(say("button_expired", lang), show_alert=True)
+            return
+        await query.answer()
+        await self._start_pull(context.bot, query.message.chat.id, full_name(name), lang)
+
+    async def _start_pull(self, bot: Bot, chat_id: int, model: str, lang: str | None) -> None:
+        if self._installer.pulling(model):
+            await bot.send_message(chat_id, say("pull_running", lang, model=model))
+            return
+        await self._pacer.turn(chat_id, self._pull_interval)
+        sent = await bot.send_message(
+            chat_id,
+            say("pull_started", lang, model=model),
+            reply_markup=cancel_keyboard(model, lang),
+        )
+        view = PullMessage(
+            bot,
+            chat_id,
+            sent.message_id,
+            model=model,
+            pacer=self._pacer,
+            interval=self._pull_interval,
+            language=lang,
+        )
+        self._installer.start_pull(model, view)
+
+    # -- /rm --------------------------------------------------------------------------------
+
+    async def on_rm(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/rm NAME (admins): asks to confirm, then removes the model."""
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None:
+            return
+        lang = user.language_code
+        if not self._policy.is_admin(user.id):
+            await message.reply_text(say("admins_only", lang))
+            return
+        if not context.args or not valid_model_name(name := " ".join(context.args)):
+            await message.reply_text(say("rm_usage", lang))
+            return
+        model = full_name(name)
+        short_id = self._buttons.remember(model)
+        keyboard = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        say("button_rm_yes", lang), callback_data=f"rm:yes:{short_id}"
+                    ),
+                    InlineKeyboardButton(
+                        say("button_rm_no", lang), callback_data=f"rm:no:{short_id}"
+                    ),
+                ]
+            ]
+        )
+        await message.reply_text(
+            say("rm_confirm", lang, model=model, host=self._server.host), reply_markup=keyboard
+        )
+
+    async def on_rm_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Remove or Keep under an /rm question."""
+        query, user = update.callback_query, update.effective_user
+        if query is None or user is None or query.data is None:
+            return
+        lang = user.language_code
+        if not self._policy.is_admin(user.id):
+            await query.answer(say("admins_only", lang), show_alert=True)
+            return
+        _, answer, short_id = query.data.split(":", 2)
+        model = self._buttons.name(short_id)
+        if model is None:
+            await query.answer(say("button_expired", lang), show_alert=True)
+            return
+        await query.answer()
+        if answer == "no":
+            await query.edit_message_text(say("rm_kept", lang, model=model))
+            return
+        try:
+            await self._installer.remove(model)
+            text = say("rm_done", lang, model=model)
+        except ModelNotFound:
+            text = say("rm_missing", lang, model=model, host=self._server.host)
+        except LLMError as err:
+            text = describe_error(err, lang)
+        await query.edit_message_text(text)
+
+    # -- /status ----------------------------------------------------------------------------
+
+    async def on_status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/status: Ollama (reachable, version, loaded models), the bot, users for admins."""
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None:
+            return
+        report = await gather_status(
+            self._server,
+            self._store,
+            started_at=self._started_at,
+            with_users=self._policy.is_admin(user.id),
+        )
+        await message.reply_text(status_text(report, user.language_code))
+
+
+def page_count(menu: ModelMenu) -> int:
+    """How many pages of buttons the installed models take."""
+    return max(math.ceil(len(menu.installed) / MODELS_PER_PAGE), 1)
+
+
+def page_of(menu: ModelMenu) -> int:
+    """The page that shows the user's current model."""
+    names = [m.name for m in menu.installed]
+    return names.index(menu.current) // MODELS_PER_PAGE if menu.current in names else 0

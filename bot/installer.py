@@ -1,0 +1,183 @@
+"""ModelInstaller: pulls and removals of models, in the background, one pull per model.
+
+PullTracker turns Ollama's per-layer status lines into one overall progress (bytes done and
+total, speed, time left); the Telegram side shows it through a PullView.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.errors import LLMError
+from bot.llm import PullStatus
+from bot.models import ModelCatalog, full_name, model_id
+
+log = logging.getLogger(__name__)
+
+SPEED_SMOOTHING = 0.3  # weight of the newest speed sample
+MIN_SAMPLE_S = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class PullProgress:
+    """Where a pull stands, over all its layers."""
+
+    model: str
+    status: str
+    completed: int = 0
+    total: int = 0
+    bytes_per_s: float | None = None
+
+    @property
+    def fraction(self) -> float | None:
+        """0.0–1.0 once sizes are known."""
+        return min(self.completed / self.total, 1.0) if self.total else None
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left at the current speed."""
+        if not self.total or not self.bytes_per_s:
+            return None
+        return max(self.total - self.completed, 0) / self.bytes_per_s
+
+
+@dataclass(slots=True)
+class PullTracker:
+    """Adds up Ollama's layer lines; pure apart from the clock it is given."""
+
+    model: str
+    clock: Callable[[], float] = time.monotonic
+    _layers: dict[str, tuple[int, int]] = field(default_factory=dict)
+    _speed: float | None = None
+    _sample: tuple[float, int] | None = None
+
+    def update(self, line: PullStatus) -> PullProgress:
+        """Take one status line; the overall progress after it."""
+        if line.digest:
+            total = line.total or self._layers.get(line.digest, (0, 0))[0]
+            self._layers[line.digest] = (total, line.completed or 0)
+        completed = sum(done for _, done in self._layers.values())
+        total = sum(size for size, _ in self._layers.values())
+        now = self.clock()
+        if self._sample is None:
+            self._sample = (now, completed)
+        elif now - self._sample[0] >= MIN_SAMPLE_S:
+            rate = (completed - self._sample[1]) / (now - self._sample[0])
+            self._speed = (
+                rate
+                if self._speed is None
+                else SPEED_SMOOTHING * rate + (1 - SPEED_SMOOTHING) * self._speed
+            )
+            self._sample = (now, completed)
+        return PullProgress(self.model, line.status, completed, total, self._speed)
+
+
+@dataclass(frozen=True, slots=True)
+class PullSucceeded:
+    """The model is installed."""
+
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class PullFailed:
+    """Ollama refused or broke off; `error` says why."""
+
+    model: str
+    error: LLMError
+
+
+@dataclass(frozen=True, slots=True)
+class PullCancelled:
+    """Someone pressed Cancel (or the bot is stopping)."""
+
+    model: str
+
+
+PullOutcome = PullSucceeded | PullFailed | PullCancelled
+
+
+class PullView(Protocol):
+    """Where a pull's progress is shown."""
+
+    def show(self, progress: PullProgress) -> None:
+        """The latest progress; must not block."""
+
+    async def finish(self, outcome: PullOutcome) -> None:
+        """The end of the pull."""
+
+
+class ModelServer(Protocol):
+    """What the installer needs from the model server."""
+
+    def pull(self, model: str) -> AsyncIterator[PullStatus]: ...
+    async def delete(self, model: str) -> None: ...
+
+
+class ModelInstaller:
+    """Runs pulls in the background (one per model) and removals."""
+
+    def __init__(self, server: ModelServer, catalog: ModelCatalog) -> None:
+        self._server = server
+        self._catalog = catalog
+        self._pulls: dict[str, asyncio.Task[None]] = {}
+
+    def pulling(self, model: str) -> bool:
+        """True while `model` is being pulled."""
+        return model_id(model) in self._pulls
+
+    def start_pull(self, model: str, view: PullView) -> bool:
+        """Pull `model` in the background; False if it is being pulled already."""
+        key = model_id(model)
+        if key in self._pulls:
+            return False
+        task = asyncio.create_task(self._pull(full_name(model), view))
+        self._pulls[key] = task
+        task.add_done_callback(lambda _: self._pulls.pop(key, None))
+        return True
+
+    def cancel_pull(self, short_id: str) -> bool:
+        """Cancel the pull behind a button's short id; False if none runs."""
+        task = self._pulls.get(short_id)
+        if task is None or task.done():
+            return False
+        task.cancel()
+        return True
+
+    async def stop_all(self) -> None:
+        """Cancel every pull and wait until each has told its view."""
+        tasks = list(self._pulls.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def remove(self, model: str) -> None:
+        """Delete `model` from the server (ModelNotFound if it is not there)."""
+        try:
+            await self._server.delete(model)
+        finally:
+            self._catalog.invalidate()
+
+    async def _pull(self, model: str, view: PullView) -> None:
+        tracker = PullTracker(model)
+        outcome: PullOutcome
+        try:
+            async for line in self._server.pull(model):
+                view.show(tracker.update(line))
+            outcome = PullSucceeded(model)
+        except asyncio.CancelledError:
+            outcome = PullCancelled(model)
+        except LLMError as err:
+            outcome = PullFailed(model, err)
+        finally:
+            self._catalog.invalidate()
+        log.info("pull of %s ended: %s", model, type(outcome).__name__)
+        try:
+            await view.finish(outcome)
+        except Exception:  # a background task: nobody else would see this
+            log.exception("could not show the end of the pull of %s", model)

@@ -1,0 +1,129 @@
+"""Texts built from data: pull progress, model labels, /status. Pure."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+from bot.installer import PullCancelled, PullFailed, PullOutcome, PullProgress, PullSucceeded
+from bot.llm import InstalledModel, LoadedModel
+from bot.status import StatusReport
+from bot.texts import describe_error, say
+
+BAR_CELLS = 12
+MB = 1_000_000
+
+
+def human_bytes(size: int) -> str:
+    """`3825819519` → `3.8 GB` (decimal units, as Ollama shows them)."""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def human_duration(seconds: float) -> str:
+    """`83` → `1:23`, `3723` → `1:02:03`."""
+    whole = max(math.ceil(seconds), 0)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
+
+
+def progress_bar(fraction: float) -> str:
+    """A bar of 12 cells, `fraction` of them full."""
+    full = round(max(0.0, min(fraction, 1.0)) * BAR_CELLS)
+    return "▰" * full + "▱" * (BAR_CELLS - full)
+
+
+def model_label(model: InstalledModel, *, current: bool) -> str:
+    """A button's text: name, parameter size, quantization, size on disk."""
+    facts = " ".join(part for part in (model.parameter_size, model.quantization) if part)
+    parts = [model.name, facts, human_bytes(model.size_bytes)]
+    return ("✅ " if current else "") + " · ".join(p for p in parts if p)
+
+
+def pull_progress_text(progress: PullProgress, lang: str | None) -> str:
+    """The live pull message: status, bar, percent, MB, speed, time left."""
+    fraction = progress.fraction
+    if fraction is None:
+        return say("pull_progress", lang, model=progress.model, status=progress.status)
+    speed = (
+        say("pull_speed", lang, mb_per_s=progress.bytes_per_s / MB)
+        if progress.bytes_per_s
+        else say("pull_speed_unknown", lang)
+    )
+    eta = (
+        say("pull_eta", lang, eta=human_duration(progress.eta_s))
+        if progress.eta_s is not None
+        else say("pull_eta_unknown", lang)
+    )
+    return say(
+        "pull_progress_sized",
+        lang,
+        model=progress.model,
+        status=progress.status,
+        bar=progress_bar(fraction),
+        percent=f"{fraction * 100:.0f}%",
+        done=f"{progress.completed / MB:,.0f}",
+        total=f"{progress.total / MB:,.0f}",
+        speed=speed,
+        eta=eta,
+    )
+
+
+def pull_outcome_text(outcome: PullOutcome, lang: str | None) -> str:
+    """The pull message once it ended."""
+    match outcome:
+        case PullSucceeded():
+            return say("pull_done", lang, model=outcome.model)
+        case PullCancelled():
+            return say("pull_cancelled", lang, model=outcome.model)
+        case PullFailed():
+            detail = getattr(outcome.error, "detail", None) or describe_error(outcome.error, lang)
+            return say("pull_failed", lang, model=outcome.model, detail=detail)
+
+
+def _loaded_text(model: LoadedModel, lang: str | None, now: datetime) -> str:
+    if model.expires_at is None or model.expires_at.year > now.year + 100:
+        expiry = say("status_kept", lang)
+    else:
+        left = (model.expires_at - now).total_seconds()
+        expiry = say("status_expires", lang, left=human_duration(left))
+    return say(
+        "status_loaded",
+        lang,
+        model=model.name,
+        size=human_bytes(model.size_bytes),
+        vram=human_bytes(model.vram_bytes),
+        expiry=expiry,
+    )
+
+
+def status_text(report: StatusReport, lang: str | None, now: datetime | None = None) -> str:
+    """/status: Ollama, its models, the bot, and for admins the number of users."""
+    now = now or datetime.now(UTC)
+    up = report.version is not None
+    state = say("status_up", lang, version=report.version) if up else say("status_down", lang)
+    loaded = (
+        "; ".join(_loaded_text(m, lang, now) for m in report.loaded)
+        if report.loaded
+        else say("status_none_loaded", lang)
+    )
+    text = say(
+        "status",
+        lang,
+        host=report.host,
+        state=state,
+        installed=report.installed_count
+        if report.installed_count is not None
+        else say("status_unknown", lang),
+        loaded=loaded if up else say("status_unknown", lang),
+        uptime=human_duration(report.uptime_s),
+        database=human_bytes(report.database_bytes),
+    )
+    if report.users is not None:
+        text += "\n" + say("status_users", lang, users=report.users)
+    return text
