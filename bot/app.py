@@ -15,7 +15,6 @@ from typing import Any, TypeAlias
 from telegram import BotCommand, Update
 from telegram.error import InvalidToken, NetworkError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -37,7 +36,7 @@ from bot.installer import ModelInstaller
 from bot.llm import OllamaGateway
 from bot.models import ModelCatalog, ModelPicker
 from bot.store import Store
-from bot.streaming import AnswerStreams, ChatPacer
+from bot.streaming import AnswerStreams, ChatPacer, ChatRateLimiter
 from bot.texts import say
 
 # PTB's announced future: durations as timedelta. Opting in now keeps its deprecation warning
@@ -76,6 +75,11 @@ def build_application(
         await llm.close()
         await store.close()
 
+    # One pacer for every message the bot writes into a chat: answers, progress, replies.
+    pacer = ChatPacer(
+        private_interval=settings.edit_interval_private,
+        group_interval=settings.edit_interval_group,
+    )
     url = settings.telegram_api_url
     app = (
         ApplicationBuilder()
@@ -87,8 +91,7 @@ def build_application(
         .concurrent_updates(MAX_CONCURRENT_UPDATES)
         .read_timeout(TELEGRAM_TIMEOUT_S)
         .write_timeout(TELEGRAM_TIMEOUT_S)
-        # Global and per-group limits; the per-chat pace of streaming is AnswerStream's own.
-        .rate_limiter(AIORateLimiter(max_retries=0))
+        .rate_limiter(ChatRateLimiter(pacer))
         .post_init(open_resources)
         .post_shutdown(close_resources)
         .build()
@@ -111,14 +114,10 @@ def build_application(
         ),
     )
     installer = ModelInstaller(llm, catalog)
-    # One pacer for every message the bot writes into a chat: answers and pull progress alike.
-    pacer = ChatPacer()
     streams = AnswerStreams(
         app.bot,
         pacer=pacer,
         mode=settings.stream_mode,
-        private_interval=settings.edit_interval_private,
-        group_interval=settings.edit_interval_group,
         draft_interval=settings.draft_interval,
     )
     app.bot_data[RUNNING_WORK] = RunningWork(chat, installer)

@@ -40,8 +40,6 @@ def configure_logging(settings: Settings) -> None:
         )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
-    # AIORateLimiter logs a traceback for every 429; AnswerStream waits those out itself.
-    logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,13 +15,14 @@ import datetime as dtm
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Literal, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Literal, TypeVar
 
-from telegram import Bot, LinkPreviewOptions, MessageEntity, ReplyParameters
+from aiolimiter import AsyncLimiter
+from telegram import LinkPreviewOptions, MessageEntity, ReplyParameters
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import BaseRateLimiter, ExtBot
 
 from bot.chat import Notice
 from bot.errors import BotError
@@ -33,9 +34,26 @@ log = logging.getLogger(__name__)
 
 TYPING_REFRESH_S = 4.5  # Telegram shows a chat action for about 5 s
 FINAL_SEND_ATTEMPTS = 6
+OVERALL_PER_SECOND = 30  # Telegram's overall limit for one bot
+RETRIES_AFTER_429 = 3
+SELF_PACED = "self-paced"
+# The calls Telegram counts against a chat's flood limit (chat actions and drafts are not).
+WRITE_METHODS = frozenset(
+    {
+        "sendMessage",
+        "editMessageText",
+        "editMessageReplyMarkup",
+        "editMessageCaption",
+        "deleteMessage",
+        "sendPhoto",
+        "sendDocument",
+        "sendMediaGroup",
+    }
+)
 # A preview card under an answer that is still growing jumps around; models cite many links.
 NO_LINK_PREVIEW = LinkPreviewOptions(is_disabled=True)
 _draft_ids = itertools.count(1)
+JSONDict = dict[str, Any]
 T = TypeVar("T")
 
 
@@ -46,17 +64,24 @@ def retry_seconds(err: RetryAfter) -> float:
 
 
 class ChatPacer:
-    """Hands out turns to write into each chat, at most one per interval, first come first served.
+    """Hands out turns to write into each chat, first come first served, never closer together
+    than the chat's interval (private chats and groups have their own).
 
-    Shared by every answer of the bot, so two answers streaming into one group share its budget.
+    One for the whole bot, so two answers streaming into one group share its budget, and a
+    command reply waits its turn behind them.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, private_interval: float, group_interval: float) -> None:
+        self._private_interval = private_interval
+        self._group_interval = group_interval
         self._next_turn: dict[int, float] = {}
         self._blocked_until: dict[int, float] = {}
 
-    async def turn(self, chat_id: int, interval: float) -> None:
-        """Wait until this chat may be written to again, and claim that moment."""
+    async def turn(self, chat_id: int, interval: float = 0.0) -> None:
+        """Wait until this chat may be written to again, and claim that moment; a caller may
+        ask for a longer `interval` before the turn after it (never a shorter one)."""
+        floor = self._private_interval if chat_id > 0 else self._group_interval
+        interval = max(interval, floor)
         while True:
             now = time.monotonic()
             blocked = self._blocked_until.get(chat_id, 0.0)
@@ -76,13 +101,58 @@ class ChatPacer:
         self._blocked_until[chat_id] = max(self._blocked_until.get(chat_id, 0.0), until)
 
 
-@dataclass(frozen=True, slots=True)
-class StreamPolicy:
-    """How an AnswerStream paces itself."""
+class ChatRateLimiter(BaseRateLimiter[str]):
+    """PTB's rate limiter for this bot: every message written into a chat takes a ChatPacer turn.
 
-    edit_interval: float
-    draft_interval: float
-    use_drafts: bool
+    Command replies, menus and button edits are paced here and retried after a 429. Callers that
+    pace themselves so they can send the newest text at their turn (AnswerStream, pull progress)
+    pass `rate_limit_args=SELF_PACED` and handle 429s on their own. All calls share Telegram's
+    overall budget of 30 per second (aiolimiter).
+    """
+
+    def __init__(self, pacer: ChatPacer) -> None:
+        self._pacer = pacer
+        self._overall = AsyncLimiter(OVERALL_PER_SECOND, 1)
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: str | None,
+    ) -> bool | JSONDict | list[JSONDict]:
+        """Wait for the chat's turn (unless self-paced), then call; wait out 429s and retry."""
+        chat_id = _int_or_none(data.get("chat_id"))
+        if endpoint not in WRITE_METHODS or chat_id is None or rate_limit_args == SELF_PACED:
+            async with self._overall:
+                return await callback(*args, **kwargs)
+        for attempt in range(RETRIES_AFTER_429 + 1):
+            await self._pacer.turn(chat_id)
+            try:
+                async with self._overall:
+                    return await callback(*args, **kwargs)
+            except RetryAfter as err:
+                self._pacer.hold(chat_id, retry_seconds(err))
+                if attempt == RETRIES_AFTER_429:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _int_or_none(value: object) -> int | None:
+    """A chat id as sent (PTB may pass it as text); None for a channel's @username."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    return None
 
 
 def to_telegram_entities(rendered: RenderedText) -> list[MessageEntity]:
@@ -106,10 +176,10 @@ class AnswerStream:
 
     def __init__(
         self,
-        bot: Bot,
+        bot: ExtBot[Any],
         chat_id: int,
         *,
-        policy: StreamPolicy,
+        use_drafts: bool,
         pacer: ChatPacer,
         draft_pacer: ChatPacer,
         drafts_refused: set[int],
@@ -121,7 +191,7 @@ class AnswerStream:
     ) -> None:
         self._bot = bot
         self._chat_id = chat_id
-        self._policy = policy
+        self._use_drafts = use_drafts
         self._pacer = pacer
         self._draft_pacer = draft_pacer
         self._drafts_refused = drafts_refused
@@ -202,7 +272,7 @@ class AnswerStream:
 
     @property
     def _drafting(self) -> bool:
-        return self._policy.use_drafts and self._chat_id not in self._drafts_refused
+        return self._use_drafts and self._chat_id not in self._drafts_refused
 
     async def _flush_sealed_pages(self) -> None:
         self._pager.paginate()
@@ -213,7 +283,7 @@ class AnswerStream:
 
     async def _flush_live(self) -> None:
         if self._drafting:
-            await self._draft_pacer.turn(self._chat_id, self._policy.draft_interval)
+            await self._draft_pacer.turn(self._chat_id)
         elif self._live_id is not None:
             await self._take_turn()
             self._turn_in_hand = True
@@ -237,7 +307,7 @@ class AnswerStream:
         if self._turn_in_hand:
             self._turn_in_hand = False
             return
-        await self._pacer.turn(self._chat_id, self._policy.edit_interval)
+        await self._pacer.turn(self._chat_id)
 
     async def _flush_final(self) -> None:
         try:
@@ -359,6 +429,7 @@ class AnswerStream:
                 message_id,
                 entities=entities,
                 link_preview_options=NO_LINK_PREVIEW,
+                rate_limit_args=SELF_PACED,
             ),
         )
 
@@ -378,6 +449,7 @@ class AnswerStream:
                 entities=entities,
                 reply_parameters=reply,
                 link_preview_options=NO_LINK_PREVIEW,
+                rate_limit_args=SELF_PACED,
             ),
         )
         if message is None:  # "not modified" cannot answer a new message
@@ -428,36 +500,29 @@ class AnswerStreams:
 
     def __init__(
         self,
-        bot: Bot,
+        bot: ExtBot[Any],
         *,
         pacer: ChatPacer,
         mode: Literal["auto", "draft", "edit"],
-        private_interval: float,
-        group_interval: float,
         draft_interval: float,
     ) -> None:
         self._bot = bot
         self._mode = mode
-        self._private_interval = private_interval
-        self._group_interval = group_interval
-        self._draft_interval = draft_interval
         self._pacer = pacer
-        self._draft_pacer = ChatPacer()
+        # Telegram publishes no rate for drafts: they get a pacer (and a pace) of their own.
+        self._draft_pacer = ChatPacer(
+            private_interval=draft_interval, group_interval=draft_interval
+        )
         self._drafts_refused: set[int] = set()
 
     def open(
         self, chat_id: int, *, private: bool, reply_to: int | None, language: str | None
     ) -> AnswerStream:
         """A stream for one answer into `chat_id`."""
-        policy = StreamPolicy(
-            edit_interval=self._private_interval if private else self._group_interval,
-            draft_interval=self._draft_interval,
-            use_drafts=private and self._mode != "edit",
-        )
         return AnswerStream(
             self._bot,
             chat_id,
-            policy=policy,
+            use_drafts=private and self._mode != "edit",
             pacer=self._pacer,
             draft_pacer=self._draft_pacer,
             drafts_refused=self._drafts_refused,

@@ -9,7 +9,7 @@ from bot.streaming import ChatPacer
 
 
 async def test_turns_in_one_chat_are_spaced_and_other_chats_are_free() -> None:
-    pacer = ChatPacer()
+    pacer = ChatPacer(private_interval=0.0, group_interval=0.0)
     started = time.monotonic()
     times: dict[int, list[float]] = {1: [], 2: []}
 
@@ -25,7 +25,7 @@ async def test_turns_in_one_chat_are_spaced_and_other_chats_are_free() -> None:
 
 
 async def test_a_hold_during_a_wait_delays_writers_already_queued() -> None:
-    pacer = ChatPacer()
+    pacer = ChatPacer(private_interval=0.0, group_interval=0.0)
     await pacer.turn(1, 0.05)  # the chat was just written to
     started = time.monotonic()
     waiting = asyncio.ensure_future(pacer.turn(1, 0.05))

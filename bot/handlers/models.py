@@ -8,10 +8,11 @@ import logging
 import math
 import time
 from collections import OrderedDict
+from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, RetryAfter, TelegramError
-from telegram.ext import ContextTypes
+from telegram.ext import ContextTypes, ExtBot
 
 from bot.access import AccessPolicy
 from bot.errors import LLMError, ModelNotFound
@@ -19,7 +20,7 @@ from bot.handlers.chat import profile_of
 from bot.installer import ModelInstaller, PullOutcome, PullProgress
 from bot.models import ModelMenu, ModelPicker, full_name, model_id, valid_model_name
 from bot.status import StatusServer, StatusStore, gather_status
-from bot.streaming import ChatPacer, retry_seconds
+from bot.streaming import SELF_PACED, ChatPacer, retry_seconds
 from bot.texts import describe_error, say
 from bot.texts.views import model_label, pull_outcome_text, pull_progress_text, status_text
 
@@ -54,7 +55,7 @@ class PullMessage:
 
     def __init__(
         self,
-        bot: Bot,
+        bot: ExtBot[Any],
         chat_id: int,
         message_id: int,
         *,
@@ -108,7 +109,11 @@ class PullMessage:
                 await self._pacer.turn(self._chat_id, self._interval)
             try:
                 await self._bot.edit_message_text(
-                    text, self._chat_id, self._message_id, reply_markup=keyboard
+                    text,
+                    self._chat_id,
+                    self._message_id,
+                    reply_markup=keyboard,
+                    rate_limit_args=SELF_PACED,
                 )
             except RetryAfter as err:
                 self._pacer.hold(self._chat_id, retry_seconds(err))
@@ -304,11 +309,12 @@ class ModelHandlers:
         await query.answer()
         await self._start_pull(context.bot, query.message.chat.id, full_name(name), lang)
 
-    async def _start_pull(self, bot: Bot, chat_id: int, model: str, lang: str | None) -> None:
+    async def _start_pull(
+        self, bot: ExtBot[Any], chat_id: int, model: str, lang: str | None
+    ) -> None:
         if self._installer.pulling(model):
             await bot.send_message(chat_id, say("pull_running", lang, model=model))
             return
-        await self._pacer.turn(chat_id, self._pull_interval)
         sent = await bot.send_message(
             chat_id,
             say("pull_started", lang, model=model),
