@@ -141,8 +141,8 @@ async def test_pull_shows_growing_progress_then_the_model_is_listed(
     tg: FakeTelegram, ollama: FakeOllama, db_path: Path
 ) -> None:
     ollama.pullable["phi3:mini"] = 2_200_000_000
-    ollama.pull_step_delay = 0.15
-    ollama.pull_progress_steps = 8
+    ollama.pull_step_delay = 0.1
+    ollama.pull_progress_steps = 6
     async with running_bot(tg, ollama, db_path, pull_progress_interval=0.3):
         tg.user_sends(ADMIN, "/pull phi3:mini")
         await tg.wait_for(lambda: "is installed" in last_text(tg, ADMIN.id), timeout=15)
