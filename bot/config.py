@@ -39,6 +39,20 @@ def parse_id_list(raw: object) -> frozenset[int]:
     return frozenset(ids)
 
 
+def ollama_url(host: str) -> str:
+    """OLLAMA_HOST as Ollama itself reads it (`127.0.0.1`, `:11434`, `host:port`) as a full URL."""
+    host = host.strip().rstrip("/") or "127.0.0.1"
+    scheme, _, rest = host.rpartition("://")
+    scheme = scheme or "http"
+    if rest.startswith(":"):
+        rest = "127.0.0.1" + rest
+    authority = rest.split("/", 1)[0]
+    if ":" not in authority.rsplit("]", 1)[-1]:  # no port (an IPv6 address keeps its colons)
+        default_port = 443 if scheme == "https" else 11434
+        rest = rest.replace(authority, f"{authority}:{default_port}", 1)
+    return f"{scheme}://{rest}"
+
+
 def default_database_path() -> Path:
     """`$STATE_DIRECTORY/ollagram.sqlite3` under systemd, else `./data/ollagram.sqlite3`."""
     state_dirs = os.environ.get("STATE_DIRECTORY", "")
@@ -95,10 +109,15 @@ class Settings(BaseSettings):
             raise ValueError("is empty")
         return token
 
-    @field_validator("telegram_api_url", "ollama_host")
+    @field_validator("telegram_api_url")
     @classmethod
     def _strip_slash(cls, url: str) -> str:
         return url.strip().rstrip("/")
+
+    @field_validator("ollama_host")
+    @classmethod
+    def _full_ollama_url(cls, host: str) -> str:
+        return ollama_url(host)
 
     @field_validator("default_model", "keep_alive", mode="before")
     @classmethod

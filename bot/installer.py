@@ -7,13 +7,14 @@ total, speed, time left); the Telegram side shows it through a PullView.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.errors import LLMError
+from bot.errors import BotError
 from bot.llm import PullStatus
 from bot.models import ModelCatalog, full_name, model_id
 
@@ -89,7 +90,7 @@ class PullFailed:
     """Ollama refused or broke off; `error` says why."""
 
     model: str
-    error: LLMError
+    error: BotError
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,41 +120,59 @@ class ModelServer(Protocol):
     async def delete(self, model: str) -> None: ...
 
 
+@dataclass(slots=True)
+class _Pull:
+    """One pull: reserved first (so a second request is refused at once), then running."""
+
+    model: str
+    number: int
+    task: asyncio.Task[None] | None = None
+    ending: bool = False  # its outcome is being shown: too late to cancel
+
+
 class ModelInstaller:
-    """Runs pulls in the background (one per model) and removals."""
+    """Runs pulls in the background (one per model at a time) and removals."""
 
     def __init__(self, server: ModelServer, catalog: ModelCatalog) -> None:
         self._server = server
         self._catalog = catalog
-        self._pulls: dict[str, asyncio.Task[None]] = {}
+        self._pulls: dict[str, _Pull] = {}
+        self._numbers = itertools.count(1)
 
-    def pulling(self, model: str) -> bool:
-        """True while `model` is being pulled."""
-        return model_id(model) in self._pulls
-
-    def start_pull(self, model: str, view: PullView) -> bool:
-        """Pull `model` in the background; False if it is being pulled already."""
+    def reserve(self, model: str) -> int | None:
+        """Claim the pull of `model`; its number, or None if it is being pulled already."""
         key = model_id(model)
         if key in self._pulls:
-            return False
-        task = asyncio.create_task(self._pull(full_name(model), view))
-        self._pulls[key] = task
-        task.add_done_callback(lambda _: self._pulls.pop(key, None))
-        return True
+            return None
+        pull = _Pull(full_name(model), next(self._numbers))
+        self._pulls[key] = pull
+        return pull.number
 
-    def cancel_pull(self, short_id: str) -> bool:
-        """Cancel the pull behind a button's short id; False if none runs."""
-        task = self._pulls.get(short_id)
-        if task is None or task.done():
+    def release(self, number: int) -> None:
+        """Give up a reservation that was never started."""
+        if (pull := self._find(number)) is not None and pull.task is None:
+            del self._pulls[model_id(pull.model)]
+
+    def begin(self, number: int, view: PullView) -> None:
+        """Start the reserved pull `number` in the background, shown through `view`."""
+        pull = self._find(number)
+        if pull is None or pull.task is not None:
+            raise RuntimeError(f"pull {number} was not reserved")
+        pull.task = asyncio.create_task(self._pull(pull, view))
+
+    def cancel(self, number: int) -> bool:
+        """Cancel pull `number` (a Cancel button); False if it is not running any more."""
+        pull = self._find(number)
+        if pull is None or pull.task is None or pull.ending:
             return False
-        task.cancel()
+        pull.task.cancel()
         return True
 
     async def stop_all(self) -> None:
         """Cancel every pull and wait until each has told its view."""
-        tasks = list(self._pulls.values())
-        for task in tasks:
-            task.cancel()
+        tasks = [pull.task for pull in self._pulls.values() if pull.task is not None]
+        for number in [pull.number for pull in self._pulls.values()]:
+            self.cancel(number)
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def remove(self, model: str) -> None:
@@ -163,21 +182,30 @@ class ModelInstaller:
         finally:
             self._catalog.invalidate()
 
-    async def _pull(self, model: str, view: PullView) -> None:
-        tracker = PullTracker(model)
+    def _find(self, number: int) -> _Pull | None:
+        return next((p for p in self._pulls.values() if p.number == number), None)
+
+    async def _pull(self, pull: _Pull, view: PullView) -> None:
+        tracker = PullTracker(pull.model)
         outcome: PullOutcome
         try:
-            async for line in self._server.pull(model):
+            async for line in self._server.pull(pull.model):
                 view.show(tracker.update(line))
-            outcome = PullSucceeded(model)
+            outcome = PullSucceeded(pull.model)
         except asyncio.CancelledError:
-            outcome = PullCancelled(model)
-        except LLMError as err:
-            outcome = PullFailed(model, err)
+            outcome = PullCancelled(pull.model)
+        except BotError as err:
+            outcome = PullFailed(pull.model, err)
+        except Exception:  # a background task: nobody else would see this
+            log.exception("the pull of %s failed", pull.model)
+            outcome = PullFailed(pull.model, BotError("unexpected failure"))
         finally:
             self._catalog.invalidate()
-        log.info("pull of %s ended: %s", model, type(outcome).__name__)
+        # From here on the pull is over: Cancel does nothing, a new pull of the model may start.
+        pull.ending = True
+        self._pulls.pop(model_id(pull.model), None)
+        log.info("pull of %s ended: %s", pull.model, type(outcome).__name__)
         try:
             await view.finish(outcome)
-        except Exception:  # a background task: nobody else would see this
-            log.exception("could not show the end of the pull of %s", model)
+        except Exception:
+            log.exception("could not show the end of the pull of %s", pull.model)

@@ -238,11 +238,13 @@ class OllamaGateway:
 
     async def pull(self, model: str) -> AsyncIterator[PullStatus]:
         """Stream `/api/pull` progress; ends after Ollama's `success`."""
+        last_status = ""
         try:
             stream = await self._client.pull(model, stream=True)
             async for part in stream:
+                last_status = part.status or ""
                 yield PullStatus(
-                    status=part.status or "",
+                    status=last_status,
                     digest=part.digest,
                     total=part.total,
                     completed=part.completed,
@@ -253,6 +255,8 @@ class OllamaGateway:
             raise self._translate(err, model, streaming=True) from err
         finally:
             self.forget(model)
+        if last_status != "success":  # the stream stopped short of Ollama's last line
+            raise StreamBroken(self.host)
 
     async def delete(self, model: str) -> None:
         """Remove `model` from the server; ModelNotFound if it is not there."""

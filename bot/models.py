@@ -29,14 +29,16 @@ ARTICLE_MODELS: dict[str, str] = {
     "llava": "llava:7b-v1.6-mistral-q8_0",
     "codellama": "codellama:7b-instruct-q8_0",
 }
-_PART = r"[A-Za-z0-9][A-Za-z0-9._-]*"
-# [host[:port]/][namespace/]model[:tag], as Ollama parses names (case is kept, compared without).
-_MODEL_NAME = re.compile(rf"^(?:{_PART}(?::\d{{1,5}})?/)?(?:{_PART}/)?{_PART}(?::{_PART})?$")
+# [host/][namespace/]model[:tag] as Ollama's types/model/name.go parses it: letters, digits,
+# `_` `.` `-` in every part, no `.` in the namespace, never two dots in a row.
+_MODEL_NAME = re.compile(
+    r"^(?:(?:[A-Za-z0-9_.-]+/)?[A-Za-z0-9_-]+/)?[A-Za-z0-9_.-]+(?::[A-Za-z0-9_.-]+)?$"
+)
 
 
 def valid_model_name(name: str) -> bool:
     """True when `name` is a model name Ollama can parse, at most 200 characters."""
-    return len(name) <= MAX_NAME_LENGTH and _MODEL_NAME.match(name) is not None
+    return len(name) <= MAX_NAME_LENGTH and ".." not in name and bool(_MODEL_NAME.match(name))
 
 
 def full_name(name: str) -> str:
@@ -61,13 +63,13 @@ def find_installed(name: str, installed: Sequence[InstalledModel]) -> InstalledM
     for model in installed:
         if model.name.lower() == wanted:
             return model
-    if ":" in name.rsplit("/", 1)[-1]:
-        return None  # an explicit tag means exactly that tag
     alias = name.lower()
-    if article_tag := ARTICLE_MODELS.get(alias):
-        for model in installed:
-            if model.name.lower() == article_tag:
-                return model
+    article_tag = ARTICLE_MODELS.get(alias)
+    if article_tag is None:
+        return None  # anything but the article's short names means exactly that model
+    for model in installed:
+        if model.name.lower() == article_tag:
+            return model
     for model in installed:
         if base_name(model.name).lower().startswith(alias) or model.family.lower() == alias:
             return model

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from bot.errors import LLMError
 from bot.llm import InstalledModel, LoadedModel
+
+STATUS_TIMEOUT_S = 10.0  # /status answers promptly even when Ollama hangs
+
+T = TypeVar("T")
+
+
+async def _asked(question: Awaitable[T]) -> T | None:
+    """The answer, or None when Ollama cannot give it (down, or too slow)."""
+    try:
+        async with asyncio.timeout(STATUS_TIMEOUT_S):
+            return await question
+    except (LLMError, TimeoutError):
+        return None
 
 
 class StatusServer(Protocol):
@@ -50,18 +63,14 @@ async def gather_status(
     with_users: bool,
 ) -> StatusReport:
     """Ask everything /status shows; an unreachable Ollama is a fact to report, not an error."""
-    version: str | None = None
-    loaded: list[LoadedModel] = []
-    installed: int | None = None
-    with contextlib.suppress(LLMError):  # what could be asked before a failure is still shown
-        version = await server.version()
-        loaded = await server.loaded_models()
-        installed = len(await server.installed_models())
+    version = await _asked(server.version())
+    loaded = await _asked(server.loaded_models()) if version is not None else None
+    installed = await _asked(server.installed_models()) if version is not None else None
     return StatusReport(
         host=server.host,
         version=version,
-        loaded=loaded,
-        installed_count=installed,
+        loaded=loaded or [],
+        installed_count=len(installed) if installed is not None else None,
         uptime_s=time.monotonic() - started_at,
         database_bytes=store.size_bytes(),
         users=await store.users_count() if with_users else None,

@@ -220,6 +220,14 @@ class Store:
         )
         await self._db.commit()
 
+    async def forget_model(self, user_id: int, model: str) -> None:
+        """Drop the user's choice of `model` (removed from the server) unless it changed since."""
+        await self._db.execute(
+            "UPDATE user_settings SET model = NULL WHERE user_id = ? AND model = ?",
+            (user_id, model),
+        )
+        await self._db.commit()
+
     async def users_count(self) -> int:
         """How many users ever wrote to the bot (and were let in)."""
         async with self._db.execute("SELECT COUNT(*) FROM users") as cur:

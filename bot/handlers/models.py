@@ -10,8 +10,8 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, RetryAfter, TelegramError
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ContextTypes, ExtBot
 
 from bot.access import AccessPolicy
@@ -27,6 +27,8 @@ from bot.texts.views import model_label, pull_outcome_text, pull_progress_text, 
 log = logging.getLogger(__name__)
 
 MODELS_PER_PAGE = 8
+FINAL_ATTEMPTS = 6
+ANSWER_LIMIT = 200  # Telegram's limit for the text of answerCallbackQuery
 MAX_REMEMBERED_BUTTONS = 512
 
 
@@ -59,7 +61,7 @@ class PullMessage:
         chat_id: int,
         message_id: int,
         *,
-        model: str,
+        pull_number: int,
         pacer: ChatPacer,
         interval: float,
         language: str | None,
@@ -67,17 +69,18 @@ class PullMessage:
         self._bot = bot
         self._chat_id = chat_id
         self._message_id = message_id
-        self._model = model
+        self._keyboard = cancel_keyboard(pull_number, language)
         self._pacer = pacer
         self._interval = interval
         self._lang = language
         self._latest: PullProgress | None = None
         self._shown = ""
+        self._last_edit = 0.0
         self._changed = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
 
     def show(self, progress: PullProgress) -> None:
-        """Take the latest progress; it is shown at this chat's next turn."""
+        """Take the latest progress; it is shown at the next edit."""
         self._latest = progress
         self._changed.set()
         if self._worker is None:
@@ -89,54 +92,70 @@ class PullMessage:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
-        await self._edit(pull_outcome_text(outcome, self._lang), keyboard=None, final=True)
+        await self._show_outcome(pull_outcome_text(outcome, self._lang))
 
     async def _keep_showing(self) -> None:
         while True:
             await self._changed.wait()
             self._changed.clear()
-            await self._pacer.turn(self._chat_id, self._interval)
-            if self._latest is not None:
-                text = pull_progress_text(self._latest, self._lang)
-                await self._edit(text, keyboard=cancel_keyboard(self._model, self._lang))
-
-    async def _edit(
-        self, text: str, *, keyboard: InlineKeyboardMarkup | None, final: bool = False
-    ) -> None:
-        """Show `text`; a progress update may be skipped, the final text is retried."""
-        while text != self._shown:
-            if final:
-                await self._pacer.turn(self._chat_id, self._interval)
+            # Our own pace (PULL_PROGRESS_INTERVAL) from our last edit, then the chat's turn:
+            # answers streaming into the same chat are not slowed down to our pace.
+            await asyncio.sleep(max(0.0, self._last_edit + self._interval - time.monotonic()))
+            await self._pacer.turn(self._chat_id)
+            if self._latest is None:
+                continue
+            text = pull_progress_text(self._latest, self._lang)
+            if text == self._shown:
+                continue
             try:
-                await self._bot.edit_message_text(
-                    text,
-                    self._chat_id,
-                    self._message_id,
-                    reply_markup=keyboard,
-                    rate_limit_args=SELF_PACED,
-                )
+                await self._edit(text, self._keyboard)
             except RetryAfter as err:
                 self._pacer.hold(self._chat_id, retry_seconds(err))
-                if final:
-                    continue
+            except TelegramError as err:  # a missed progress update is no loss
+                log.warning("pull progress in chat %s not shown: %s", self._chat_id, err)
+
+    async def _show_outcome(self, text: str) -> None:
+        """The end of the pull replaces the progress; retried, or sent anew if that is gone."""
+        for attempt in range(1, FINAL_ATTEMPTS + 1):
+            await self._pacer.turn(self._chat_id)
+            try:
+                await self._edit(text, None)
+            except RetryAfter as err:
+                self._pacer.hold(self._chat_id, retry_seconds(err))
+            except BadRequest as err:  # the progress message was deleted
+                log.info("pull message in chat %s gone (%s); sending anew", self._chat_id, err)
+                await self._bot.send_message(self._chat_id, text)
                 return
-            except BadRequest as err:
-                if "not modified" not in err.message.lower():
-                    log.warning("pull message in chat %s not edited: %s", self._chat_id, err)
-                    return
-            except TelegramError as err:
-                log.warning("pull message in chat %s not edited: %s", self._chat_id, err)
+            except NetworkError as err:
+                log.warning("pull result for chat %s not shown yet: %s", self._chat_id, err)
+                await asyncio.sleep(min(2.0**attempt / 4, 5.0))
+            else:
                 return
-            self._shown = text
+        log.error("could not show the end of a pull in chat %s", self._chat_id)
+
+    async def _edit(self, text: str, keyboard: InlineKeyboardMarkup | None) -> None:
+        try:
+            await self._bot.edit_message_text(
+                text,
+                self._chat_id,
+                self._message_id,
+                reply_markup=keyboard,
+                rate_limit_args=SELF_PACED,
+            )
+        except BadRequest as err:
+            if "not modified" not in err.message.lower():
+                raise
+        self._shown = text
+        self._last_edit = time.monotonic()
 
 
-def cancel_keyboard(model: str, lang: str | None) -> InlineKeyboardMarkup:
-    """The Cancel button under a running pull."""
+def cancel_keyboard(pull_number: int, lang: str | None) -> InlineKeyboardMarkup:
+    """The Cancel button under a running pull (its number: a stale button cancels nothing)."""
     return InlineKeyboardMarkup(
         [
             [
                 InlineKeyboardButton(
-                    say("button_cancel", lang), callback_data=f"pull:cancel:{model_id(model)}"
+                    say("button_cancel", lang), callback_data=f"pull:cancel:{pull_number}"
                 )
             ]
         ]
@@ -225,17 +244,20 @@ class ModelHandlers:
             return
         lang = user.language_code
         _, action, value = query.data.split(":", 2)
+        note = ""
         try:
             if action == "use":
                 found = await self._picker.pick_by_id(profile_of(user), value)
-                note = "model_switched" if found else "model_gone"
-                await query.answer(say(note, lang, model=found.name if found else ""))
-            else:
-                await query.answer()
+                note = (
+                    say("model_switched", lang, model=found.name)
+                    if found
+                    else say("model_gone", lang)
+                )
             menu = await self._picker.menu(user.id)
         except LLMError as err:
-            await query.answer(describe_error(err, lang), show_alert=True)
+            await answer(query, describe_error(err, lang), alert=True)
             return
+        await answer(query, note)
         page = int(value) if action == "page" else page_of(menu)
         with contextlib.suppress(BadRequest):  # "not modified": the same page was pressed
             await query.edit_message_text(
@@ -295,16 +317,16 @@ class ModelHandlers:
             return
         lang = user.language_code
         if not self._policy.is_admin(user.id):
-            await query.answer(say("admins_only", lang), show_alert=True)
+            await answer(query, say("admins_only", lang), alert=True)
             return
         parts = query.data.split(":")
         if parts[1] == "cancel":
-            self._installer.cancel_pull(parts[2])
+            self._installer.cancel(int(parts[2]))
             await query.answer()
             return
         name = self._buttons.name(parts[1])
         if name is None:
-            await query.answer(say("button_expired", lang), show_alert=True)
+            await answer(query, say("button_expired", lang), alert=True)
             return
         await query.answer()
         await self._start_pull(context.bot, query.message.chat.id, full_name(name), lang)
@@ -312,24 +334,29 @@ class ModelHandlers:
     async def _start_pull(
         self, bot: ExtBot[Any], chat_id: int, model: str, lang: str | None
     ) -> None:
-        if self._installer.pulling(model):
+        number = self._installer.reserve(model)
+        if number is None:
             await bot.send_message(chat_id, say("pull_running", lang, model=model))
             return
-        sent = await bot.send_message(
-            chat_id,
-            say("pull_started", lang, model=model),
-            reply_markup=cancel_keyboard(model, lang),
-        )
+        try:
+            sent = await bot.send_message(
+                chat_id,
+                say("pull_started", lang, model=model),
+                reply_markup=cancel_keyboard(number, lang),
+            )
+        except BaseException:
+            self._installer.release(number)
+            raise
         view = PullMessage(
             bot,
             chat_id,
             sent.message_id,
-            model=model,
+            pull_number=number,
             pacer=self._pacer,
             interval=self._pull_interval,
             language=lang,
         )
-        self._installer.start_pull(model, view)
+        self._installer.begin(number, view)
 
     # -- /rm --------------------------------------------------------------------------------
 
@@ -370,15 +397,15 @@ class ModelHandlers:
             return
         lang = user.language_code
         if not self._policy.is_admin(user.id):
-            await query.answer(say("admins_only", lang), show_alert=True)
+            await answer(query, say("admins_only", lang), alert=True)
             return
-        _, answer, short_id = query.data.split(":", 2)
+        _, choice, short_id = query.data.split(":", 2)
         model = self._buttons.name(short_id)
         if model is None:
-            await query.answer(say("button_expired", lang), show_alert=True)
+            await answer(query, say("button_expired", lang), alert=True)
             return
         await query.answer()
-        if answer == "no":
+        if choice == "no":
             await query.edit_message_text(say("rm_kept", lang, model=model))
             return
         try:
@@ -404,6 +431,13 @@ class ModelHandlers:
             with_users=self._policy.is_admin(user.id),
         )
         await message.reply_text(status_text(report, user.language_code))
+
+
+async def answer(query: CallbackQuery, text: str = "", *, alert: bool = False) -> None:
+    """Answer a button press once (Telegram shows at most 200 characters of it)."""
+    if len(text) > ANSWER_LIMIT:
+        text = text[: ANSWER_LIMIT - 1] + "…"
+    await query.answer(text or None, show_alert=alert and bool(text))
 
 
 def page_count(menu: ModelMenu) -> int:
