@@ -10,7 +10,7 @@ import pytest
 
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.telegram import FakeTelegram, StoredMessage
-from tests.harness import ADMIN, ALICE, BOB, MODEL, running_bot
+from tests.harness import ADMIN, ALICE, BOB, GROUP_ID, MODEL, running_bot
 
 QWEN = "qwen2.5:7b-instruct-q4_K_M"
 LONG_NAME = "hf.co/bartowski/Llama-3.2-3B-Instruct-GGUF:Q4_K_M"
@@ -18,8 +18,9 @@ LONG_NAME = "hf.co/bartowski/Llama-3.2-3B-Instruct-GGUF:Q4_K_M"
 
 @pytest.fixture
 async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
+    async with FakeTelegram(group_limit=20, group_window=6.0) as fake:
         yield fake
+        assert not fake.unanswered_callbacks, "every button press gets an answer"
 
 
 @pytest.fixture
@@ -285,8 +286,105 @@ async def test_status_with_ollama_up_and_down(
         [*_, down] = await tg.wait_for_bot_messages(ALICE.id, 3)
     assert f"Ollama at {ollama.url}: running, version 0.12.6" in status.content
     assert "Installed models: 2" in status.content
-    assert f"Loaded now: {QWEN} (" in status.content, "the model that answered is loaded"
+    loaded = rf"Loaded now: {re.escape(QWEN)} \(\d+\.\d GB in memory, \d+\.\d GB on the GPU, "
+    assert re.search(loaded + r"unloads in \d:\d\d\)", status.content), "the model that answered"
+    assert re.search(r"database \d+\.\d KB", status.content)
     assert "Users:" not in status.content
     assert "Users: 1" in admin_status.content
     assert f"Ollama at {ollama.url}: not reachable" in down.content
     assert "Bot running for" in down.content
+
+
+async def test_a_double_pull_gets_one_progress_message(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.pullable["phi3:mini"] = 2_200_000_000
+    ollama.pull_step_delay = 0.05
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ADMIN, "/pull phi3:mini")
+        tg.user_sends(ADMIN, "/pull phi3:mini")
+        await tg.wait_for(
+            lambda: any("is installed" in m.content for m in tg.bot_messages(ADMIN.id))
+        )
+    texts = [m.content for m in tg.bot_messages(ADMIN.id)]
+    assert sorted(texts) == [
+        "phi3:mini is already being pulled.",
+        "phi3:mini is installed. Choose it with /model.",
+    ]
+    assert len(ollama.pull_requests) == 1
+
+
+async def test_a_prefix_of_an_installed_name_is_not_that_model(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ADMIN, "/model llama3")
+        [reply] = await tg.wait_for_bot_messages(ADMIN.id)
+    assert reply.content.startswith("llama3 is not installed")
+    assert button(reply, "Pull llama3")
+
+
+async def test_others_cannot_press_an_admins_buttons_in_a_group(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.pullable["big:70b"] = 40_000_000_000
+    ollama.pull_step_delay = 0.3
+    ollama.pull_progress_steps = 50
+    group = {"chat_id": GROUP_ID, "chat_type": "supergroup"}
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ADMIN, f"/rm@ollagram_test_bot {QWEN}", **group)
+        tg.user_sends(ADMIN, "/model@ollagram_test_bot gemma:2b", **group)
+        tg.user_sends(ADMIN, "/pull@ollagram_test_bot big:70b", **group)
+        await tg.wait_for(lambda: len(tg.bot_messages(GROUP_ID)) == 3)
+        await tg.wait_for(lambda: len(ollama.pull_requests) == 1)
+        by_text = {m.content.split()[0]: m for m in tg.bot_messages(GROUP_ID)}
+        question, offer, progress = by_text["Remove"], by_text["gemma:2b"], by_text["Pulling"]
+        tg.user_presses(ALICE, question.message_id, button(question, "Remove"), GROUP_ID)
+        tg.user_presses(ALICE, offer.message_id, button(offer, "Pull gemma"), GROUP_ID)
+        tg.user_presses(ALICE, progress.message_id, button(progress, "Cancel"), GROUP_ID)
+        await tg.wait_for(lambda: len(tg.callback_answers) == 3)
+        tg.user_presses(ADMIN, progress.message_id, button(progress, "Cancel"), GROUP_ID)
+        await tg.wait_for(lambda: "cancelled" in (progress.text or ""))
+    refusals = tg.callback_answers[:3]
+    assert all(
+        a.text == "Only admins can install or remove models." and a.show_alert for a in refusals
+    )
+    assert ollama.has_model(QWEN)
+    assert [r["model"] for r in ollama.pull_requests] == ["big:70b"]
+
+
+async def test_rm_with_an_invalid_name_sends_nothing(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ADMIN, "/rm ../../etc")
+        [reply] = await tg.wait_for_bot_messages(ADMIN.id)
+    assert reply.content.startswith("Usage: /rm NAME")
+    assert not [r for r in ollama.requests if r.path == "/api/delete"]
+
+
+async def test_page_button_while_ollama_is_down_is_answered_with_the_reason(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    for i in range(10):
+        ollama.add_model(f"tiny{i}:1b")
+    async with running_bot(tg, ollama, db_path):
+        menu = await ask_menu(tg)
+        await ollama.go_down()
+        tg.user_presses(ALICE, menu.message_id, button(menu, "▶"))
+        await tg.wait_for(lambda: bool(tg.callback_answers))
+    [reply] = tg.callback_answers
+    assert reply.show_alert
+    assert "can't reach Ollama" in (reply.text or "")
+
+
+async def test_ollama_host_written_as_ollama_reads_it(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    bare = ollama.url.removeprefix("http://")  # "127.0.0.1:PORT", as in Ollama's own docs
+    async with running_bot(tg, ollama, db_path, ollama_host=bare):
+        tg.user_sends(ALICE, "hi")
+        await tg.wait_for_bot_messages(ALICE.id)
+        tg.user_sends(ALICE, "/status")
+        [_, status] = await tg.wait_for_bot_messages(ALICE.id, 2)
+    assert "running, version 0.12.6" in status.content

@@ -1580,6 +1580,11 @@ class FakeTelegram:
     def pending_updates(self) -> list[JSON]:
         return list(self._updates)
 
+    @property
+    def unanswered_callbacks(self) -> set[str]:
+        """Button presses the bot never answered (the user's spinner keeps turning)."""
+        return set(self._open_callbacks)
+
     def render(self, message: StoredMessage, *, with_reply: bool = True) -> JSON:
         """The Bot API Message object for a stored message."""
         chat = self._chats[message.chat_id]
