@@ -330,11 +330,16 @@ async def test_others_cannot_press_an_admins_buttons_in_a_group(
     ollama.pullable["big:70b"] = 40_000_000_000
     ollama.pull_step_delay = 0.3
     ollama.pull_progress_steps = 50
-    group = {"chat_id": GROUP_ID, "chat_type": "supergroup"}
     async with running_bot(tg, ollama, db_path):
-        tg.user_sends(ADMIN, f"/rm@ollagram_test_bot {QWEN}", **group)
-        tg.user_sends(ADMIN, "/model@ollagram_test_bot gemma:2b", **group)
-        tg.user_sends(ADMIN, "/pull@ollagram_test_bot big:70b", **group)
+        tg.user_sends(
+            ADMIN, f"/rm@ollagram_test_bot {QWEN}", chat_id=GROUP_ID, chat_type="supergroup"
+        )
+        tg.user_sends(
+            ADMIN, "/model@ollagram_test_bot gemma:2b", chat_id=GROUP_ID, chat_type="supergroup"
+        )
+        tg.user_sends(
+            ADMIN, "/pull@ollagram_test_bot big:70b", chat_id=GROUP_ID, chat_type="supergroup"
+        )
         await tg.wait_for(lambda: len(tg.bot_messages(GROUP_ID)) == 3)
         await tg.wait_for(lambda: len(ollama.pull_requests) == 1)
         by_text = {m.content.split()[0]: m for m in tg.bot_messages(GROUP_ID)}
