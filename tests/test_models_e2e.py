@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -144,7 +145,7 @@ async def test_pull_shows_growing_progress_then_the_model_is_listed(
     ollama.pullable["phi3:mini"] = 2_200_000_000
     ollama.pull_step_delay = 0.1
     ollama.pull_progress_steps = 6
-    async with running_bot(tg, ollama, db_path, pull_progress_interval=0.3):
+    async with running_bot(tg, ollama, db_path, pull_progress_interval=0.6):
         tg.user_sends(ADMIN, "/pull phi3:mini")
         await tg.wait_for(lambda: "is installed" in last_text(tg, ADMIN.id), timeout=15)
         progress = last_bot_message(tg, ADMIN.id)
@@ -155,6 +156,8 @@ async def test_pull_shows_growing_progress_then_the_model_is_listed(
     assert any(re.search(r"\d of 2,200 MB · ", text) for text in progress.edits), progress.edits
     assert progress.content == "phi3:mini is installed. Choose it with /model."
     assert progress.inline_keyboard == [], "the Cancel button is gone"
+    edits = [c.time for c in tg.calls_of("editMessageText") if "Pulling" in c.params["text"]]
+    assert all(b - a >= 0.59 for a, b in itertools.pairwise(edits)), "edited at most every 0.6 s"
     assert any("phi3:mini" in row[0]["text"] for row in menu.inline_keyboard)
     assert tg.too_many_requests == 0
 
