@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from telegram import BotCommand, Update
-from telegram.error import InvalidToken, NetworkError
+from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -184,7 +184,7 @@ async def report_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> No
     log.error("unexpected error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_message is not None:
         lang = update.effective_user.language_code if update.effective_user else None
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(TelegramError):
             await update.effective_message.reply_text(say("error_unexpected", lang))
 
 

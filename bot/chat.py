@@ -15,7 +15,8 @@ from typing import Any, Protocol
 
 from bot.errors import BotError, LLMError, ShuttingDown
 from bot.llm import AnswerDone, ChatEvent, ChatMessage, ModelFacts, TextDelta
-from bot.models import ModelCatalog
+from bot.models import ModelChoice
+from bot.notices import ModelReplaced, Notice
 from bot.roles import find_role
 from bot.store import (
     AnswerFigures,
@@ -65,10 +66,16 @@ class ChatModel(Protocol):
         messages: Sequence[ChatMessage],
         *,
         options: Mapping[str, Any] | None = None,
-        keep_alive: str | None = None,
+        keep_alive: str | int | None = None,
         think: bool | None = None,
     ) -> AsyncIterator[ChatEvent]: ...
     async def model_facts(self, model: str) -> ModelFacts: ...
+
+
+class ModelChooser(Protocol):
+    """Which model answers a user (bot.models.ModelCatalog)."""
+
+    async def model_for(self, chosen: str | None) -> ModelChoice: ...
 
 
 class AnswerSink(Protocol):
@@ -91,17 +98,6 @@ class AnswerSink(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class ModelReplaced:
-    """The user's model was removed from the server; `now` answers instead."""
-
-    removed: str
-    now: str
-
-
-Notice = ModelReplaced
-
-
-@dataclass(frozen=True, slots=True)
 class Question:
     """A message to answer: who asked, where, and what."""
 
@@ -117,7 +113,7 @@ class ChatDefaults:
     role: str = "assistant"
     temperature: float = 0.7
     num_ctx: int = 8192
-    keep_alive: str | None = None
+    keep_alive: str | int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +171,7 @@ class ChatService:
         self,
         store: HistoryStore,
         model: ChatModel,
-        catalog: ModelCatalog,
+        catalog: ModelChooser,
         defaults: ChatDefaults,
     ) -> None:
         self._store = store

@@ -53,18 +53,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--config",
         type=Path,
-        default=DEFAULT_ENV_FILE,
-        help="settings file (default: config.env); the environment overrides it",
+        default=None,
+        help="settings file (default: config.env if present); the environment overrides it",
     )
     args = parser.parse_args(argv)
+    config: Path = args.config or DEFAULT_ENV_FILE
+    if args.config is not None and not config.is_file():
+        print(f"ollagram: configuration error: {config} does not exist", file=sys.stderr)
+        return 2
     try:
-        settings = load_settings(args.config if args.config.exists() else None)
+        settings = load_settings(config if config.is_file() else None)
     except ConfigError as err:
-        hint = (
-            ""
-            if args.config.exists()
-            else f" ({args.config} not found: cp config.example.env {args.config})"
-        )
+        hint = "" if config.is_file() else f" ({config} not found: cp config.example.env {config})"
         print(f"ollagram: configuration error: {err}{hint}", file=sys.stderr)
         return 2
     configure_logging(settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -10,9 +11,10 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.roles import BUILTIN_ROLES
 
 IdSet = Annotated[frozenset[int], NoDecode]
-StreamMode = Literal["auto", "draft", "edit"]
+StreamMode = Literal["auto", "edit"]
 DEFAULT_ENV_FILE = Path("config.env")
 
 
@@ -51,6 +53,30 @@ def ollama_url(host: str) -> str:
         default_port = 443 if scheme == "https" else 11434
         rest = rest.replace(authority, f"{authority}:{default_port}", 1)
     return f"{scheme}://{rest}"
+
+
+_GO_DURATION = re.compile(r"^[-+]?(\d+(\.\d*)?(ns|us|µs|ms|s|m|h))+$")
+
+
+def keep_alive_value(raw: object) -> str | int | None:
+    """KEEP_ALIVE as Ollama takes it: a number of seconds (-1: forever) or a Go duration ("5m").
+
+    Ollama rejects a number written as a string ("-1"), so bare numbers become numbers.
+    """
+    if raw is None or isinstance(raw, int):
+        return raw
+    text = str(raw).strip()
+    if not text:
+        return None
+    try:
+        return int(float(text))
+    except ValueError:
+        pass
+    if _GO_DURATION.match(text):
+        return text
+    raise ValueError(
+        f"{text!r} is not a duration: use seconds (-1 keeps the model loaded) or 5m, 1h"
+    )
 
 
 def default_database_path() -> Path:
@@ -94,7 +120,7 @@ class Settings(BaseSettings):
     # Model requests.
     num_ctx: int = Field(default=8192, ge=256, le=1_048_576)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
-    keep_alive: str | None = None
+    keep_alive: str | int | None = None
     ollama_timeout: float = Field(default=300.0, gt=0)
 
     @field_validator("allowed_user_ids", "admin_user_ids", "allowed_chat_ids", mode="before")
@@ -119,10 +145,22 @@ class Settings(BaseSettings):
     def _full_ollama_url(cls, host: str) -> str:
         return ollama_url(host)
 
-    @field_validator("default_model", "keep_alive", mode="before")
+    @field_validator("default_model", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("keep_alive", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> str | int | None:
+        return keep_alive_value(value)
+
+    @field_validator("default_role")
+    @classmethod
+    def _known_role(cls, role: str) -> str:
+        if role not in BUILTIN_ROLES:
+            raise ValueError(f"{role!r} is not a role; one of: {', '.join(BUILTIN_ROLES)}")
+        return role
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -9,6 +9,7 @@ BotError
     ├── ModelNotFound      the model is not installed on that host
     ├── NoModelInstalled   the host answers but has no model at all
     ├── StreamBroken       the connection dropped in the middle of an answer
+    ├── ModelTimeout       no word came within OLLAMA_TIMEOUT (a cold model loading, a hung server)
     ├── ModelPullFailed    Ollama could not pull a model (its text is kept)
     └── ModelFailed        Ollama answered with an error of its own (its text is kept)
 
@@ -83,6 +84,16 @@ class StreamBroken(LLMError):
     def __init__(self, host: str) -> None:
         super().__init__(f"the connection to {host} broke during the answer")
         self.host = host
+
+
+class ModelTimeout(LLMError):
+    """`model` on `host` wrote nothing for `seconds`."""
+
+    def __init__(self, model: str, host: str, seconds: float) -> None:
+        super().__init__(f"{model} on {host} was silent for {seconds:g} s")
+        self.model = model
+        self.host = host
+        self.seconds = seconds
 
 
 class ModelFailed(LLMError):

@@ -113,7 +113,7 @@ class PullView(Protocol):
         """The end of the pull."""
 
 
-class ModelServer(Protocol):
+class PullServer(Protocol):
     """What the installer needs from the model server."""
 
     def pull(self, model: str) -> AsyncIterator[PullStatus]: ...
@@ -127,13 +127,12 @@ class _Pull:
     model: str
     number: int
     task: asyncio.Task[None] | None = None
-    ending: bool = False  # its outcome is being shown: too late to cancel
 
 
 class ModelInstaller:
     """Runs pulls in the background (one per model at a time) and removals."""
 
-    def __init__(self, server: ModelServer, catalog: ModelCatalog) -> None:
+    def __init__(self, server: PullServer, catalog: ModelCatalog) -> None:
         self._server = server
         self._catalog = catalog
         self._pulls: dict[str, _Pull] = {}
@@ -163,8 +162,8 @@ class ModelInstaller:
     def cancel(self, number: int) -> bool:
         """Cancel pull `number` (a Cancel button); False if it is not running any more."""
         pull = self._find(number)
-        if pull is None or pull.task is None or pull.ending:
-            return False
+        if pull is None or pull.task is None:
+            return False  # over (its outcome is being shown), or its message not sent yet
         pull.task.cancel()
         return True
 
@@ -201,8 +200,7 @@ class ModelInstaller:
             outcome = PullFailed(pull.model, BotError("unexpected failure"))
         finally:
             self._catalog.invalidate()
-        # From here on the pull is over: Cancel does nothing, a new pull of the model may start.
-        pull.ending = True
+        # From here on the pull is over: Cancel finds nothing, a new pull of the model may start.
         self._pulls.pop(model_id(pull.model), None)
         log.info("pull of %s ended: %s", pull.model, type(outcome).__name__)
         try:

@@ -20,6 +20,7 @@ from bot.errors import (
     ModelFailed,
     ModelNotFound,
     ModelPullFailed,
+    ModelTimeout,
     OllamaUnavailable,
     StreamBroken,
 )
@@ -123,6 +124,7 @@ class OllamaGateway:
 
     def __init__(self, host: str, *, timeout_s: float = 300.0) -> None:
         self.host = host
+        self._timeout_s = timeout_s
         self._client = ollama.AsyncClient(
             host=host, timeout=httpx.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S)
         )
@@ -148,6 +150,8 @@ class OllamaGateway:
             return ModelFailed(model, _error_text(err))
         if isinstance(err, httpx.ConnectError | httpx.ConnectTimeout | ConnectionError):
             return OllamaUnavailable(self.host)
+        if isinstance(err, httpx.TimeoutException):
+            return ModelTimeout(model, self.host, self._timeout_s)
         if streaming and isinstance(err, httpx.TransportError):
             return StreamBroken(self.host)
         if isinstance(err, httpx.TransportError):
@@ -160,7 +164,7 @@ class OllamaGateway:
         messages: Sequence[ChatMessage],
         *,
         options: Mapping[str, Any] | None = None,
-        keep_alive: str | None = None,
+        keep_alive: str | int | None = None,
         think: bool | None = None,
     ) -> AsyncIterator[ChatEvent]:
         """Stream an answer from `/api/chat`: text deltas, then one AnswerDone."""

@@ -24,8 +24,8 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import BaseRateLimiter, ExtBot
 
-from bot.chat import Notice
 from bot.errors import BotError
+from bot.notices import Notice
 from bot.render import MarkdownPager, RenderedText, close_open_fence, render
 from bot.store import AnswerStatus
 from bot.texts import describe_error, describe_notice, say
@@ -503,7 +503,7 @@ class AnswerStreams:
         bot: ExtBot[Any],
         *,
         pacer: ChatPacer,
-        mode: Literal["auto", "draft", "edit"],
+        mode: Literal["auto", "edit"],
         draft_interval: float,
     ) -> None:
         self._bot = bot

@@ -4,21 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-# The variables ollagram reads; a developer's shell must not leak into tests.
-OUR_VARIABLES = (
-    "TELEGRAM_BOT_TOKEN",
-    "TELEGRAM_API_URL",
-    "OLLAMA_HOST",
-    "ALLOWED_USER_IDS",
-    "ADMIN_USER_IDS",
-    "ALLOWED_CHAT_IDS",
-    "DATABASE_PATH",
-    "DEFAULT_MODEL",
-    "VISION_MODEL",
-    "DEFAULT_ROLE",
-    "LOG_LEVEL",
-    "STATE_DIRECTORY",
-)
+from bot.config import Settings
+
+# Every variable ollagram reads: a developer's shell must not leak into tests.
+OUR_VARIABLES = (*(name.upper() for name in Settings.model_fields), "STATE_DIRECTORY")
 
 
 @pytest.fixture(autouse=True)

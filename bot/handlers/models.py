@@ -179,9 +179,16 @@ def menu_keyboard(menu: ModelMenu, page: int) -> InlineKeyboardMarkup:
     if pages > 1:
         rows.append(
             [
-                InlineKeyboardButton("◀", callback_data=f"model:page:{(page - 1) % pages}"),
-                InlineKeyboardButton(f"{page + 1}/{pages}", callback_data=f"model:page:{page}"),
-                InlineKeyboardButton("▶", callback_data=f"model:page:{(page + 1) % pages}"),
+                InlineKeyboardButton(
+                    say("button_previous"), callback_data=f"model:page:{(page - 1) % pages}"
+                ),
+                InlineKeyboardButton(
+                    say("button_page", page=page + 1, pages=pages),
+                    callback_data=f"model:page:{page}",
+                ),
+                InlineKeyboardButton(
+                    say("button_next"), callback_data=f"model:page:{(page + 1) % pages}"
+                ),
             ]
         )
     return InlineKeyboardMarkup(rows)

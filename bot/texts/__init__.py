@@ -6,16 +6,17 @@ without a catalog, or a key missing from one, falls back to English.
 
 from __future__ import annotations
 
-from bot.chat import Notice
 from bot.errors import (
     BotError,
     ModelFailed,
     ModelNotFound,
+    ModelTimeout,
     NoModelInstalled,
     OllamaUnavailable,
     ShuttingDown,
     StreamBroken,
 )
+from bot.notices import Notice
 from bot.texts import en
 
 CATALOGS: dict[str, dict[str, str]] = {"en": en.MESSAGES}
@@ -46,6 +47,10 @@ def describe_error(error: BotError, language_code: str | None = None) -> str:
             return say("error_model_not_found", language_code, model=error.model, host=error.host)
         case NoModelInstalled():
             return say("error_no_model", language_code, host=error.host)
+        case ModelTimeout():
+            return say(
+                "error_timeout", language_code, model=error.model, seconds=f"{error.seconds:g}"
+            )
         case StreamBroken():
             return say("error_stream_broken", language_code, host=error.host)
         case ModelFailed():

@@ -25,12 +25,10 @@ MESSAGES: dict[str, str] = {
         "/help - this list\n\n"
         "Admins: /pull NAME installs a model, /rm NAME removes one."
     ),
-    "model_unset": "the first installed model",
     "new_conversation": (
         "Started a fresh conversation. Earlier messages are kept but no longer sent to the model."
     ),
     "stopped_nothing": "Nothing is being written for you right now.",
-    "stopping": "Stopping.",
     "stopped_marker": "(stopped)",
     "empty_answer": "(the model gave an empty answer)",
     "unknown_model": "unknown while Ollama is unreachable",
@@ -58,6 +56,10 @@ MESSAGES: dict[str, str] = {
         "The connection to Ollama at {host} broke in the middle of the answer. "
         "What arrived is above; ask again to retry."
     ),
+    "error_timeout": (
+        "{model} wrote nothing for {seconds} s, so I gave up. A large model can take that long "
+        "to load: try again, or raise OLLAMA_TIMEOUT."
+    ),
     "error_model_failed": "Ollama could not answer with {model}: {detail}",
     "error_unexpected": (
         "Something went wrong on my side; the error is in the bot's log. Please try again."
@@ -84,6 +86,9 @@ MESSAGES: dict[str, str] = {
     "model_not_installed_admin": "{name} is not installed on {host}. Pull it?",
     "model_gone": "That model is no longer installed; here is the current list.",
     "button_pull": "Pull {name}",
+    "button_previous": "◀",
+    "button_next": "▶",
+    "button_page": "{page}/{pages}",
     "button_expired": "This button has expired; send the command again.",
     "admins_only": "Only admins can install or remove models.",
     "pull_usage": "Usage: /pull NAME, for example /pull llama3.2:3b",

@@ -163,15 +163,19 @@ def _parse_keep_alive(value: Any) -> float | None:
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str):
+        # api.Duration decodes a string with Go's time.ParseDuration: a unit is required
+        # (only "0" may go without one), so "-1" or "300" as strings fail the request.
         text = value.strip()
-        try:
-            seconds = float(text)
-        except ValueError:
+        if text in {"0", "+0", "-0"}:
+            seconds = 0.0
+        else:
             sign = -1.0 if text.startswith("-") else 1.0
             body = text.lstrip("+-")
             parts = _DURATION_RE.findall(body)
             if not parts or "".join(num + unit for num, unit in parts) != body:
-                return None
+                if body.replace(".", "", 1).isdigit():
+                    raise ValueError(f'time: missing unit in duration "{text}"')
+                raise ValueError(f'time: invalid duration "{text}"')
             seconds = sign * sum(float(num) * _DURATION_UNITS[unit] for num, unit in parts)
     else:
         return None
@@ -619,7 +623,10 @@ class FakeOllama:
                 400, "json: cannot unmarshal messages into Go value of type []api.Message"
             )
         messages = [m for m in raw_messages if isinstance(m, dict)]
-        keep_alive = _parse_keep_alive(body.get("keep_alive"))
+        try:
+            keep_alive = _parse_keep_alive(body.get("keep_alive"))
+        except ValueError as err:
+            return _error(400, str(err))
         options = _options(body)
         if not messages and keep_alive == 0:
             self._loaded.pop(_key(name), None)
@@ -678,7 +685,10 @@ class FakeOllama:
             return _error(404, f"model '{name}' not found")
         prompt = str(body.get("prompt") or "")
         system = str(body.get("system") or "")
-        keep_alive = _parse_keep_alive(body.get("keep_alive"))
+        try:
+            keep_alive = _parse_keep_alive(body.get("keep_alive"))
+        except ValueError as err:
+            return _error(400, str(err))
         options = _options(body)
         if not prompt and keep_alive == 0:
             self._loaded.pop(_key(name), None)
