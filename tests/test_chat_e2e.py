@@ -236,7 +236,12 @@ async def test_429_mid_stream_delays_but_loses_nothing(
         )
     [answer] = tg.bot_messages(ALICE.id)
     assert answer.content == text.replace("  ", " ")
-    assert any(c.status == 429 for c in tg.calls_of("editMessageText"))
+    edits = tg.calls_of("editMessageText")
+    refused = next(c for c in edits if c.status == 429)
+    after = [c for c in edits if c.time > refused.time]
+    assert after, "the text went on after the 429"
+    assert after[0].time - refused.time >= 0.95, "the chat waited retry_after (1 s)"
+    assert tg.too_many_requests == 1
 
 
 async def test_formatting_rejected_by_telegram_falls_back_to_plain_text(
@@ -381,7 +386,17 @@ async def test_start_help_and_id_and_registered_commands(
     assert "Hello Alice" in start
     assert MODEL in start, "without DEFAULT_MODEL the first installed model is used"
     assert "assistant" in start
-    for command in ("/new", "/reset", "/stop", "/id", "/start"):
+    for command in (
+        "/new",
+        "/reset",
+        "/stop",
+        "/id",
+        "/start",
+        "/model",
+        "/status",
+        "/pull",
+        "/rm",
+    ):
         assert command in help_text
     assert f"Your user id: {ALICE.id}" in ids
     registered = {c["command"] for c in tg.commands}
@@ -427,6 +442,10 @@ async def test_draft_429_waits_and_the_answer_completes(
         [answer] = await tg.wait_for_bot_messages(ALICE.id, timeout=10)
     assert answer.content.endswith("DONE")
     assert answer.content.count("words") == 40
+    drafts = tg.calls_of("sendMessageDraft")
+    refused = next(c for c in drafts if c.status == 429)
+    after = [c for c in drafts if c.time > refused.time]
+    assert not after or after[0].time - refused.time >= 0.95, "drafts waited retry_after"
 
 
 async def test_connection_cut_mid_answer_keeps_text_and_explains(
@@ -506,7 +525,9 @@ async def test_user_who_blocked_the_bot_costs_nothing_but_the_answer_is_kept(
         await asyncio.sleep(0.3)
     writes = [c for c in tg.calls if c.method in {"sendMessage", "editMessageText"}]
     assert len(writes) <= 2, "no retry storm against a blocked chat"
-    assert stored_messages(db_path, ALICE.id)[-1][:1] == ("assistant",)
+    role, content, status, _ = stored_messages(db_path, ALICE.id)[-1]
+    assert (role, status) == ("assistant", "complete")
+    assert content.startswith("an answer nobody will read")
     assert "unexpected error" not in caplog.text
 
 
@@ -631,3 +652,60 @@ async def test_without_default_model_an_embedding_model_is_never_picked(
             tg.user_sends(ALICE, "hi")
             await tg.wait_for_bot_messages(ALICE.id)
         assert fresh.chat_requests[0]["model"] == "qwen:7b"
+
+
+async def test_template_role_wraps_the_question_without_a_system_prompt(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    async with running_bot(tg, ollama, db_path, default_role="english_translator"):
+        tg.user_sends(ALICE, "hola, ¿qué tal?")
+        await tg.wait_for_bot_messages(ALICE.id)
+    [request] = ollama.chat_requests
+    assert request["messages"] == [
+        {"role": "user", "content": "Translate `hola, ¿qué tal?` to English."}
+    ]
+
+
+async def test_keep_alive_temperature_and_context_reach_ollama(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    overrides = {"keep_alive": "-1", "temperature": 0.2, "num_ctx": 2048}
+    async with running_bot(tg, ollama, db_path, **overrides):
+        tg.user_sends(ALICE, "hi")
+        [answer] = await tg.wait_for_bot_messages(ALICE.id)
+    assert answer.content == "Echo: hi", "Ollama accepted keep_alive"
+    [request] = ollama.chat_requests
+    assert request["keep_alive"] == -1, "a number, as Ollama parses it"
+    assert request["options"] == {"temperature": 0.2, "num_ctx": 2048}
+
+
+async def test_a_model_that_stays_silent_past_the_timeout_is_explained(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script(Reply(text="too late", first_token_delay=3.0))
+    async with running_bot(tg, ollama, db_path, ollama_timeout=0.5):
+        tg.user_sends(ALICE, "hello?")
+        [reply] = await tg.wait_for_bot_messages(ALICE.id)
+    assert f"{MODEL} wrote nothing for 0.5 s" in reply.content
+    assert "OLLAMA_TIMEOUT" in reply.content
+    assert stored_messages(db_path, ALICE.id)[-1][2] == "error"
+
+
+async def test_in_a_group_a_reply_to_the_bot_is_a_question(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, "@ollagram_test_bot first", chat_id=GROUP_ID, chat_type="supergroup")
+        [first] = await tg.wait_for_bot_messages(GROUP_ID)
+        tg.user_sends(
+            ALICE,
+            "and a follow-up",
+            chat_id=GROUP_ID,
+            chat_type="supergroup",
+            reply_to=first.message_id,
+        )
+        await tg.wait_for_bot_messages(GROUP_ID, 2)
+    assert [r["messages"][-1]["content"] for r in ollama.chat_requests] == [
+        "first",
+        "and a follow-up",
+    ]

@@ -23,6 +23,11 @@ def test_defaults_from_design(tmp_path: Path) -> None:
     assert settings.default_role == "assistant"
     assert settings.default_model is None
     assert settings.database_path == Path("data/ollagram.sqlite3")
+    assert settings.stream_mode == "auto"
+    assert (settings.edit_interval_private, settings.edit_interval_group) == (1.0, 3.0)
+    assert (settings.draft_interval, settings.pull_progress_interval) == (0.3, 2.0)
+    assert (settings.num_ctx, settings.temperature) == (8192, 0.7)
+    assert (settings.keep_alive, settings.ollama_timeout) == (None, 300.0)
 
 
 def test_state_directory_sets_database_path(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,3 +105,52 @@ def test_cli_bad_id_list_never_shows_the_token(tmp_path: Path) -> None:
     assert "ALLOWED_USER_IDS" in result.stderr
     assert "Traceback" not in result.stderr
     assert TOKEN not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("raw", "sent"), [("-1", -1), ("300", 300), ("5m", "5m"), ("1h30m", "1h30m"), ("", None)]
+)
+def test_keep_alive_as_ollama_parses_it(raw: str, sent: str | int | None) -> None:
+    assert load_settings(None, telegram_bot_token=TOKEN, keep_alive=raw).keep_alive == sent
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("KEEP_ALIVE", "5 minutes"), ("DEFAULT_ROLE", "pirate"), ("STREAM_MODE", "draft")],
+)
+def test_bad_values_name_their_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None)
+    assert caught.value.variable == variable
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("127.0.0.1:11434", "http://127.0.0.1:11434"),
+        (":11434", "http://127.0.0.1:11434"),
+        ("gpu-box", "http://gpu-box:11434"),
+        ("http://[::1]", "http://[::1]:11434"),
+        ("https://ollama.example/", "https://ollama.example:443"),
+    ],
+)
+def test_ollama_host_is_read_as_ollama_reads_it(host: str, url: str) -> None:
+    assert load_settings(None, telegram_bot_token=TOKEN, ollama_host=host).ollama_host == url
+
+
+def test_cli_with_a_missing_config_file_says_so(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "--config", "nowhere.env"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "nowhere.env does not exist" in result.stderr
