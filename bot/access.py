@@ -28,7 +28,7 @@ class AccessPolicy:
         return user_id in self.allowed_users or user_id in self.admins
 
     def is_admin(self, user_id: int) -> bool:
-        """True for users who may manage models and shared roles."""
+        """True for users who may pull and remove models."""
         return user_id in self.admins
 
     def chat_open(self, chat_id: int, chat_type: str) -> bool:

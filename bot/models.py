@@ -2,7 +2,7 @@
 
 Pure helpers (name syntax, aliases, short ids for buttons) and ModelCatalog, a short-lived
 cache of `/api/tags` that decides a user's model: their own choice while it is installed, else
-DEFAULT_MODEL while it is installed, else the first installed model that can chat.
+DEFAULT_MODEL while it is installed, else the newest installed model that can chat.
 """
 
 from __future__ import annotations
@@ -118,7 +118,8 @@ class ModelCatalog:
         self._cached = None
 
     async def default_model(self) -> str:
-        """DEFAULT_MODEL while it is installed, else the first installed model that can chat."""
+        """DEFAULT_MODEL while it is installed, else the newest installed model that can chat
+        (Ollama lists the newest first)."""
         installed = await self.installed()
         if self._default and (found := find_installed(self._default, installed)):
             return found.name
