@@ -1,4 +1,5 @@
-"""AnswerStream: an answer shown in Telegram while the model writes it.
+"""Messages that change while something runs: answers as the model writes them (AnswerStream)
+and the progress of a model pull (PullMessage), paced per chat (ChatPacer, ChatRateLimiter).
 
 Private chats stream into a native draft (`sendMessageDraft`) and end with `sendMessage`;
 groups, and private chats where drafts are refused, send the first words as soon as they come
@@ -19,16 +20,18 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Literal, TypeVar
 
 from aiolimiter import AsyncLimiter
-from telegram import LinkPreviewOptions, MessageEntity, ReplyParameters
+from telegram import InlineKeyboardMarkup, LinkPreviewOptions, MessageEntity, ReplyParameters
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import BaseRateLimiter, ExtBot
 
 from bot.errors import BotError
+from bot.installer import PullOutcome, PullProgress
 from bot.notices import Notice
 from bot.render import MarkdownPager, RenderedText, close_open_fence, render
 from bot.store import AnswerStatus
 from bot.texts import describe_error, describe_notice, say
+from bot.texts.views import pull_outcome_text, pull_progress_text
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,29 @@ def retry_seconds(err: RetryAfter) -> float:
     """`retry_after` as seconds, whichever type this PTB version hands out."""
     value = err.retry_after
     return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
+
+
+async def write_until_done(
+    call: Callable[[], Awaitable[T]],
+    *,
+    take_turn: Callable[[], Awaitable[None]],
+    hold: Callable[[float], None],
+) -> T:
+    """`call` at the chat's next turn until Telegram takes it: 429s are waited out (`hold`),
+    network errors retried with a growing pause; other errors are the caller's."""
+    network_failures = 0
+    while True:
+        await take_turn()
+        try:
+            return await call()
+        except RetryAfter as err:
+            hold(retry_seconds(err))
+        except NetworkError as err:
+            network_failures += 1
+            if network_failures >= FINAL_SEND_ATTEMPTS:
+                raise
+            log.warning("writing to Telegram failed (%s), attempt %d", err, network_failures)
+            await asyncio.sleep(min(2.0**network_failures / 4, 5.0))
 
 
 class ChatPacer:
@@ -350,6 +376,7 @@ class AnswerStream:
     async def _show_edit(self, shown: RenderedText) -> None:
         try:
             if self._live_id is None:
+                await self._take_turn()
                 self._live_id = await self._send(shown)
             else:
                 await self._take_turn()
@@ -378,41 +405,36 @@ class AnswerStream:
 
         Waits out every 429 and retries network errors; what the model wrote is not dropped.
         """
-        network_failures = 0
-        while not self._chat_gone:
+        if not self._chat_gone:
             try:
-                if self._live_id is not None and not force_new:
-                    if shown != self._live_shown:
-                        await self._take_turn()
-                        await self._edit(self._live_id, shown)
-                else:
-                    await self._send(shown)
-            except RetryAfter as err:
-                self._pacer.hold(self._chat_id, retry_seconds(err))
-                continue
+                await self._make_final(shown, force_new=force_new)
             except Forbidden as err:
                 self._give_up_on_chat(err)
-            except BadRequest as err:
-                if force_new or self._live_id is None:
-                    log.warning("Telegram refused a message to chat %s: %s", self._chat_id, err)
-                else:  # the live message is gone (deleted?): send the text as a new one
-                    force_new = True
-                    continue
             except NetworkError as err:
-                network_failures += 1
-                if network_failures >= FINAL_SEND_ATTEMPTS:
-                    log.error("giving up on a message to chat %s: %s", self._chat_id, err)  # noqa: TRY400
-                else:
-                    log.warning("sending failed (%s), attempt %d", err, network_failures)
-                    await asyncio.sleep(min(2.0**network_failures / 4, 5.0))
-                    continue
+                log.error("giving up on a message to chat %s: %s", self._chat_id, err)  # noqa: TRY400
             except TelegramError as err:  # e.g. the group became a supergroup
                 log.warning("Telegram refused a message to chat %s: %s", self._chat_id, err)
-            break
         self._live_id = None
         self._live_shown = None
         self._draft_id = next(_draft_ids)
         await self._stop_typing()
+
+    async def _make_final(self, shown: RenderedText, *, force_new: bool) -> None:
+        def hold(seconds: float) -> None:
+            self._pacer.hold(self._chat_id, seconds)
+
+        if (live_id := self._live_id) is not None and not force_new:
+            if shown == self._live_shown:
+                return
+            try:
+                await write_until_done(
+                    lambda: self._edit(live_id, shown), take_turn=self._take_turn, hold=hold
+                )
+            except BadRequest as err:  # the live message is gone (deleted?): send it anew
+                log.info("live message in chat %s gone (%s); sending anew", self._chat_id, err)
+            else:
+                return
+        await write_until_done(lambda: self._send(shown), take_turn=self._take_turn, hold=hold)
 
     def _give_up_on_chat(self, err: Forbidden) -> None:
         log.warning(
@@ -434,8 +456,7 @@ class AnswerStream:
         )
 
     async def _send(self, shown: RenderedText) -> int:
-        """Send a new message at this chat's next turn; the first one replies to the question."""
-        await self._take_turn()
+        """Send a new message (the caller took the turn); the first one replies to the question."""
         reply = (
             ReplyParameters(self._reply_to, allow_sending_without_reply=True)
             if self._reply_to and not self._sent_ids
@@ -532,3 +553,90 @@ class AnswerStreams:
             stopped_marker=say("stopped_marker", language),
             empty_answer=say("empty_answer", language),
         )
+
+
+class PullMessage:
+    """One message that shows a pull's progress (edited at most once per interval), then how it
+    ended; implements the installer's PullView."""
+
+    def __init__(
+        self,
+        bot: ExtBot[Any],
+        chat_id: int,
+        message_id: int,
+        *,
+        keyboard: InlineKeyboardMarkup,
+        pacer: ChatPacer,
+        interval: float,
+        language: str | None,
+    ) -> None:
+        self._bot = bot
+        self._chat_id = chat_id
+        self._message_id = message_id
+        self._keyboard = keyboard
+        self._pacer = pacer
+        self._interval = interval
+        self._lang = language
+        self._latest: PullProgress | None = None
+        self._shown = ""
+        self._last_edit = 0.0
+        self._changed = asyncio.Event()
+        self._worker: asyncio.Task[None] | None = None
+
+    def show(self, progress: PullProgress) -> None:
+        """Take the latest progress; it is shown at the next edit."""
+        self._latest = progress
+        self._changed.set()
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._keep_showing())
+
+    async def finish(self, outcome: PullOutcome) -> None:
+        """Replace the progress with how the pull ended, and drop the Cancel button."""
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+        text = pull_outcome_text(outcome, self._lang)
+        try:
+            await write_until_done(
+                lambda: self._edit(text, None),
+                take_turn=lambda: self._pacer.turn(self._chat_id),
+                hold=lambda seconds: self._pacer.hold(self._chat_id, seconds),
+            )
+        except BadRequest as err:  # the progress message was deleted: say it anew
+            log.info("pull message in chat %s gone (%s); sending anew", self._chat_id, err)
+            await self._bot.send_message(self._chat_id, text)
+
+    async def _keep_showing(self) -> None:
+        while True:
+            await self._changed.wait()
+            self._changed.clear()
+            # Our own pace (PULL_PROGRESS_INTERVAL) from our last edit, then the chat's turn:
+            # answers streaming into the same chat are not slowed down to our pace.
+            await asyncio.sleep(max(0.0, self._last_edit + self._interval - time.monotonic()))
+            await self._pacer.turn(self._chat_id)
+            if self._latest is None:
+                continue
+            try:
+                await self._edit(pull_progress_text(self._latest, self._lang), self._keyboard)
+            except RetryAfter as err:
+                self._pacer.hold(self._chat_id, retry_seconds(err))
+            except TelegramError as err:  # a missed progress update is no loss
+                log.warning("pull progress in chat %s not shown: %s", self._chat_id, err)
+
+    async def _edit(self, text: str, keyboard: InlineKeyboardMarkup | None) -> None:
+        if text == self._shown and keyboard is self._keyboard:
+            return
+        try:
+            await self._bot.edit_message_text(
+                text,
+                self._chat_id,
+                self._message_id,
+                reply_markup=keyboard,
+                rate_limit_args=SELF_PACED,
+            )
+        except BadRequest as err:
+            if not _is_not_modified(err):
+                raise
+        self._shown = text
+        self._last_edit = time.monotonic()

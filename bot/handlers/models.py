@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import math
@@ -11,18 +10,18 @@ from collections import OrderedDict
 from typing import Any
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest
 from telegram.ext import ContextTypes, ExtBot
 
 from bot.access import AccessPolicy
 from bot.errors import LLMError, ModelNotFound
 from bot.handlers.chat import profile_of
-from bot.installer import ModelInstaller, PullOutcome, PullProgress
+from bot.installer import ModelInstaller
 from bot.models import ModelMenu, ModelPicker, full_name, model_id, valid_model_name
 from bot.status import StatusServer, StatusStore, gather_status
-from bot.streaming import SELF_PACED, ChatPacer, retry_seconds
+from bot.streaming import ChatPacer, PullMessage
 from bot.texts import describe_error, say
-from bot.texts.views import model_label, pull_outcome_text, pull_progress_text, status_text
+from bot.texts.views import model_label, status_text
 
 log = logging.getLogger(__name__)
 
@@ -50,103 +49,6 @@ class ButtonNames:
     def name(self, short_id: str) -> str | None:
         """The name behind a button, if it is still remembered."""
         return self._names.get(short_id)
-
-
-class PullMessage:
-    """One message that shows a pull's progress, edited at most once per interval."""
-
-    def __init__(
-        self,
-        bot: ExtBot[Any],
-        chat_id: int,
-        message_id: int,
-        *,
-        pull_number: int,
-        pacer: ChatPacer,
-        interval: float,
-        language: str | None,
-    ) -> None:
-        self._bot = bot
-        self._chat_id = chat_id
-        self._message_id = message_id
-        self._keyboard = cancel_keyboard(pull_number, language)
-        self._pacer = pacer
-        self._interval = interval
-        self._lang = language
-        self._latest: PullProgress | None = None
-        self._shown = ""
-        self._last_edit = 0.0
-        self._changed = asyncio.Event()
-        self._worker: asyncio.Task[None] | None = None
-
-    def show(self, progress: PullProgress) -> None:
-        """Take the latest progress; it is shown at the next edit."""
-        self._latest = progress
-        self._changed.set()
-        if self._worker is None:
-            self._worker = asyncio.create_task(self._keep_showing())
-
-    async def finish(self, outcome: PullOutcome) -> None:
-        """Replace the progress with how the pull ended, and drop the Cancel button."""
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-        await self._show_outcome(pull_outcome_text(outcome, self._lang))
-
-    async def _keep_showing(self) -> None:
-        while True:
-            await self._changed.wait()
-            self._changed.clear()
-            # Our own pace (PULL_PROGRESS_INTERVAL) from our last edit, then the chat's turn:
-            # answers streaming into the same chat are not slowed down to our pace.
-            await asyncio.sleep(max(0.0, self._last_edit + self._interval - time.monotonic()))
-            await self._pacer.turn(self._chat_id)
-            if self._latest is None:
-                continue
-            text = pull_progress_text(self._latest, self._lang)
-            if text == self._shown:
-                continue
-            try:
-                await self._edit(text, self._keyboard)
-            except RetryAfter as err:
-                self._pacer.hold(self._chat_id, retry_seconds(err))
-            except TelegramError as err:  # a missed progress update is no loss
-                log.warning("pull progress in chat %s not shown: %s", self._chat_id, err)
-
-    async def _show_outcome(self, text: str) -> None:
-        """The end of the pull replaces the progress; retried, or sent anew if that is gone."""
-        for attempt in range(1, FINAL_ATTEMPTS + 1):
-            await self._pacer.turn(self._chat_id)
-            try:
-                await self._edit(text, None)
-            except RetryAfter as err:
-                self._pacer.hold(self._chat_id, retry_seconds(err))
-            except BadRequest as err:  # the progress message was deleted
-                log.info("pull message in chat %s gone (%s); sending anew", self._chat_id, err)
-                await self._bot.send_message(self._chat_id, text)
-                return
-            except NetworkError as err:
-                log.warning("pull result for chat %s not shown yet: %s", self._chat_id, err)
-                await asyncio.sleep(min(2.0**attempt / 4, 5.0))
-            else:
-                return
-        log.error("could not show the end of a pull in chat %s", self._chat_id)
-
-    async def _edit(self, text: str, keyboard: InlineKeyboardMarkup | None) -> None:
-        try:
-            await self._bot.edit_message_text(
-                text,
-                self._chat_id,
-                self._message_id,
-                reply_markup=keyboard,
-                rate_limit_args=SELF_PACED,
-            )
-        except BadRequest as err:
-            if "not modified" not in err.message.lower():
-                raise
-        self._shown = text
-        self._last_edit = time.monotonic()
 
 
 def cancel_keyboard(pull_number: int, lang: str | None) -> InlineKeyboardMarkup:
@@ -358,7 +260,7 @@ class ModelHandlers:
             bot,
             chat_id,
             sent.message_id,
-            pull_number=number,
+            keyboard=cancel_keyboard(number, lang),
             pacer=self._pacer,
             interval=self._pull_interval,
             language=lang,
