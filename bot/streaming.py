@@ -210,10 +210,7 @@ class AnswerStream:
         draft_pacer: ChatPacer,
         drafts_refused: set[int],
         reply_to: int | None = None,
-        describe_error: Callable[[BotError], str],
-        describe_notice: Callable[[Notice], str],
-        stopped_marker: str,
-        empty_answer: str,
+        language: str | None = None,
     ) -> None:
         self._bot = bot
         self._chat_id = chat_id
@@ -222,10 +219,7 @@ class AnswerStream:
         self._draft_pacer = draft_pacer
         self._drafts_refused = drafts_refused
         self._reply_to = reply_to
-        self._describe_error = describe_error
-        self._describe_notice = describe_notice
-        self._stopped_marker = stopped_marker
-        self._empty_answer = empty_answer
+        self._lang = language
 
         self._pager = MarkdownPager()
         self._changed = asyncio.Event()
@@ -241,7 +235,7 @@ class AnswerStream:
         self._chat_gone = False  # the user blocked the bot, or the chat is gone: stop trying
         self._worker: asyncio.Task[None] | None = None
         self._typing: asyncio.Task[None] | None = None
-        self._sent_ids: list[int] = []
+        self._replied = False  # in a group the first message replies to the question
 
     # -- AnswerSink -------------------------------------------------------------------------
 
@@ -261,17 +255,17 @@ class AnswerStream:
         """Send the complete answer for good."""
         if status == "stopped":
             self._pager.tail = close_open_fence(self._pager.tail)
-            self._pager.append(f"\n\n_{self._stopped_marker}_")
-        await self._close(placeholder=self._empty_answer)
+            self._pager.append(f"\n\n_{say('stopped_marker', self._lang)}_")
+        await self._close(placeholder=say("empty_answer", self._lang))
 
     async def fail(self, error: BotError) -> None:
         """Keep what was written, then say what went wrong in a message of its own."""
         await self._close(placeholder=None)
-        await self._send_final(RenderedText(self._describe_error(error)), force_new=True)
+        await self._send_final(RenderedText(describe_error(error, self._lang)), force_new=True)
 
     async def notice(self, notice: Notice) -> None:
         """A message of its own, before the answer."""
-        await self._send_final(RenderedText(self._describe_notice(notice)), force_new=True)
+        await self._send_final(RenderedText(describe_notice(notice, self._lang)), force_new=True)
 
     # -- delivery ---------------------------------------------------------------------------
 
@@ -459,7 +453,7 @@ class AnswerStream:
         """Send a new message (the caller took the turn); the first one replies to the question."""
         reply = (
             ReplyParameters(self._reply_to, allow_sending_without_reply=True)
-            if self._reply_to and not self._sent_ids
+            if self._reply_to and not self._replied
             else None
         )
         message = await self._with_entities(
@@ -475,7 +469,7 @@ class AnswerStream:
         )
         if message is None:  # "not modified" cannot answer a new message
             raise BadRequest("no message was sent")
-        self._sent_ids.append(message.message_id)
+        self._replied = True
         self._anything_visible = True
         return message.message_id
 
@@ -548,10 +542,7 @@ class AnswerStreams:
             draft_pacer=self._draft_pacer,
             drafts_refused=self._drafts_refused,
             reply_to=reply_to,
-            describe_error=lambda error: describe_error(error, language),
-            describe_notice=lambda notice: describe_notice(notice, language),
-            stopped_marker=say("stopped_marker", language),
-            empty_answer=say("empty_answer", language),
+            language=language,
         )
 
 

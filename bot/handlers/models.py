@@ -64,6 +64,20 @@ def cancel_keyboard(pull_number: int, lang: str | None) -> InlineKeyboardMarkup:
     )
 
 
+def rm_keyboard(short_id: str, lang: str | None) -> InlineKeyboardMarkup:
+    """Remove / Keep it under an /rm question."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    say("button_rm_yes", lang), callback_data=f"rm:yes:{short_id}"
+                ),
+                InlineKeyboardButton(say("button_rm_no", lang), callback_data=f"rm:no:{short_id}"),
+            ]
+        ]
+    )
+
+
 def menu_keyboard(menu: ModelMenu, page: int) -> InlineKeyboardMarkup:
     """One button per installed model on this page, then ◀ n/m ▶ when there are pages."""
     pages = page_count(menu)
@@ -207,8 +221,7 @@ class ModelHandlers:
         if message is None or user is None:
             return
         lang = user.language_code
-        if not self._policy.is_admin(user.id):
-            await message.reply_text(say("admins_only", lang))
+        if not await self._admin(update):
             return
         if not context.args:
             await message.reply_text(say("pull_usage", lang))
@@ -225,8 +238,7 @@ class ModelHandlers:
         if query is None or user is None or query.data is None or query.message is None:
             return
         lang = user.language_code
-        if not self._policy.is_admin(user.id):
-            await answer(query, say("admins_only", lang), alert=True)
+        if not await self._admin(update):
             return
         parts = query.data.split(":")
         if parts[1] == "cancel":
@@ -275,28 +287,15 @@ class ModelHandlers:
         if message is None or user is None:
             return
         lang = user.language_code
-        if not self._policy.is_admin(user.id):
-            await message.reply_text(say("admins_only", lang))
+        if not await self._admin(update):
             return
         if not context.args or not valid_model_name(name := " ".join(context.args)):
             await message.reply_text(say("rm_usage", lang))
             return
         model = full_name(name)
-        short_id = self._buttons.remember(model)
-        keyboard = InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        say("button_rm_yes", lang), callback_data=f"rm:yes:{short_id}"
-                    ),
-                    InlineKeyboardButton(
-                        say("button_rm_no", lang), callback_data=f"rm:no:{short_id}"
-                    ),
-                ]
-            ]
-        )
         await message.reply_text(
-            say("rm_confirm", lang, model=model, host=self._server.host), reply_markup=keyboard
+            say("rm_confirm", lang, model=model, host=self._server.host),
+            reply_markup=rm_keyboard(self._buttons.remember(model), lang),
         )
 
     async def on_rm_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -305,8 +304,7 @@ class ModelHandlers:
         if query is None or user is None or query.data is None:
             return
         lang = user.language_code
-        if not self._policy.is_admin(user.id):
-            await answer(query, say("admins_only", lang), alert=True)
+        if not await self._admin(update):
             return
         _, choice, short_id = query.data.split(":", 2)
         model = self._buttons.name(short_id)
@@ -325,6 +323,18 @@ class ModelHandlers:
         except LLMError as err:
             text = describe_error(err, lang)
         await query.edit_message_text(text)
+
+    async def _admin(self, update: Update) -> bool:
+        """True for an admin; anyone else is told (in the chat, or as an alert on a button)."""
+        user = update.effective_user
+        if user is not None and self._policy.is_admin(user.id):
+            return True
+        refusal = say("admins_only", user.language_code if user else None)
+        if update.callback_query is not None:
+            await answer(update.callback_query, refusal, alert=True)
+        elif update.effective_message is not None:
+            await update.effective_message.reply_text(refusal)
+        return False
 
     # -- /status ----------------------------------------------------------------------------
 
