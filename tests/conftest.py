@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.config import Settings
@@ -15,3 +17,9 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts without any of our variables set."""
     for name in OUR_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """A database file of the test's own."""
+    return tmp_path / "ollagram.sqlite3"

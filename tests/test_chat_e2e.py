@@ -40,11 +40,6 @@ async def ollama() -> AsyncIterator[FakeOllama]:
         yield fake
 
 
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "ollagram.sqlite3"
-
-
 def bot_texts(tg: FakeTelegram, chat_id: int) -> list[str]:
     return [m.content for m in tg.bot_messages(chat_id)]
 

@@ -34,11 +34,6 @@ async def ollama() -> AsyncIterator[FakeOllama]:
         yield fake
 
 
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "ollagram.sqlite3"
-
-
 def last_bot_message(tg: FakeTelegram, chat_id: int) -> StoredMessage:
     return tg.bot_messages(chat_id)[-1]
 
