@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         settings = load_settings(config if config.is_file() else None)
+    except OSError as err:
+        print(f"ollagram: cannot read {config}: {err.strerror}", file=sys.stderr)
+        return 2
     except ConfigError as err:
         hint = "" if config.is_file() else f" ({config} not found: cp config.example.env {config})"
         print(f"ollagram: configuration error: {err}{hint}", file=sys.stderr)
