@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from telegram import BotCommand, Update
+from telegram import Bot, BotCommand, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     Application,
@@ -28,6 +28,7 @@ from telegram.ext import (
 from bot.access import AccessGate, AccessPolicy
 from bot.chat import ChatDefaults, ChatService
 from bot.config import Settings
+from bot.doctor import Finding
 from bot.errors import StoreUnavailable
 from bot.handlers.basics import BasicHandlers
 from bot.handlers.chat import ChatHandlers
@@ -244,6 +245,30 @@ async def serve(settings: Settings) -> int:
         log.critical("%s", err)
         return 1
     return 0
+
+
+async def check_token(settings: Settings) -> Finding:
+    """Doctor's Telegram check: does the Bot API accept the token (getMe)?"""
+    url = settings.telegram_api_url
+    bot = Bot(
+        settings.telegram_bot_token.get_secret_value(),
+        base_url=f"{url}/bot",
+        base_file_url=f"{url}/file/bot",
+    )
+    try:
+        async with bot:
+            username = bot.username
+    except InvalidToken:
+        return Finding(
+            False, "Telegram rejected TELEGRAM_BOT_TOKEN", "copy the token from @BotFather again"
+        )
+    except NetworkError as err:
+        return Finding(
+            False,
+            f"Telegram at {url} is not reachable ({err})",
+            "check the network or TELEGRAM_API_URL",
+        )
+    return Finding(True, f"Telegram accepts the token: the bot is @{username}")
 
 
 def run(settings: Settings) -> int:

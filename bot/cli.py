@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import DEFAULT_ENV_FILE, Settings, load_settings
 from bot.errors import ConfigError
+
+if TYPE_CHECKING:
+    from bot.doctor import TokenCheck
 
 
 class RedactingFormatter(logging.Formatter):
@@ -48,7 +53,11 @@ def main(argv: list[str] | None = None) -> int:
         prog="ollagram", description="Private Telegram chat with the models of your own Ollama."
     )
     parser.add_argument(
-        "command", nargs="?", default="run", choices=["run"], help="what to do (default: run)"
+        "command",
+        nargs="?",
+        default="run",
+        choices=["run", "doctor"],
+        help="run the bot (default), or doctor: check settings, token, Ollama, models, database",
     )
     parser.add_argument(
         "--config",
@@ -71,6 +80,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ollagram: configuration error: {err}{hint}", file=sys.stderr)
         return 2
     configure_logging(settings)
-    from bot.app import run
+    # Imported late: a configuration error prints before the libraries load.
+    from bot.app import check_token, run
 
+    if args.command == "doctor":
+        return diagnose(settings, check_token)
     return run(settings)
+
+
+def diagnose(settings: Settings, check_token: TokenCheck) -> int:
+    """Print one ✓/✗ line per check; 0 only when all pass."""
+    from bot.doctor import examine
+
+    findings = asyncio.run(examine(settings, check_token))
+    for finding in findings:
+        print(finding.line())
+    return 0 if all(f.ok for f in findings) else 1

@@ -181,6 +181,14 @@ class Store:
                 "\nCOMMIT;"
             )
 
+    async def check_writable(self) -> None:
+        """Take the write lock and let it go: StoreUnavailable if the file is read-only."""
+        try:
+            await self._db.execute("BEGIN IMMEDIATE")
+            await self._db.rollback()
+        except sqlite3.Error as err:
+            raise StoreUnavailable(str(self.path), str(err)) from err
+
     async def schema_version(self) -> int:
         """The highest migration applied."""
         async with self._db.execute("SELECT MAX(version) FROM schema_version") as cur:

@@ -1,0 +1,108 @@
+"""`ollagram doctor` against the fakes: every check, and its exit code."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import check_token
+from bot.cli import diagnose
+from tests.fakes.ollama import FakeOllama
+from tests.fakes.telegram import FakeTelegram
+from tests.harness import settings_for
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def ollama() -> AsyncIterator[FakeOllama]:
+    async with FakeOllama() as fake:
+        fake.add_model("llama3.2:latest")
+        fake.add_model("llava:latest", capabilities=("completion", "vision"))
+        yield fake
+
+
+async def run_doctor(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path, **overrides: Any
+) -> tuple[int, list[str]]:
+    """The doctor as `ollagram doctor` runs it (in its own event loop), with its printed lines."""
+    settings = settings_for(tg, ollama, db_path, **overrides)
+
+    def diagnose_capturing() -> tuple[int, str]:
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            code = diagnose(settings, check_token)
+        return code, buffer.getvalue()
+
+    code, out = await asyncio.to_thread(diagnose_capturing)
+    return code, out.splitlines()
+
+
+async def test_all_good(tg: FakeTelegram, ollama: FakeOllama, db_path: Path) -> None:
+    code, lines = await run_doctor(tg, ollama, db_path, default_model="llama3.2")
+    assert code == 0, lines
+    assert all(line.startswith("✓ ") for line in lines)
+    assert "✓ Telegram accepts the token: the bot is @ollagram_test_bot" in lines
+    assert any(line.startswith("✓ Ollama 0.12.6 at") for line in lines)
+    assert "✓ DEFAULT_MODEL llama3.2 is installed (llama3.2:latest)" in lines
+    assert "✓ VISION_MODEL llava is installed (llava:latest)" in lines
+    assert any(line.startswith(f"✓ database {db_path}: writable, schema 1 of 1") for line in lines)
+
+
+async def test_ollama_down(tg: FakeTelegram, ollama: FakeOllama, db_path: Path) -> None:
+    await ollama.go_down()
+    code, lines = await run_doctor(tg, ollama, db_path)
+    assert code == 1
+    [line] = [line for line in lines if "Ollama" in line]
+    assert line == (
+        f"✗ Ollama at {ollama.url} is not reachable — start it (`ollama serve` or "
+        "`systemctl start ollama`) or fix OLLAMA_HOST"
+    )
+
+
+async def test_token_rejected(tg: FakeTelegram, ollama: FakeOllama, db_path: Path) -> None:
+    code, lines = await run_doctor(tg, ollama, db_path, telegram_bot_token="1:a-wrong-token")
+    assert code == 1
+    assert "✗ Telegram rejected TELEGRAM_BOT_TOKEN — copy the token from @BotFather again" in lines
+    assert "a-wrong-token" not in "\n".join(lines)
+
+
+async def test_model_missing(tg: FakeTelegram, ollama: FakeOllama, db_path: Path) -> None:
+    ollama.remove_model("llava:latest")
+    code, lines = await run_doctor(tg, ollama, db_path, default_model="mistral:7b")
+    assert code == 1
+    assert "✗ DEFAULT_MODEL mistral:7b is not installed — ollama pull mistral:7b" in lines
+    assert "✗ VISION_MODEL llava is not installed — ollama pull llava" in lines
+
+
+async def test_doctor_command_line(tg: FakeTelegram, ollama: FakeOllama, tmp_path: Path) -> None:
+    (tmp_path / "config.env").write_text(
+        f"TELEGRAM_BOT_TOKEN={tg.token}\nTELEGRAM_API_URL={tg.url}\nOLLAMA_HOST={ollama.url}\n"
+        "ALLOWED_USER_IDS=5\n"
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "doctor",
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    text = output.decode()
+    assert process.returncode == 0, text
+    assert text.count("✓ ") == 6
+    assert tg.token.split(":")[1] not in text
