@@ -121,7 +121,7 @@ def build_application(
         mode=settings.stream_mode,
         draft_interval=settings.draft_interval,
     )
-    app.bot_data[RUNNING_WORK] = RunningWork(chat, installer)
+    app.bot_data[RUNNING_WORK] = RunningWork(chat, installer, settings.shutdown_grace)
     models = ModelHandlers(
         picker=ModelPicker(store, catalog),
         installer=installer,
@@ -142,11 +142,12 @@ class RunningWork:
 
     chat: ChatService
     installer: ModelInstaller
+    grace_s: float
 
     async def stop(self) -> None:
-        """Cut answers (kept as stopped) and pulls (their messages say cancelled)."""
-        self.chat.stop_all()
-        await self.installer.stop_all()
+        """Cancel pulls (their messages say so); let answers finish within the grace period,
+        then cut them (kept as stopped)."""
+        await asyncio.gather(self.installer.stop_all(), self.chat.close(self.grace_s))
 
 
 def register_handlers(

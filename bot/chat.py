@@ -8,6 +8,7 @@ words into an AnswerSink, and stores both sides with the answer's status and fig
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -180,6 +181,9 @@ class ChatService:
         self._defaults = defaults
         self._threads: dict[tuple[int, int], _Thread] = {}
         self._closing = False
+        self._writing = 0  # answers being written now
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def answer(self, question: Question, sink: AnswerSink) -> Answer:
         """Answer `question` into `sink` after any earlier question of the same thread.
@@ -194,6 +198,8 @@ class ChatService:
                 await sink.fail(ShuttingDown())
                 return Answer(status="error", text="", model=None)
             thread.stop = asyncio.Event()
+            self._writing += 1
+            self._idle.clear()
             sink.begin()
             try:
                 return await self._answer_now(question, sink, thread.stop)
@@ -203,6 +209,9 @@ class ChatService:
                 return Answer(status="error", text="", model=None)
             finally:
                 thread.stop = None
+                self._writing -= 1
+                if not self._writing:
+                    self._idle.set()
 
     def stop(self, chat_id: int, user_id: int) -> bool:
         """Cut the answer being written for this user in this chat; False if there is none."""
@@ -212,8 +221,18 @@ class ChatService:
         thread.stop.set()
         return True
 
+    async def close(self, grace_s: float) -> None:
+        """Shutting down: start no new answer, give the running ones `grace_s` to finish, then
+        cut them (the text so far is delivered and kept as `stopped`)."""
+        self._closing = True
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace_s):
+                await self._idle.wait()
+        self.stop_all()
+        await self._idle.wait()
+
     def stop_all(self) -> None:
-        """Shutting down: cut every running answer (kept as `stopped`) and start no new one."""
+        """Cut every running answer (kept as `stopped`) and start no new one."""
         self._closing = True
         for thread in self._threads.values():
             if thread.stop is not None:

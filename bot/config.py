@@ -122,6 +122,8 @@ class Settings(BaseSettings):
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     keep_alive: str | int | None = None
     ollama_timeout: float = Field(default=300.0, gt=0)
+    # Seconds that answers being written get to finish when the service stops.
+    shutdown_grace: float = Field(default=10.0, ge=0, le=600)
 
     @field_validator("allowed_user_ids", "admin_user_ids", "allowed_chat_ids", mode="before")
     @classmethod

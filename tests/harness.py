@@ -34,6 +34,7 @@ def settings_for(tg: FakeTelegram, ollama: FakeOllama, db_path: Path, **override
         "edit_interval_private": 0.4,
         "edit_interval_group": 0.35,
         "draft_interval": 0.12,
+        "shutdown_grace": 0.5,
     }
     values.update(overrides)
     return load_settings(None, **values)

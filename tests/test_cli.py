@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from tests.fakes.ollama import FakeOllama
+from tests.fakes.ollama import FakeOllama, Reply
 from tests.fakes.telegram import FakeTelegram, FakeUser
 
 
@@ -95,3 +96,45 @@ async def test_unusable_database_path_is_one_clear_line(tg: FakeTelegram, tmp_pa
     assert "cannot open the database" in output
     assert "DATABASE_PATH" in output
     assert "Traceback" not in output
+
+
+@pytest.mark.parametrize(
+    ("grace", "status"), [("10", "complete"), ("0.3", "stopped")], ids=["finishes", "cut"]
+)
+async def test_sigterm_lets_answers_finish_within_the_grace_period(
+    tg: FakeTelegram, tmp_path: Path, grace: str, status: str
+) -> None:
+    user = FakeUser(id=5)
+    async with FakeOllama() as ollama:
+        ollama.add_model("qwen:7b")
+        ending = "the last words."
+        ollama.script(Reply(text="word " * 30 + ending, token_delay=0.05))
+        env = {
+            "TELEGRAM_BOT_TOKEN": tg.token,
+            "TELEGRAM_API_URL": tg.url,
+            "OLLAMA_HOST": ollama.url,
+            "ALLOWED_USER_IDS": "5",
+            "SHUTDOWN_GRACE": grace,
+            "STREAM_MODE": "edit",
+            "EDIT_INTERVAL_PRIVATE": "0.4",
+        }
+        tg.user_sends(user, "tell me")
+        process = await start_bot(env, tmp_path)
+        try:
+            await tg.wait_for(lambda: bool(tg.bot_messages(user.id)), timeout=30)
+        finally:
+            process.terminate()
+        code, output = await finish(process)
+    assert code == 0, output
+    [answer] = tg.bot_messages(user.id)
+    stored = (
+        sqlite3.connect(tmp_path / "data" / "ollagram.sqlite3")
+        .execute("SELECT status, content FROM messages WHERE role = 'assistant'")
+        .fetchall()
+    )
+    assert [row[0] for row in stored] == [status]
+    if status == "complete":
+        assert answer.content.endswith(ending)
+    else:
+        assert answer.content.rstrip().endswith("(stopped)")
+        assert stored[0][1].startswith("word word")
