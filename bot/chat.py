@@ -30,7 +30,8 @@ from bot.store import (
 
 log = logging.getLogger(__name__)
 
-HISTORY_LOAD_LIMIT = 400  # turns read from the store before trimming to the window
+HISTORY_LOAD_LIMIT = 400
+CHECKPOINT_INTERVAL_S = 2.0  # turns read from the store before trimming to the window
 
 
 class HistoryStore(Protocol):
@@ -54,6 +55,11 @@ class HistoryStore(Protocol):
         status: AnswerStatus = "complete",
         figures: AnswerFigures | None = None,
     ) -> int: ...
+    async def start_answer(self, conversation_id: int, model: str) -> int: ...
+    async def save_partial(self, message_id: int, content: str) -> None: ...
+    async def finish_answer(
+        self, message_id: int, content: str, status: AnswerStatus, figures: AnswerFigures
+    ) -> None: ...
 
 
 class ChatModel(Protocol):
@@ -285,19 +291,22 @@ class ChatService:
 
         parts: list[str] = []
         done: list[AnswerDone] = []
+        answer_id = await self._store.start_answer(conversation, model)
         stream = self._model.chat(
             model, messages, options=options, keep_alive=self._defaults.keep_alive
         )
         writing = asyncio.ensure_future(self._pump(stream, sink, parts, done))
         stopping = asyncio.ensure_future(stop.wait())
+        saving = asyncio.ensure_future(self._checkpoints(answer_id, parts))
         try:
             await asyncio.wait({writing, stopping}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopping.cancel()
+            saving.cancel()
             if not writing.done():
                 writing.cancel()
-            # wait() settles the task without raising its error; it is read just below.
-            await asyncio.wait({writing})
+            # wait() settles the tasks without raising their errors; the answer's is read below.
+            await asyncio.wait({writing, saving})
         text = "".join(parts)
         figures = _figures(done[0]) if done else AnswerFigures()
         error = None if writing.cancelled() else writing.exception()
@@ -309,9 +318,7 @@ class ChatService:
                 error = BotError("unexpected failure")
         try:
             # Stored before it is delivered: a crash while sending does not lose the answer.
-            await self._store.add_message(
-                conversation, "assistant", text, model=model, status=status, figures=figures
-            )
+            await self._store.finish_answer(answer_id, text, status, figures)
         except Exception:  # the user still gets the answer, which is all they asked for
             log.exception("could not store the answer in chat %s", question.chat_id)
         if isinstance(error, BotError):
@@ -345,6 +352,18 @@ class ChatService:
             settings.temperature if settings.temperature is not None else self._defaults.temperature
         )
         return messages, {"temperature": temperature, "num_ctx": num_ctx}
+
+    async def _checkpoints(self, answer_id: int, parts: list[str]) -> None:
+        """Save the text so far every few seconds, so a crash (kill -9) loses little."""
+        saved = 0
+        while True:
+            await asyncio.sleep(CHECKPOINT_INTERVAL_S)
+            if len(parts) != saved:
+                saved = len(parts)
+                try:
+                    await self._store.save_partial(answer_id, "".join(parts))
+                except Exception:  # the answer goes on; the final save will try again
+                    log.exception("could not checkpoint an answer")
 
     @staticmethod
     async def _pump(

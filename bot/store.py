@@ -18,7 +18,9 @@ import aiosqlite
 from bot.errors import StoreUnavailable
 
 MessageRole = Literal["user", "assistant"]
-AnswerStatus = Literal["complete", "stopped", "error"]
+# `interrupted`: the answer was still being written when the process died (kill -9, power cut);
+# its text is what the last checkpoint saved.
+AnswerStatus = Literal["complete", "stopped", "error", "interrupted"]
 BUSY_TIMEOUT_MS = 5000
 
 # Each entry upgrades the schema by one version; never edit an applied one, append a new one.
@@ -62,6 +64,27 @@ MIGRATIONS: tuple[str, ...] = (
         eval_duration_ns     INTEGER,
         created_at           REAL NOT NULL
     );
+    CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
+    """,
+    # 2: answers are written while they stream, so a crash leaves them `interrupted`.
+    """
+    CREATE TABLE messages_v2 (
+        id                   INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation_id      INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        role                 TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+        content              TEXT NOT NULL,
+        model                TEXT,
+        status               TEXT NOT NULL DEFAULT 'complete'
+                             CHECK (status IN ('complete', 'stopped', 'error', 'interrupted')),
+        prompt_tokens        INTEGER,
+        completion_tokens    INTEGER,
+        total_duration_ns    INTEGER,
+        eval_duration_ns     INTEGER,
+        created_at           REAL NOT NULL
+    );
+    INSERT INTO messages_v2 SELECT * FROM messages;
+    DROP TABLE messages;
+    ALTER TABLE messages_v2 RENAME TO messages;
     CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
     """,
 )
@@ -300,6 +323,38 @@ class Store:
         await self._db.commit()
         assert cursor.lastrowid is not None  # noqa: S101 - an INSERT always sets it
         return cursor.lastrowid
+
+    async def start_answer(self, conversation_id: int, model: str) -> int:
+        """The row an answer is written into while it streams; `interrupted` until finished."""
+        return await self.add_message(
+            conversation_id, "assistant", "", model=model, status="interrupted"
+        )
+
+    async def save_partial(self, message_id: int, content: str) -> None:
+        """Checkpoint the text written so far (kept if the process dies)."""
+        await self._db.execute(
+            "UPDATE messages SET content = ? WHERE id = ?", (content, message_id)
+        )
+        await self._db.commit()
+
+    async def finish_answer(
+        self, message_id: int, content: str, status: AnswerStatus, figures: AnswerFigures
+    ) -> None:
+        """The answer's final text, how it ended, and Ollama's figures."""
+        await self._db.execute(
+            "UPDATE messages SET content = ?, status = ?, prompt_tokens = ?,"
+            " completion_tokens = ?, total_duration_ns = ?, eval_duration_ns = ? WHERE id = ?",
+            (
+                content,
+                status,
+                figures.prompt_tokens,
+                figures.completion_tokens,
+                figures.total_duration_ns,
+                figures.eval_duration_ns,
+                message_id,
+            ),
+        )
+        await self._db.commit()
 
     async def recent_messages(self, conversation_id: int, limit: int) -> Sequence[StoredMessage]:
         """The last `limit` turns of a conversation, oldest first."""

@@ -138,3 +138,46 @@ async def test_sigterm_lets_answers_finish_within_the_grace_period(
     else:
         assert answer.content.rstrip().endswith("(stopped)")
         assert stored[0][1].startswith("word word")
+
+
+async def test_kill_9_mid_answer_keeps_the_question_and_the_partial_answer(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    user = FakeUser(id=5)
+    db_path = tmp_path / "data" / "ollagram.sqlite3"
+    async with FakeOllama() as ollama:
+        ollama.add_model("qwen:7b")
+        ollama.script(Reply(text="slowly " * 400, token_delay=0.05), "Echo after the crash")
+        env = {
+            "TELEGRAM_BOT_TOKEN": tg.token,
+            "TELEGRAM_API_URL": tg.url,
+            "OLLAMA_HOST": ollama.url,
+            "ALLOWED_USER_IDS": "5",
+        }
+        tg.user_sends(user, "tell me everything")
+        process = await start_bot(env, tmp_path)
+        await tg.wait_for(lambda: ollama.chunks_sent >= 60, timeout=30)  # 3 s of answer
+        process.kill()  # SIGKILL: no chance to clean up
+        await finish(process)
+
+        with sqlite3.connect(db_path) as db:
+            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+            rows = db.execute("SELECT role, status, content FROM messages ORDER BY id").fetchall()
+        assert rows[0] == ("user", "complete", "tell me everything")
+        role, status, partial = rows[1]
+        assert (role, status) == ("assistant", "interrupted")
+        assert partial.startswith("slowly slowly"), "a checkpoint saved the text so far"
+
+        tg.user_sends(user, "are you back?")
+        process = await start_bot(env, tmp_path)
+        try:
+            await tg.wait_for(
+                lambda: any(m.content == "Echo after the crash" for m in tg.bot_messages(user.id)),
+                timeout=30,
+            )
+        finally:
+            process.terminate()
+        code, _ = await finish(process)
+    assert code == 0
+    context = [m["content"] for m in ollama.chat_requests[-1]["messages"]]
+    assert context[-3:] == ["tell me everything", partial, "are you back?"]

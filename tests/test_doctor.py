@@ -14,6 +14,7 @@ import pytest
 
 from bot.app import check_token
 from bot.cli import diagnose
+from bot.store import MIGRATIONS
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.telegram import FakeTelegram
 from tests.harness import settings_for
@@ -57,7 +58,8 @@ async def test_all_good(tg: FakeTelegram, ollama: FakeOllama, db_path: Path) -> 
     assert any(line.startswith("✓ Ollama 0.12.6 at") for line in lines)
     assert "✓ DEFAULT_MODEL llama3.2 is installed (llama3.2:latest)" in lines
     assert "✓ VISION_MODEL llava is installed (llava:latest)" in lines
-    assert any(line.startswith(f"✓ database {db_path}: writable, schema 1 of 1") for line in lines)
+    schema = f"schema {len(MIGRATIONS)} of {len(MIGRATIONS)}"
+    assert f"✓ database {db_path}: writable, {schema}" in lines
 
 
 async def test_ollama_down(tg: FakeTelegram, ollama: FakeOllama, db_path: Path) -> None:

@@ -80,3 +80,27 @@ async def test_a_path_that_cannot_be_a_database_is_a_clear_error(tmp_path: Path)
     not_a_db.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreUnavailable, match=r"garbage\.sqlite3"):
         await Store.open(not_a_db)
+
+
+async def test_a_version_1_database_is_upgraded_keeping_its_messages(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(MIGRATIONS[0])
+        db.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at REAL)")
+        db.execute("INSERT INTO schema_version VALUES (1, 0)")
+        db.execute("INSERT INTO users (id, first_seen, last_seen) VALUES (1, 0, 0)")
+        db.execute("INSERT INTO conversations (chat_id, user_id, started_at) VALUES (1, 1, 0)")
+        db.execute(
+            "INSERT INTO messages (conversation_id, role, content, created_at)"
+            " VALUES (1, 'user', 'kept across the upgrade', 0)"
+        )
+    async with await Store.open(path) as store:
+        assert await store.schema_version() == len(MIGRATIONS)
+        [old] = await store.recent_messages(1, limit=5)
+        assert old.content == "kept across the upgrade"
+        answer = await store.start_answer(1, "qwen:7b")
+        await store.save_partial(answer, "half an ans")
+        recent = await store.recent_messages(1, limit=5)
+    assert [(m.content, m.status) for m in recent][-1] == ("half an ans", "interrupted")
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
