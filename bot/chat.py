@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -292,6 +293,7 @@ class ChatService:
         parts: list[str] = []
         done: list[AnswerDone] = []
         answer_id = await self._store.start_answer(conversation, model)
+        started = time.monotonic()
         stream = self._model.chat(
             model, messages, options=options, keep_alive=self._defaults.keep_alive
         )
@@ -321,6 +323,7 @@ class ChatService:
             await self._store.finish_answer(answer_id, text, status, figures)
         except Exception:  # the user still gets the answer, which is all they asked for
             log.exception("could not store the answer in chat %s", question.chat_id)
+        log_answer(question, model, status, figures, time.monotonic() - started)
         if isinstance(error, BotError):
             await sink.fail(error)
         else:
@@ -379,6 +382,22 @@ class ChatService:
                     sink.append(event.content)
             else:
                 done.append(event)
+
+
+def log_answer(
+    question: Question, model: str, status: AnswerStatus, figures: AnswerFigures, seconds: float
+) -> None:
+    """One line per answer, for the journal: who, where, which model, how much, how it ended."""
+    fields = {
+        "user_id": question.user.id,
+        "chat_id": question.chat_id,
+        "model": model,
+        "status": status,
+        "prompt_tokens": figures.prompt_tokens,
+        "answer_tokens": figures.completion_tokens,
+        "seconds": round(seconds, 2),
+    }
+    log.info("answer " + " ".join(f"{key}=%s" for key in fields), *fields.values(), extra=fields)
 
 
 def _figures(done: AnswerDone) -> AnswerFigures:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from pathlib import Path
@@ -16,16 +17,37 @@ if TYPE_CHECKING:
     from bot.doctor import TokenCheck
 
 
-class RedactingFormatter(logging.Formatter):
-    """Formats as usual, then blanks the bot token wherever it appears, tracebacks included."""
+_STANDARD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
-    def __init__(self, fmt: str, secret: str) -> None:
-        super().__init__(fmt)
+
+class RedactingFormatter(logging.Formatter):
+    """Formats as text or one JSON object a line, then blanks the bot token wherever it
+    appears, tracebacks included."""
+
+    def __init__(self, secret: str, *, as_json: bool) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s")
         self._secret = secret
+        self._as_json = as_json
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+        line = self._json(record) if self._as_json else super().format(record)
         return line.replace(self._secret, "<token>") if self._secret else line
+
+    def _json(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update(
+            (key, value)
+            for key, value in record.__dict__.items()
+            if key not in _STANDARD_ATTRIBUTES
+        )
+        if record.exc_info:
+            entry["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str, ensure_ascii=False)
 
 
 def configure_logging(settings: Settings) -> None:
@@ -33,7 +55,7 @@ def configure_logging(settings: Settings) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(
         RedactingFormatter(
-            "%(levelname)s %(name)s: %(message)s", settings.telegram_bot_token.get_secret_value()
+            settings.telegram_bot_token.get_secret_value(), as_json=settings.log_format == "json"
         )
     )
     logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)

@@ -110,6 +110,7 @@ class Settings(BaseSettings):
     vision_model: str = "llava"
     default_role: str = "assistant"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
 
     # Streaming: how often a visible answer may change, per kind of chat.
     stream_mode: StreamMode = "auto"

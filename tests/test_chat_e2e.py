@@ -484,6 +484,10 @@ async def test_logs_hold_neither_the_token_nor_message_text(
     bot_logs = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("bot"))
     assert "confidential" not in bot_logs
     assert tg.token not in caplog.text
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("answer ")]
+    assert line.startswith(
+        f"answer user_id={ALICE.id} chat_id={ALICE.id} model={MODEL} status=complete prompt_tokens="
+    )
 
 
 async def test_editing_an_answered_question_does_not_ask_again(

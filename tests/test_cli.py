@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import sys
 from collections.abc import AsyncIterator
@@ -181,3 +182,34 @@ async def test_kill_9_mid_answer_keeps_the_question_and_the_partial_answer(
     assert code == 0
     context = [m["content"] for m in ollama.chat_requests[-1]["messages"]]
     assert context[-3:] == ["tell me everything", partial, "are you back?"]
+
+
+async def test_json_logs_one_object_a_line_with_one_line_per_answer(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    user = FakeUser(id=5)
+    async with FakeOllama() as ollama:
+        ollama.add_model("qwen:7b")
+        env = {
+            "TELEGRAM_BOT_TOKEN": tg.token,
+            "TELEGRAM_API_URL": tg.url,
+            "OLLAMA_HOST": ollama.url,
+            "ALLOWED_USER_IDS": "5",
+            "LOG_FORMAT": "json",
+        }
+        tg.user_sends(user, "a private question")
+        process = await start_bot(env, tmp_path)
+        try:
+            await tg.wait_for(lambda: bool(tg.bot_messages(user.id)), timeout=30)
+        finally:
+            process.terminate()
+        code, output = await finish(process)
+    assert code == 0
+    entries = [json.loads(line) for line in output.splitlines()]
+    [answer] = [e for e in entries if e["message"].startswith("answer ")]
+    assert answer["user_id"] == 5
+    assert answer["chat_id"] == 5
+    assert answer["model"] == "qwen:7b"
+    assert answer["status"] == "complete"
+    assert answer["answer_tokens"] >= 1
+    assert "private question" not in output
