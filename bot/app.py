@@ -11,6 +11,7 @@ import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, TypeAlias
+from urllib.parse import urlsplit
 
 from telegram import Bot, BotCommand, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
@@ -190,11 +191,34 @@ async def report_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> No
             await update.effective_message.reply_text(say("error_unexpected", lang))
 
 
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """Where Telegram sends updates, and where this process listens for them."""
+
+    url: str
+    listen: str
+    port: int
+    secret: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Webhook | None:
+        """The webhook the settings ask for; None means polling."""
+        if not settings.webhook_url or settings.webhook_secret is None:
+            return None
+        return cls(
+            url=settings.webhook_url,
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            secret=settings.webhook_secret.get_secret_value(),
+        )
+
+
 @contextlib.asynccontextmanager
 async def running(
     app: BotApplication,
     *,
     poll_timeout: float = 10.0,
+    webhook: Webhook | None = None,
 ) -> AsyncIterator[None]:
     """Run `app` on the current event loop (polling) until the block ends: start-up, then
     shutdown in the same order as `run_polling`."""
@@ -206,11 +230,23 @@ async def running(
             raise RuntimeError("the application was built without an updater")
         await app.start()
         try:
-            await app.updater.start_polling(
-                poll_interval=0.0,
-                timeout=dtm.timedelta(seconds=poll_timeout),
-                allowed_updates=Update.ALL_TYPES,
-            )
+            if webhook is None:
+                await app.updater.start_polling(
+                    poll_interval=0.0,
+                    timeout=dtm.timedelta(seconds=poll_timeout),
+                    allowed_updates=Update.ALL_TYPES,
+                )
+            else:
+                # PTB's webhook server (tornado) behind the user's reverse proxy; it registers
+                # the URL and the secret with setWebhook and rejects requests without the secret.
+                await app.updater.start_webhook(
+                    listen=webhook.listen,
+                    port=webhook.port,
+                    url_path=urlsplit(webhook.url).path.lstrip("/"),
+                    webhook_url=webhook.url,
+                    secret_token=webhook.secret,
+                    allowed_updates=Update.ALL_TYPES,
+                )
             yield
         finally:
             if app.updater.running:
@@ -233,7 +269,7 @@ async def serve(settings: Settings) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        async with running(app):
+        async with running(app, webhook=Webhook.from_settings(settings)):
             await stop.wait()
             log.info("stopping")
     except InvalidToken:

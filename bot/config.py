@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
@@ -55,6 +55,7 @@ def ollama_url(host: str) -> str:
     return f"{scheme}://{rest}"
 
 
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _GO_DURATION = re.compile(r"^[-+]?(\d+(\.\d*)?(ns|us|µs|ms|s|m|h))+$")
 
 
@@ -125,6 +126,12 @@ class Settings(BaseSettings):
     ollama_timeout: float = Field(default=300.0, gt=0)
     # Seconds that answers being written get to finish when the service stops.
     shutdown_grace: float = Field(default=10.0, ge=0, le=600)
+    # Webhook mode (behind a reverse proxy): Telegram POSTs updates to WEBHOOK_URL, which the
+    # proxy forwards to WEBHOOK_LISTEN:WEBHOOK_PORT. Unset: the bot polls (the default).
+    webhook_url: str | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    webhook_secret: SecretStr | None = None
 
     @field_validator("allowed_user_ids", "admin_user_ids", "allowed_chat_ids", mode="before")
     @classmethod
@@ -147,6 +154,26 @@ class Settings(BaseSettings):
     @classmethod
     def _full_ollama_url(cls, host: str) -> str:
         return ollama_url(host)
+
+    @field_validator("webhook_url", "webhook_secret", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_token(cls, secret: SecretStr | None) -> SecretStr | None:
+        if secret is not None and not _SECRET_TOKEN.fullmatch(secret.get_secret_value()):
+            raise ValueError(
+                "use 1-256 letters, digits, _ or - (Telegram's rule for secret tokens)"
+            )
+        return secret
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.webhook_url and self.webhook_secret is None:
+            raise ValueError("required when WEBHOOK_URL is set (1-256 letters, digits, _ or -)")
+        return self
 
     @field_validator("default_model", mode="before")
     @classmethod
@@ -177,7 +204,7 @@ def load_settings(env_file: Path | None = DEFAULT_ENV_FILE, **overrides: Any) ->
         return Settings(_env_file=env_file, **overrides)
     except ValidationError as err:
         first = err.errors()[0]
-        variable = str(first["loc"][0]).upper() if first["loc"] else "config"
+        variable = str(first["loc"][0]).upper() if first["loc"] else "WEBHOOK_SECRET"
         if first["type"] == "missing":
             problem = "missing; set it in config.env or the environment (see config.example.env)"
         else:

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from bot.app import build_application, running
+from bot.app import Webhook, build_application, running
 from bot.config import Settings, load_settings
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.telegram import FakeTelegram, FakeUser
@@ -47,7 +47,7 @@ async def running_bot(
     """The real bot, polling FakeTelegram, until the block ends."""
     settings = settings_for(tg, ollama, db_path, **overrides)
     app = build_application(settings)
-    async with running(app, poll_timeout=1.0):
+    async with running(app, poll_timeout=1.0, webhook=Webhook.from_settings(settings)):
         yield settings
 
 

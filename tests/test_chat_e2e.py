@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from bot.render import utf16_len
@@ -708,3 +710,33 @@ async def test_in_a_group_a_reply_to_the_bot_is_a_question(
         "first",
         "and a follow-up",
     ]
+
+
+async def test_webhook_mode_answers_updates_telegram_posts(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    tg.allow_http_webhooks = True  # loopback; a real deployment sits behind an HTTPS proxy
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/ollagram-hook"
+    webhook = {"webhook_url": url, "webhook_port": port, "webhook_secret": "s3cret-Token_1"}
+    async with running_bot(tg, ollama, db_path, **webhook):
+        assert (tg.webhook_url, tg.webhook_secret) == (url, "s3cret-Token_1")
+        tg.user_sends(ALICE, "over the webhook")
+        [answer] = await tg.wait_for_bot_messages(ALICE.id)
+        async with aiohttp.ClientSession() as stranger:
+            forged = {
+                "update_id": 999,
+                "message": {
+                    "message_id": 9,
+                    "date": 0,
+                    "text": "hi",
+                    "chat": {"id": MALLORY.id, "type": "private"},
+                },
+            }
+            async with stranger.post(url, json=forged) as response:
+                assert response.status == 403, "no secret header, no entry"
+    assert answer.content == "Echo: over the webhook"
+    assert tg.calls_of("getUpdates") == []
+    assert [status for _, status in tg.webhook_deliveries] == [200]

@@ -116,7 +116,12 @@ def test_keep_alive_as_ollama_parses_it(raw: str, sent: str | int | None) -> Non
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("KEEP_ALIVE", "5 minutes"), ("DEFAULT_ROLE", "pirate"), ("STREAM_MODE", "draft")],
+    [
+        ("KEEP_ALIVE", "5 minutes"),
+        ("DEFAULT_ROLE", "pirate"),
+        ("STREAM_MODE", "draft"),
+        ("WEBHOOK_SECRET", "spaces are not allowed"),
+    ],
 )
 def test_bad_values_name_their_variable(
     monkeypatch: pytest.MonkeyPatch, variable: str, value: str
@@ -154,3 +159,11 @@ def test_cli_with_a_missing_config_file_says_so(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "nowhere.env does not exist" in result.stderr
+
+
+def test_webhook_url_needs_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("WEBHOOK_URL", "https://bot.example.org/hook")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None)
+    assert caught.value.variable == "WEBHOOK_SECRET"

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
-from aiohttp import web
+from aiohttp import ClientSession, web
 
 JSON = dict[str, Any]
 
@@ -1125,6 +1125,15 @@ class FakeTelegram:
         self.clock = clock
 
         self.drafts_supported = True
+        #: Set by setWebhook; updates are then POSTed there and getUpdates answers 409.
+        self.webhook_url: str | None = None
+        self.webhook_secret: str | None = None
+        #: Real Telegram only calls HTTPS webhooks; tests on loopback allow plain HTTP.
+        self.allow_http_webhooks = False
+        #: (update_id, HTTP status the bot answered) for every webhook delivery.
+        self.webhook_deliveries: list[tuple[int, int]] = []
+        self._deliveries: set[asyncio.Task[None]] = set()
+        self._webhook_session: ClientSession | None = None
         self.reject_formatting = False
         self.reject_formatting_times = 0
         self.privacy_mode = True
@@ -1163,6 +1172,7 @@ class FakeTelegram:
             ("logOut", self._true),
             ("close", self._true),
             ("deleteWebhook", self._delete_webhook),
+            ("setWebhook", self._set_webhook),
             ("getWebhookInfo", self._get_webhook_info),
             ("getUpdates", self._get_updates),
             ("setMyCommands", self._set_my_commands),
@@ -1208,6 +1218,12 @@ class FakeTelegram:
     async def stop(self) -> None:
         self._stopping.set()
         self._changed()
+        for task in list(self._deliveries):
+            task.cancel()
+        await asyncio.gather(*self._deliveries, return_exceptions=True)
+        if self._webhook_session is not None:
+            session, self._webhook_session = self._webhook_session, None
+            await session.close()
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
@@ -1285,9 +1301,39 @@ class FakeTelegram:
 
     def _queue_update(self, payload: JSON) -> int:
         update_id = next(self._update_ids)
-        self._updates.append({"update_id": update_id, **payload})
+        update = {"update_id": update_id, **payload}
+        if self.webhook_url is not None:
+            # With a webhook set, Telegram POSTs each update to it instead of queueing it.
+            task = asyncio.get_running_loop().create_task(self._deliver_to_webhook(update))
+            self._deliveries.add(task)
+            task.add_done_callback(self._deliveries.discard)
+        else:
+            self._updates.append(update)
         self._changed()
         return update_id
+
+    async def _deliver_to_webhook(self, update: JSON) -> None:
+        """POST one update as Telegram does, with the secret header; retried a few times."""
+        assert self.webhook_url is not None
+        headers = {"Content-Type": "application/json"}
+        if self.webhook_secret:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook_secret
+        if self._webhook_session is None:
+            self._webhook_session = ClientSession()
+        status = 0
+        for _ in range(3):
+            try:
+                async with self._webhook_session.post(
+                    self.webhook_url, data=json.dumps(update), headers=headers
+                ) as response:
+                    status = response.status
+            except OSError:
+                status = 0
+            if status == 200:
+                break
+            await asyncio.sleep(0.1)
+        self.webhook_deliveries.append((int(update["update_id"]), status))
+        self._changed()
 
     def inject_update(self, payload: JSON) -> int:
         """Queue a raw update (without update_id, which is assigned); return its update_id."""
@@ -1882,16 +1928,39 @@ class FakeTelegram:
     def _delete_webhook(self, params: _Params) -> bool:
         if params.bool_("drop_pending_updates"):
             self._updates.clear()
+        self.webhook_url = None
+        self.webhook_secret = None
+        return True
+
+    def _set_webhook(self, params: _Params) -> bool:
+        url = params.str_("url")
+        if not url:
+            return self._delete_webhook(params)
+        if not url.startswith("https://") and not self.allow_http_webhooks:
+            raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
+        secret = params.str_or_none("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise _bad("bad webhook: Secret token contains unallowed characters")
+        if params.bool_("drop_pending_updates"):
+            self._updates.clear()
+        self.webhook_url = url
+        self.webhook_secret = secret
         return True
 
     def _get_webhook_info(self, params: _Params) -> JSON:
         return {
-            "url": "",
+            "url": self.webhook_url or "",
             "has_custom_certificate": False,
             "pending_update_count": len(self._updates),
         }
 
     async def _get_updates(self, params: _Params) -> list[JSON]:
+        if self.webhook_url is not None:
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; use "
+                "deleteWebhook to delete the webhook first",
+            )
         offset = params.int_or_none("offset") or 0
         limit = max(1, min(100, params.int_or_none("limit") or 100))
         timeout = max(0, params.int_or_none("timeout") or 0)
