@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import logging
 import sys
 from pathlib import Path
@@ -69,6 +70,15 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 
+def where_to_set(err: ConfigError, config: Path) -> str:
+    """A hint for a missing setting: which file a newcomer should create or edit."""
+    if not err.problem.startswith("missing") or config.is_file():
+        return ""
+    if os.environ.get("INVOCATION_ID"):  # started by systemd: the unit's EnvironmentFile
+        return " (the service reads /etc/ollagram/config.env)"
+    return f" ({config} not found: cp config.example.env {config})"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `ollagram` script and of `python -m bot`."""
     parser = argparse.ArgumentParser(
@@ -98,8 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ollagram: cannot read {config}: {err.strerror}", file=sys.stderr)
         return 2
     except ConfigError as err:
-        hint = "" if config.is_file() else f" ({config} not found: cp config.example.env {config})"
-        print(f"ollagram: configuration error: {err}{hint}", file=sys.stderr)
+        print(f"ollagram: configuration error: {err}{where_to_set(err, config)}", file=sys.stderr)
         return 2
     configure_logging(settings)
     # Imported late: a configuration error prints before the libraries load.
