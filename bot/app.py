@@ -278,7 +278,10 @@ async def serve(settings: Settings) -> int:
     except NetworkError as err:
         log.critical("cannot reach Telegram at %s: %s", settings.telegram_api_url, err)
         return 1
-    except StoreUnavailable as err:
+    except TelegramError as err:  # e.g. Telegram refused the webhook address
+        log.critical("Telegram refused to start the bot: %s", err)
+        return 1
+    except (StoreUnavailable, OSError) as err:  # a database or a busy WEBHOOK_PORT
         log.critical("%s", err)
         return 1
     return 0
@@ -305,6 +308,8 @@ async def check_token(settings: Settings) -> Finding:
             f"Telegram at {url} is not reachable ({err})",
             "check the network or TELEGRAM_API_URL",
         )
+    except TelegramError as err:
+        return Finding(False, f"Telegram answered: {err}", "check TELEGRAM_BOT_TOKEN")
     return Finding(True, f"Telegram accepts the token: the bot is @{username}")
 
 

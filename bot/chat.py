@@ -31,8 +31,9 @@ from bot.store import (
 
 log = logging.getLogger(__name__)
 
-HISTORY_LOAD_LIMIT = 400
-CHECKPOINT_INTERVAL_S = 2.0  # turns read from the store before trimming to the window
+HISTORY_LOAD_LIMIT = 400  # turns read from the store before trimming to the window
+CHECKPOINT_INTERVAL_S = 2.0  # how much of an answer a crash may lose
+STOP_DELIVERY_S = 10.0  # after the grace: time to deliver and store the cut answers
 
 
 class HistoryStore(Protocol):
@@ -236,7 +237,9 @@ class ChatService:
             async with asyncio.timeout(grace_s):
                 await self._idle.wait()
         self.stop_all()
-        await self._idle.wait()
+        with contextlib.suppress(TimeoutError):  # stored already; only delivery may be lost
+            async with asyncio.timeout(STOP_DELIVERY_S):
+                await self._idle.wait()
 
     def stop_all(self) -> None:
         """Cut every running answer (kept as `stopped`) and start no new one."""

@@ -6,10 +6,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from bot.config import Settings
-from bot.errors import BotError, StoreUnavailable
+from bot.errors import BotError
 from bot.llm import InstalledModel, OllamaGateway
-from bot.models import find_installed
-from bot.store import MIGRATIONS, Store
+from bot.models import ModelCatalog, find_installed
+from bot.store import MIGRATIONS, inspect_database
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,7 @@ async def _ollama(settings: Settings) -> list[Finding]:
     try:
         version = await gateway.version()
         installed = await gateway.installed_models()
+        return [*_ollama_findings(settings, version, installed), await _default_model(gateway)]
     except BotError:
         return [
             Finding(
@@ -64,15 +65,27 @@ async def _ollama(settings: Settings) -> list[Finding]:
         ]
     finally:
         await gateway.close()
+
+
+def _ollama_findings(
+    settings: Settings, version: str, installed: Sequence[InstalledModel]
+) -> list[Finding]:
+    host = settings.ollama_host
     findings = [Finding(True, f"Ollama {version} at {host}, {len(installed)} model(s) installed")]
     if settings.default_model:
         findings.append(_installed("DEFAULT_MODEL", settings.default_model, installed))
-    elif installed:
-        findings.append(Finding(True, f"DEFAULT_MODEL unset: users get {installed[0].name}"))
-    else:
-        findings.append(Finding(False, "no model is installed", "ollama pull llama3.2"))
-    findings.append(_installed("VISION_MODEL", settings.vision_model, installed))
+    vision = _installed("VISION_MODEL", settings.vision_model, installed)
+    # Photos are not supported yet: a missing vision model is worth knowing, not a failure.
+    findings.append(vision if vision.ok else Finding(True, f"{vision.text} (photos: not yet)"))
     return findings
+
+
+async def _default_model(gateway: OllamaGateway) -> Finding:
+    try:
+        model = await ModelCatalog(gateway, None).default_model()
+    except BotError:
+        return Finding(False, "no installed model can chat", "ollama pull llama3.2")
+    return Finding(True, f"without a choice of their own, users get {model}")
 
 
 def _installed(variable: str, name: str, installed: Sequence[InstalledModel]) -> Finding:
@@ -84,15 +97,12 @@ def _installed(variable: str, name: str, installed: Sequence[InstalledModel]) ->
 
 async def _database(settings: Settings) -> Finding:
     path = settings.database_path
-    try:
-        store = await Store.open(path)
-    except StoreUnavailable as err:
-        return Finding(False, f"database {path}: {err.reason}", "fix DATABASE_PATH or its folder")
-    try:
-        version = await store.schema_version()
-        await store.check_writable()
-    except BotError as err:
-        return Finding(False, f"database {path}: {err}", "fix the file's permissions")
-    finally:
-        await store.close()
-    return Finding(True, f"database {path}: writable, schema {version} of {len(MIGRATIONS)}")
+    state = await inspect_database(path)
+    if state.error:
+        return Finding(False, f"database {path}: {state.error}", "fix DATABASE_PATH or permissions")
+    if not state.exists:
+        return Finding(True, f"database {path}: not created yet; its folder is writable")
+    schema = f"schema {state.version} of {len(MIGRATIONS)}"
+    if state.version < len(MIGRATIONS):
+        return Finding(True, f"database {path}: writable, {schema} (the rest applies at start)")
+    return Finding(True, f"database {path}: writable, {schema}")

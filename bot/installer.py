@@ -137,11 +137,12 @@ class ModelInstaller:
         self._catalog = catalog
         self._pulls: dict[str, _Pull] = {}
         self._numbers = itertools.count(1)
+        self._closing = False
 
     def reserve(self, model: str) -> int | None:
         """Claim the pull of `model`; its number, or None if it is being pulled already."""
         key = model_id(model)
-        if key in self._pulls:
+        if key in self._pulls or self._closing:
             return None
         pull = _Pull(full_name(model), next(self._numbers))
         self._pulls[key] = pull
@@ -157,6 +158,9 @@ class ModelInstaller:
         pull = self._find(number)
         if pull is None or pull.task is not None:
             raise RuntimeError(f"pull {number} was not reserved")
+        if self._closing:  # the bot began stopping while the progress message was being sent
+            self.release(number)
+            return
         pull.task = asyncio.create_task(self._pull(pull, view))
 
     def cancel(self, number: int) -> bool:
@@ -168,7 +172,8 @@ class ModelInstaller:
         return True
 
     async def stop_all(self) -> None:
-        """Cancel every pull and wait until each has told its view."""
+        """Cancel every pull and wait until each has told its view; start no new one."""
+        self._closing = True
         tasks = [pull.task for pull in self._pulls.values() if pull.task is not None]
         for number in [pull.number for pull in self._pulls.values()]:
             self.cancel(number)

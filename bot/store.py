@@ -6,6 +6,8 @@ WAL journal, a busy timeout, foreign keys on, numbered migrations applied at sta
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -204,14 +206,6 @@ class Store:
                 "\nCOMMIT;"
             )
 
-    async def check_writable(self) -> None:
-        """Take the write lock and let it go: StoreUnavailable if the file is read-only."""
-        try:
-            await self._db.execute("BEGIN IMMEDIATE")
-            await self._db.rollback()
-        except sqlite3.Error as err:
-            raise StoreUnavailable(str(self.path), str(err)) from err
-
     async def schema_version(self) -> int:
         """The highest migration applied."""
         async with self._db.execute("SELECT MAX(version) FROM schema_version") as cur:
@@ -368,3 +362,36 @@ class Store:
             StoredMessage(id=row[0], role=row[1], content=row[2], status=row[3], model=row[4])
             for row in reversed(list(rows))
         ]
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseState:
+    """What `inspect_database` found, without creating or changing anything."""
+
+    exists: bool
+    version: int = 0
+    error: str | None = None
+
+
+def _not_there(path: Path) -> DatabaseState | None:
+    """None when the file exists; else whether it could be created."""
+    if path.exists():
+        return None
+    folder = next((p for p in path.parents if p.is_dir()), Path("/"))
+    writable = os.access(folder, os.W_OK)
+    return DatabaseState(False, error=None if writable else f"{folder} is not writable")
+
+
+async def inspect_database(path: Path) -> DatabaseState:
+    """Is the database there, writable, and at which schema version? Creates nothing."""
+    if (missing := await asyncio.to_thread(_not_there, path)) is not None:
+        return missing
+    try:
+        async with aiosqlite.connect(f"file:{path}?mode=rw", uri=True) as db:
+            await db.execute("BEGIN IMMEDIATE")
+            await db.rollback()
+            async with db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version") as cur:
+                row = await cur.fetchone()
+    except sqlite3.Error as err:
+        return DatabaseState(True, error=str(err))
+    return DatabaseState(True, version=int(row[0]) if row else 0)

@@ -14,7 +14,7 @@ import pytest
 
 from bot.app import check_token
 from bot.cli import diagnose
-from bot.store import MIGRATIONS
+from bot.store import MIGRATIONS, Store
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.telegram import FakeTelegram
 from tests.harness import settings_for
@@ -51,6 +51,8 @@ async def run_doctor(
 
 
 async def test_all_good(tg: FakeTelegram, ollama: FakeOllama, db_path: Path) -> None:
+    async with await Store.open(db_path):  # the bot ran here before
+        pass
     code, lines = await run_doctor(tg, ollama, db_path, default_model="llama3.2")
     assert code == 0, lines
     assert all(line.startswith("✓ ") for line in lines)
@@ -85,7 +87,17 @@ async def test_model_missing(tg: FakeTelegram, ollama: FakeOllama, db_path: Path
     code, lines = await run_doctor(tg, ollama, db_path, default_model="mistral:7b")
     assert code == 1
     assert "✗ DEFAULT_MODEL mistral:7b is not installed — ollama pull mistral:7b" in lines
-    assert "✗ VISION_MODEL llava is not installed — ollama pull llava" in lines
+    assert "✓ VISION_MODEL llava is not installed (photos: not yet)" in lines
+
+
+async def test_a_database_not_created_yet_is_left_alone(
+    tg: FakeTelegram, ollama: FakeOllama, tmp_path: Path
+) -> None:
+    db_path = tmp_path / "state" / "ollagram.sqlite3"
+    code, lines = await run_doctor(tg, ollama, db_path)
+    assert code == 0
+    assert f"✓ database {db_path}: not created yet; its folder is writable" in lines
+    assert not db_path.parent.exists(), "the doctor creates nothing"
 
 
 async def test_doctor_command_line(tg: FakeTelegram, ollama: FakeOllama, tmp_path: Path) -> None:
