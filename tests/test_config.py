@@ -121,6 +121,7 @@ def test_keep_alive_as_ollama_parses_it(raw: str, sent: str | int | None) -> Non
         ("DEFAULT_ROLE", "pirate"),
         ("STREAM_MODE", "draft"),
         ("WEBHOOK_SECRET", "spaces are not allowed"),
+        ("WEBHOOK_URL", "http://bot.example.org/hook"),
     ],
 )
 def test_bad_values_name_their_variable(
