@@ -21,6 +21,16 @@ async def tg() -> AsyncIterator[FakeTelegram]:
         yield fake
 
 
+def bot_env(tg: FakeTelegram, ollama: FakeOllama, **settings: str) -> dict[str, str]:
+    """The environment of a bot process talking to these fakes."""
+    return {
+        "TELEGRAM_BOT_TOKEN": tg.token,
+        "TELEGRAM_API_URL": tg.url,
+        "OLLAMA_HOST": ollama.url,
+        **settings,
+    }
+
+
 async def start_bot(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
     """`python -m bot` as `make run` starts it, with only the given environment."""
     return await asyncio.create_subprocess_exec(
@@ -59,12 +69,7 @@ async def test_bot_process_answers_then_stops_on_sigterm_without_leaking(
         ollama.add_model("qwen:7b")
         ollama.add_model("llava:7b")
         (tmp_path / "config.env").write_text("DEFAULT_MODEL=qwen:7b\nALLOWED_USER_IDS=5\n")
-        env = {
-            "TELEGRAM_BOT_TOKEN": tg.token,
-            "TELEGRAM_API_URL": tg.url,
-            "OLLAMA_HOST": ollama.url,
-            "LOG_LEVEL": "DEBUG",
-        }
+        env = bot_env(tg, ollama, LOG_LEVEL="DEBUG")
         tg.user_sends(user, "hello there")
         process = await start_bot(env, tmp_path)
         try:
@@ -110,15 +115,14 @@ async def test_sigterm_lets_answers_finish_within_the_grace_period(
         ollama.add_model("qwen:7b")
         ending = "the last words."
         ollama.script(Reply(text="word " * 30 + ending, token_delay=0.05))
-        env = {
-            "TELEGRAM_BOT_TOKEN": tg.token,
-            "TELEGRAM_API_URL": tg.url,
-            "OLLAMA_HOST": ollama.url,
-            "ALLOWED_USER_IDS": "5",
-            "SHUTDOWN_GRACE": grace,
-            "STREAM_MODE": "edit",
-            "EDIT_INTERVAL_PRIVATE": "0.4",
-        }
+        env = bot_env(
+            tg,
+            ollama,
+            ALLOWED_USER_IDS="5",
+            SHUTDOWN_GRACE=grace,
+            STREAM_MODE="edit",
+            EDIT_INTERVAL_PRIVATE="0.4",
+        )
         tg.user_sends(user, "tell me")
         process = await start_bot(env, tmp_path)
         try:
@@ -149,12 +153,7 @@ async def test_kill_9_mid_answer_keeps_the_question_and_the_partial_answer(
     async with FakeOllama() as ollama:
         ollama.add_model("qwen:7b")
         ollama.script(Reply(text="slowly " * 400, token_delay=0.05), "Echo after the crash")
-        env = {
-            "TELEGRAM_BOT_TOKEN": tg.token,
-            "TELEGRAM_API_URL": tg.url,
-            "OLLAMA_HOST": ollama.url,
-            "ALLOWED_USER_IDS": "5",
-        }
+        env = bot_env(tg, ollama, ALLOWED_USER_IDS="5")
         tg.user_sends(user, "tell me everything")
         process = await start_bot(env, tmp_path)
         await tg.wait_for(lambda: ollama.chunks_sent >= 60, timeout=30)  # 3 s of answer
@@ -190,13 +189,7 @@ async def test_json_logs_one_object_a_line_with_one_line_per_answer(
     user = FakeUser(id=5)
     async with FakeOllama() as ollama:
         ollama.add_model("qwen:7b")
-        env = {
-            "TELEGRAM_BOT_TOKEN": tg.token,
-            "TELEGRAM_API_URL": tg.url,
-            "OLLAMA_HOST": ollama.url,
-            "ALLOWED_USER_IDS": "5",
-            "LOG_FORMAT": "json",
-        }
+        env = bot_env(tg, ollama, ALLOWED_USER_IDS="5", LOG_FORMAT="json")
         tg.user_sends(user, "a private question")
         process = await start_bot(env, tmp_path)
         try:
