@@ -6,7 +6,7 @@ import asyncio
 import json
 import sqlite3
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -44,6 +44,19 @@ async def start_bot(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Proces
     )
 
 
+async def run_until(
+    tg: FakeTelegram, env: dict[str, str], cwd: Path, done: Callable[[], bool]
+) -> tuple[int, str]:
+    """Start the bot, wait until `done()` holds in FakeTelegram, then SIGTERM it (as systemd
+    does); its exit code and output."""
+    process = await start_bot(env, cwd)
+    try:
+        await tg.wait_for(done, timeout=30)
+    finally:
+        process.terminate()
+    return await finish(process)
+
+
 async def finish(process: asyncio.subprocess.Process) -> tuple[int, str]:
     output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode is not None
@@ -71,12 +84,7 @@ async def test_bot_process_answers_then_stops_on_sigterm_without_leaking(
         (tmp_path / "config.env").write_text("DEFAULT_MODEL=qwen:7b\nALLOWED_USER_IDS=5\n")
         env = bot_env(tg, ollama, LOG_LEVEL="DEBUG")
         tg.user_sends(user, "hello there")
-        process = await start_bot(env, tmp_path)
-        try:
-            await tg.wait_for(lambda: bool(tg.bot_messages(user.id)), timeout=30)
-        finally:
-            process.terminate()  # SIGTERM, as systemd sends it
-        code, output = await finish(process)
+        code, output = await run_until(tg, env, tmp_path, lambda: bool(tg.bot_messages(user.id)))
     assert tg.bot_messages(user.id)[0].content == "Echo: hello there"
     assert ollama.chat_requests[0]["model"] == "qwen:7b", "config.env was read"
     assert code == 0
@@ -124,12 +132,7 @@ async def test_sigterm_lets_answers_finish_within_the_grace_period(
             EDIT_INTERVAL_PRIVATE="0.4",
         )
         tg.user_sends(user, "tell me")
-        process = await start_bot(env, tmp_path)
-        try:
-            await tg.wait_for(lambda: bool(tg.bot_messages(user.id)), timeout=30)
-        finally:
-            process.terminate()
-        code, output = await finish(process)
+        code, output = await run_until(tg, env, tmp_path, lambda: bool(tg.bot_messages(user.id)))
     assert code == 0, output
     [answer] = tg.bot_messages(user.id)
     stored = (
@@ -169,15 +172,12 @@ async def test_kill_9_mid_answer_keeps_the_question_and_the_partial_answer(
         assert partial.startswith("slowly slowly"), "a checkpoint saved the text so far"
 
         tg.user_sends(user, "are you back?")
-        process = await start_bot(env, tmp_path)
-        try:
-            await tg.wait_for(
-                lambda: any(m.content == "Echo after the crash" for m in tg.bot_messages(user.id)),
-                timeout=30,
-            )
-        finally:
-            process.terminate()
-        code, _ = await finish(process)
+        code, _ = await run_until(
+            tg,
+            env,
+            tmp_path,
+            lambda: any(m.content == "Echo after the crash" for m in tg.bot_messages(user.id)),
+        )
     assert code == 0
     context = [m["content"] for m in ollama.chat_requests[-1]["messages"]]
     assert context[-3:] == ["tell me everything", partial, "are you back?"]
@@ -191,12 +191,7 @@ async def test_json_logs_one_object_a_line_with_one_line_per_answer(
         ollama.add_model("qwen:7b")
         env = bot_env(tg, ollama, ALLOWED_USER_IDS="5", LOG_FORMAT="json")
         tg.user_sends(user, "a private question")
-        process = await start_bot(env, tmp_path)
-        try:
-            await tg.wait_for(lambda: bool(tg.bot_messages(user.id)), timeout=30)
-        finally:
-            process.terminate()
-        code, output = await finish(process)
+        code, output = await run_until(tg, env, tmp_path, lambda: bool(tg.bot_messages(user.id)))
     assert code == 0
     entries = [json.loads(line) for line in output.splitlines()]
     [answer] = [e for e in entries if e["message"].startswith("answer ")]
