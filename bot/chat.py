@@ -76,7 +76,6 @@ class ChatModel(Protocol):
         *,
         options: Mapping[str, Any] | None = None,
         keep_alive: str | int | None = None,
-        think: bool | None = None,
     ) -> AsyncIterator[ChatEvent]: ...
     async def model_facts(self, model: str) -> ModelFacts: ...
 
@@ -123,16 +122,6 @@ class ChatDefaults:
     temperature: float = 0.7
     num_ctx: int = 8192
     keep_alive: str | int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """How an answer ended, as stored."""
-
-    status: AnswerStatus
-    text: str
-    model: str | None
-    figures: AnswerFigures = field(default_factory=AnswerFigures)
 
 
 def estimate_tokens(text: str) -> int:
@@ -193,7 +182,7 @@ class ChatService:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    async def answer(self, question: Question, sink: AnswerSink) -> Answer:
+    async def answer(self, question: Question, sink: AnswerSink) -> None:
         """Answer `question` into `sink` after any earlier question of the same thread.
 
         Never raises for a failure of the model, Telegram or the database: the user is told,
@@ -204,17 +193,16 @@ class ChatService:
         async with thread.lock:
             if self._closing:
                 await sink.fail(ShuttingDown())
-                return Answer(status="error", text="", model=None)
+                return
             thread.stop = asyncio.Event()
             self._writing += 1
             self._idle.clear()
             sink.begin()
             try:
-                return await self._answer_now(question, sink, thread.stop)
+                await self._answer_now(question, sink, thread.stop)
             except Exception:  # the boundary: a bug or a broken database must not go silent
                 log.exception("answering failed in chat %s", question.chat_id)
                 await sink.fail(BotError("unexpected failure"))
-                return Answer(status="error", text="", model=None)
             finally:
                 thread.stop = None
                 self._writing -= 1
@@ -267,9 +255,7 @@ class ChatService:
         except LLMError:
             return None, role
 
-    async def _answer_now(
-        self, question: Question, sink: AnswerSink, stop: asyncio.Event
-    ) -> Answer:
+    async def _answer_now(self, question: Question, sink: AnswerSink, stop: asyncio.Event) -> None:
         user_id = question.user.id
         await self._store.remember_user(question.user)
         settings = await self._store.user_settings(user_id)
@@ -291,7 +277,7 @@ class ChatService:
                 conversation, "assistant", "", model=model, status="error"
             )
             await sink.fail(err)
-            return Answer(status="error", text="", model=model)
+            return
 
         parts: list[str] = []
         done: list[AnswerDone] = []
@@ -331,7 +317,6 @@ class ChatService:
             await sink.fail(error)
         else:
             await sink.finish(status)
-        return Answer(status=status, text=text, model=model, figures=figures)
 
     async def _context(
         self, model: str, settings: UserSettings, earlier: Sequence[StoredMessage], text: str

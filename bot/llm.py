@@ -34,15 +34,13 @@ class ChatMessage:
 
     role: str
     content: str
-    images: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class TextDelta:
     """A piece of the answer as the model wrote it."""
 
-    content: str = ""
-    thinking: str = ""
+    content: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,17 +163,9 @@ class OllamaGateway:
         *,
         options: Mapping[str, Any] | None = None,
         keep_alive: str | int | None = None,
-        think: bool | None = None,
     ) -> AsyncIterator[ChatEvent]:
         """Stream an answer from `/api/chat`: text deltas, then one AnswerDone."""
-        payload = [
-            {
-                "role": m.role,
-                "content": m.content,
-                **({"images": list(m.images)} if m.images else {}),
-            }
-            for m in messages
-        ]
+        payload = [{"role": m.role, "content": m.content} for m in messages]
         try:
             stream = await self._client.chat(
                 model=model,
@@ -183,14 +173,10 @@ class OllamaGateway:
                 stream=True,
                 options=dict(options) if options else None,
                 keep_alive=keep_alive,
-                think=think,
             )
             async for part in stream:
-                message = part.message
-                content = message.content or ""
-                thinking = message.thinking or ""
-                if content or thinking:
-                    yield TextDelta(content=content, thinking=thinking)
+                if content := part.message.content:
+                    yield TextDelta(content)
                 if part.done:
                     yield AnswerDone(
                         done_reason=part.done_reason,
