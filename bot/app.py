@@ -34,9 +34,13 @@ from bot.errors import StoreUnavailable
 from bot.handlers.basics import BasicHandlers
 from bot.handlers.chat import ChatHandlers
 from bot.handlers.models import ModelHandlers
+from bot.handlers.roles import RoleHandlers
+from bot.handlers.settings import SettingsHandlers
 from bot.installer import ModelInstaller
 from bot.llm import OllamaGateway
 from bot.models import ModelCatalog, ModelPicker
+from bot.preferences import PreferenceService
+from bot.roles import RoleBook
 from bot.store import Store
 from bot.streaming import AnswerStreams, ChatPacer, ChatRateLimiter
 from bot.texts import say
@@ -52,7 +56,22 @@ BotApplication: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
 MAX_CONCURRENT_UPDATES = 256
 TELEGRAM_TIMEOUT_S = 15.0  # generous: a timed-out send may still arrive, and a retry duplicates
 RUNNING_WORK = "running_work"
-COMMANDS = ("start", "help", "new", "reset", "stop", "model", "status", "pull", "rm", "id")
+COMMANDS = (
+    "start",
+    "help",
+    "new",
+    "reset",
+    "stop",
+    "ask",
+    "compare",
+    "role",
+    "settings",
+    "model",
+    "status",
+    "pull",
+    "rm",
+    "id",
+)
 
 
 def build_application(
@@ -104,17 +123,15 @@ def build_application(
         allowed_chats=settings.allowed_chat_ids,
     )
     catalog = ModelCatalog(llm, settings.default_model)
-    chat = ChatService(
-        store,
-        llm,
-        catalog,
-        ChatDefaults(
-            role=settings.default_role,
-            temperature=settings.temperature,
-            num_ctx=settings.num_ctx,
-            keep_alive=settings.keep_alive,
-        ),
+    roles = RoleBook(store, settings.file_roles(), settings.default_role)
+    defaults = ChatDefaults(
+        temperature=settings.temperature,
+        num_ctx=settings.num_ctx,
+        keep_alive=settings.keep_alive,
+        compare_concurrency=settings.compare_concurrency,
     )
+    chat = ChatService(store, llm, catalog, roles, defaults)
+    picker = ModelPicker(store, catalog)
     installer = ModelInstaller(llm, catalog)
     streams = AnswerStreams(
         app.bot,
@@ -124,7 +141,7 @@ def build_application(
     )
     app.bot_data[RUNNING_WORK] = RunningWork(chat, installer, settings.shutdown_grace)
     models = ModelHandlers(
-        picker=ModelPicker(store, catalog),
+        picker=picker,
         installer=installer,
         policy=policy,
         server=llm,
@@ -132,7 +149,17 @@ def build_application(
         pacer=pacer,
         pull_interval=settings.pull_progress_interval,
     )
-    register_handlers(app, policy, BasicHandlers(chat), ChatHandlers(chat, streams), models)
+    register_handlers(
+        app,
+        policy,
+        Handlers(
+            basics=BasicHandlers(chat),
+            talk=ChatHandlers(chat, streams, picker),
+            models=models,
+            roles=RoleHandlers(chat, roles, policy),
+            settings=SettingsHandlers(PreferenceService(store, catalog, llm, defaults)),
+        ),
+    )
     app.add_error_handler(report_error)
     return app
 
@@ -151,14 +178,20 @@ class RunningWork:
         await asyncio.gather(self.installer.stop_all(), self.chat.close(self.grace_s))
 
 
-def register_handlers(
-    app: BotApplication,
-    policy: AccessPolicy,
-    basics: BasicHandlers,
-    talk: ChatHandlers,
-    models: ModelHandlers,
-) -> None:
+@dataclass(frozen=True, slots=True)
+class Handlers:
+    """Every handler object, by area."""
+
+    basics: BasicHandlers
+    talk: ChatHandlers
+    models: ModelHandlers
+    roles: RoleHandlers
+    settings: SettingsHandlers
+
+
+def register_handlers(app: BotApplication, policy: AccessPolicy, handlers: Handlers) -> None:
     """Every command, message and button, behind the access gate."""
+    basics, talk, models = handlers.basics, handlers.talk, handlers.models
     app.add_handler(TypeHandler(Update, AccessGate(policy)), group=-1)
     # New messages only: editing a question already answered does not ask it again.
     new = filters.UpdateType.MESSAGE
@@ -169,12 +202,20 @@ def register_handlers(
     app.add_handler(CommandHandler("pull", models.on_pull, filters=new))
     app.add_handler(CommandHandler("rm", models.on_rm, filters=new))
     app.add_handler(CommandHandler("status", models.on_status, filters=new))
+    app.add_handler(CommandHandler("settings", handlers.settings.on_settings, filters=new))
     app.add_handler(CallbackQueryHandler(models.on_model_button, pattern=r"^model:"))
     app.add_handler(CallbackQueryHandler(models.on_pull_button, pattern=r"^pull:"))
     app.add_handler(CallbackQueryHandler(models.on_rm_button, pattern=r"^rm:"))
-    # Questions and /new wait their turn inside ChatService; block=False frees PTB's update
-    # slot meanwhile, so a long queue never holds up /stop or other users.
+    app.add_handler(CallbackQueryHandler(handlers.settings.on_settings_button, pattern=r"^set:"))
+    # Questions, /new and role switches wait their turn inside ChatService; block=False frees
+    # PTB's update slot meanwhile, so a long queue never holds up /stop or other users.
     app.add_handler(CommandHandler(["new", "reset"], talk.on_new, filters=new, block=False))
+    app.add_handler(CommandHandler("ask", talk.on_ask, filters=new, block=False))
+    app.add_handler(CommandHandler("compare", talk.on_compare, filters=new, block=False))
+    app.add_handler(CommandHandler("role", handlers.roles.on_role, filters=new, block=False))
+    app.add_handler(
+        CallbackQueryHandler(handlers.roles.on_role_button, pattern=r"^role:", block=False)
+    )
     app.add_handler(CommandHandler("stop", talk.on_stop, filters=new))
     app.add_handler(
         MessageHandler(new & filters.TEXT & ~filters.COMMAND, talk.on_text, block=False)

@@ -2,7 +2,8 @@
 
 It assembles the context (role, history trimmed to the model's window, the new message), keeps
 one answer at a time per (chat, user) with later messages waiting in order, streams the model's
-words into an AnswerSink, and stores both sides with the answer's status and figures.
+words into an AnswerSink, and stores both sides with the answer's status and figures. One-shot
+questions (/ask, /compare) take the same turns through `/api/generate` and store nothing.
 """
 
 from __future__ import annotations
@@ -11,19 +12,29 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from bot.errors import BotError, LLMError, ShuttingDown
-from bot.llm import AnswerDone, ChatEvent, ChatMessage, ModelFacts, TextDelta
+from bot.llm import (
+    AnswerDone,
+    ChatEvent,
+    ChatMessage,
+    InstalledModel,
+    ModelFacts,
+    TextDelta,
+    ThinkingDelta,
+)
 from bot.models import ModelChoice
-from bot.notices import ModelReplaced, Notice
-from bot.roles import find_role
+from bot.notices import AnswerFooter, ModelReplaced, Notice
+from bot.roles import Role
 from bot.store import (
     AnswerFigures,
     AnswerStatus,
     MessageRole,
+    SettingName,
+    SettingValue,
     StoredMessage,
     UserProfile,
     UserSettings,
@@ -42,6 +53,7 @@ class HistoryStore(Protocol):
     async def remember_user(self, profile: UserProfile) -> None: ...
     async def user_settings(self, user_id: int) -> UserSettings: ...
     async def forget_model(self, user_id: int, model: str) -> None: ...
+    async def set_setting(self, user_id: int, name: SettingName, value: SettingValue) -> None: ...
     async def current_conversation(self, chat_id: int, user_id: int) -> int: ...
     async def new_conversation(self, chat_id: int, user_id: int) -> int: ...
     async def recent_messages(
@@ -75,6 +87,17 @@ class ChatModel(Protocol):
         messages: Sequence[ChatMessage],
         *,
         options: Mapping[str, Any] | None = None,
+        think: bool | None = None,
+        keep_alive: str | int | None = None,
+    ) -> AsyncIterator[ChatEvent]: ...
+    def generate(
+        self,
+        model: str,
+        prompt: str,
+        *,
+        system: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        think: bool | None = None,
         keep_alive: str | int | None = None,
     ) -> AsyncIterator[ChatEvent]: ...
     async def model_facts(self, model: str) -> ModelFacts: ...
@@ -84,6 +107,13 @@ class ModelChooser(Protocol):
     """Which model answers a user (bot.models.ModelCatalog)."""
 
     async def model_for(self, chosen: str | None) -> ModelChoice: ...
+    async def chat_models(self, *, fresh: bool = False) -> list[InstalledModel]: ...
+
+
+class RoleChooser(Protocol):
+    """Which role a user's answers use (bot.roles.RoleBook)."""
+
+    async def current(self, user_id: int, chosen: str | None) -> Role: ...
 
 
 class AnswerSink(Protocol):
@@ -92,11 +122,15 @@ class AnswerSink(Protocol):
     def begin(self) -> None:
         """The answer's turn has come: show that the model is working; must not block."""
 
+    def think(self, delta: str) -> None:
+        """Add reasoning a thinking model wrote before its answer; must not block."""
+
     def append(self, delta: str) -> None:
         """Add text the model wrote; must not block."""
 
-    async def finish(self, status: AnswerStatus) -> None:
-        """Show the whole answer for good; `stopped` when the user cut it short."""
+    async def finish(self, status: AnswerStatus, footer: AnswerFooter | None = None) -> None:
+        """Show the whole answer for good (`stopped` when the user cut it short), with the
+        footer line if there is one."""
 
     async def fail(self, error: BotError) -> None:
         """Keep what was shown and tell the user what went wrong."""
@@ -118,10 +152,31 @@ class Question:
 class ChatDefaults:
     """Configured defaults for users who chose nothing."""
 
-    role: str = "assistant"
     temperature: float = 0.7
     num_ctx: int = 8192
+    think: bool = True  # for models that can think: Ollama's own default
     keep_alive: str | int | None = None
+    compare_models: int = 3  # how many models /compare asks when the user chose none
+    compare_concurrency: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """How one request asks the model: Ollama's `options` and `think`."""
+
+    options: dict[str, Any]
+    think: bool | None  # None for models that cannot think: Ollama refuses `think` for them
+    context_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Streamed:
+    """How streaming one answer went."""
+
+    text: str
+    done: AnswerDone | None
+    status: AnswerStatus
+    error: BotError | None
 
 
 def estimate_tokens(text: str) -> int:
@@ -163,18 +218,21 @@ class _Thread:
 
 
 class ChatService:
-    """Answers questions with history, one at a time per (chat, user)."""
+    """Answers questions with history (answer), one-shot (ask) or by several models (compare),
+    one at a time per (chat, user)."""
 
     def __init__(
         self,
         store: HistoryStore,
         model: ChatModel,
         catalog: ModelChooser,
+        roles: RoleChooser,
         defaults: ChatDefaults,
     ) -> None:
         self._store = store
         self._model = model
         self._catalog = catalog
+        self._roles = roles
         self._defaults = defaults
         self._threads: dict[tuple[int, int], _Thread] = {}
         self._closing = False
@@ -182,24 +240,135 @@ class ChatService:
         self._idle = asyncio.Event()
         self._idle.set()
 
+    # -- the three ways to ask ---------------------------------------------------------------
+
     async def answer(self, question: Question, sink: AnswerSink) -> None:
-        """Answer `question` into `sink` after any earlier question of the same thread.
+        """Answer `question` in the conversation, after any earlier question of its thread.
 
         Never raises for a failure of the model, Telegram or the database: the user is told,
         and what can be stored is stored.
         """
+        async with self._turn(question, sink) as stop:
+            if stop is not None:
+                await self._answer_now(question, sink, stop)
+
+    async def ask(self, question: Question, sink: AnswerSink) -> None:
+        """One shot through `/api/generate` with the user's model and role: no history is sent
+        and nothing is added to the conversation."""
+        async with self._turn(question, sink) as stop:
+            if stop is None:
+                return
+            await self._store.remember_user(question.user)
+            prepared = await self._prepare(question, sink)
+            if prepared is None:
+                return
+            model, role, settings, generation = prepared
+            started = time.monotonic()
+            events = self._model.generate(
+                model,
+                role.wrap(question.text),
+                system=role.system_prompt(),
+                options=generation.options,
+                think=generation.think,
+                keep_alive=self._defaults.keep_alive,
+            )
+            streamed = await self._stream(events, sink, stop)
+            log_answer(question, model, streamed, time.monotonic() - started, kind="ask")
+            footer = settings.footer and streamed.done is not None
+            await self._deliver(
+                streamed, sink, AnswerFooter(model, _figures(streamed.done)) if footer else None
+            )
+
+    async def compare(
+        self,
+        question: Question,
+        models: Sequence[str],
+        open_sink: Callable[[str], AnswerSink],
+    ) -> None:
+        """The same one-shot prompt to each of `models`, each answer into its own sink, one
+        model after another (or COMPARE_CONCURRENCY at once). /stop ends the whole comparison."""
+        first = open_sink(models[0]) if models else None
+        if first is None:
+            return
+        async with self._turn(question, first) as stop:
+            if stop is None:
+                return
+            settings = await self._store.user_settings(question.user.id)
+            role = await self._roles.current(question.user.id, settings.role)
+            at_once = asyncio.Semaphore(self._defaults.compare_concurrency)
+
+            async def one(model: str, sink: AnswerSink) -> None:
+                async with at_once:
+                    if stop.is_set():
+                        return  # /stop ended the comparison before this model's turn
+                    await self._compare_one(question, model, role, settings, sink, stop)
+
+            sinks = [first, *(open_sink(model) for model in models[1:])]
+            await asyncio.gather(*(one(m, sink) for m, sink in zip(models, sinks, strict=True)))
+
+    async def _compare_one(
+        self,
+        question: Question,
+        model: str,
+        role: Role,
+        settings: UserSettings,
+        sink: AnswerSink,
+        stop: asyncio.Event,
+    ) -> None:
+        sink.begin()
+        try:
+            generation = await self._generation(model, settings)
+        except LLMError as err:
+            await sink.fail(err)
+            return
+        started = time.monotonic()
+        events = self._model.generate(
+            model,
+            role.wrap(question.text),
+            system=role.system_prompt(),
+            options=generation.options,
+            think=generation.think,
+            keep_alive=self._defaults.keep_alive,
+        )
+        streamed = await self._stream(events, sink, stop)
+        log_answer(question, model, streamed, time.monotonic() - started, kind="compare")
+        footer = (
+            AnswerFooter(model, _figures(streamed.done), detailed=True)
+            if streamed.done is not None
+            else None
+        )
+        await self._deliver(streamed, sink, footer)
+
+    async def compare_models(self, user_id: int) -> list[str]:
+        """The models /compare asks for this user: their own set, else their current model and
+        the newest other installed ones, up to three."""
+        settings = await self._store.user_settings(user_id)
+        if settings.compare_models:
+            return list(settings.compare_models)
+        current = (await self._catalog.model_for(settings.model)).model
+        others = [m.name for m in await self._catalog.chat_models(fresh=True) if m.name != current]
+        return [current, *others][: self._defaults.compare_models]
+
+    # -- turns, stopping, shutting down -------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _turn(
+        self, question: Question, sink: AnswerSink
+    ) -> AsyncIterator[asyncio.Event | None]:
+        """This thread's turn: the event /stop sets, or None when shutting down (the user is
+        told). Unexpected failures inside are logged and the user is told."""
         thread = self._threads.setdefault((question.chat_id, question.user.id), _Thread())
         # Acquired before any await, so questions are answered in the order they arrived.
         async with thread.lock:
             if self._closing:
                 await sink.fail(ShuttingDown())
+                yield None
                 return
             thread.stop = asyncio.Event()
             self._writing += 1
             self._idle.clear()
-            sink.begin()
             try:
-                await self._answer_now(question, sink, thread.stop)
+                yield thread.stop
             except Exception:  # the boundary: a bug or a broken database must not go silent
                 log.exception("answering failed in chat %s", question.chat_id)
                 await sink.fail(BotError("unexpected failure"))
@@ -236,6 +405,8 @@ class ChatService:
             if thread.stop is not None:
                 thread.stop.set()
 
+    # -- conversations and choices -----------------------------------------------------------
+
     async def start_new_conversation(self, chat_id: int, user: UserProfile) -> None:
         """Begin a fresh context for this user in this chat; old messages stay stored.
 
@@ -246,49 +417,125 @@ class ChatService:
             await self._store.remember_user(user)
             await self._store.new_conversation(chat_id, user.id)
 
-    async def current_choice(self, user_id: int) -> tuple[str | None, str]:
+    async def remember(self, user: UserProfile) -> None:
+        """Keep the user's profile (settings and private roles belong to a known user)."""
+        await self._store.remember_user(user)
+
+    async def switch_role(self, chat_id: int, user: UserProfile, role: Role) -> None:
+        """Answer as `role` from now on, in a fresh conversation (the old one was written for
+        another role); ordered after the answers to earlier questions."""
+        thread = self._threads.setdefault((chat_id, user.id), _Thread())
+        async with thread.lock:
+            await self._store.remember_user(user)
+            await self._store.set_setting(user.id, "role", role.name)
+            await self._store.new_conversation(chat_id, user.id)
+
+    async def current_choice(self, user_id: int) -> tuple[str | None, Role]:
         """The model (None while it cannot be known) and role this user's next answer uses."""
         settings = await self._store.user_settings(user_id)
-        role = find_role(settings.role, self._defaults.role).name
+        role = await self._roles.current(user_id, settings.role)
         try:
             return (await self._catalog.model_for(settings.model)).model, role
         except LLMError:
             return None, role
 
-    async def _answer_now(self, question: Question, sink: AnswerSink, stop: asyncio.Event) -> None:
+    # -- inside a turn ------------------------------------------------------------------------
+
+    async def _prepare(
+        self, question: Question, sink: AnswerSink
+    ) -> tuple[str, Role, UserSettings, Generation] | None:
+        """The model, role, settings and request options for a question; None when the model
+        cannot be had (the user is told)."""
         user_id = question.user.id
-        await self._store.remember_user(question.user)
         settings = await self._store.user_settings(user_id)
-        conversation = await self._store.current_conversation(question.chat_id, user_id)
+        role = await self._roles.current(user_id, settings.role)
+        sink.begin()
+        try:
+            choice = await self._catalog.model_for(settings.model)
+            if choice.replaced is not None:
+                await self._store.forget_model(user_id, choice.replaced)
+                await sink.notice(ModelReplaced(removed=choice.replaced, now=choice.model))
+            generation = await self._generation(choice.model, settings)
+        except LLMError as err:
+            await sink.fail(err)
+            return None
+        return choice.model, role, settings, generation
+
+    async def _generation(self, model: str, settings: UserSettings) -> Generation:
+        """The user's temperature, context size (never past the model's) and thinking."""
+        facts = await self._model.model_facts(model)
+        num_ctx = settings.num_ctx or self._defaults.num_ctx
+        if facts.context_length:
+            num_ctx = min(num_ctx, facts.context_length)
+        temperature = (
+            settings.temperature if settings.temperature is not None else self._defaults.temperature
+        )
+        think = None
+        if "thinking" in facts.capabilities:
+            think = settings.think if settings.think is not None else self._defaults.think
+        return Generation({"temperature": temperature, "num_ctx": num_ctx}, think, num_ctx)
+
+    async def _answer_now(self, question: Question, sink: AnswerSink, stop: asyncio.Event) -> None:
+        await self._store.remember_user(question.user)
+        conversation = await self._store.current_conversation(question.chat_id, question.user.id)
         earlier = await self._store.recent_messages(conversation, HISTORY_LOAD_LIMIT)
         # Saved before the model is asked: whatever happens next, the question is not lost.
         await self._store.add_message(conversation, "user", question.text)
-
-        model: str | None = None
-        try:
-            choice = await self._catalog.model_for(settings.model)
-            model = choice.model
-            if choice.replaced is not None:
-                await self._store.forget_model(user_id, choice.replaced)
-                await sink.notice(ModelReplaced(removed=choice.replaced, now=model))
-            messages, options = await self._context(model, settings, earlier, question.text)
-        except LLMError as err:
-            await self._store.add_message(
-                conversation, "assistant", "", model=model, status="error"
-            )
-            await sink.fail(err)
+        prepared = await self._prepare(question, sink)
+        if prepared is None:
+            await self._store.add_message(conversation, "assistant", "", status="error")
             return
+        model, role, settings, generation = prepared
+        messages = _context(role, earlier, question.text, generation.context_tokens)
 
-        parts: list[str] = []
-        done: list[AnswerDone] = []
         answer_id = await self._store.start_answer(conversation, model)
         started = time.monotonic()
-        stream = self._model.chat(
-            model, messages, options=options, keep_alive=self._defaults.keep_alive
+        events = self._model.chat(
+            model,
+            messages,
+            options=generation.options,
+            think=generation.think,
+            keep_alive=self._defaults.keep_alive,
         )
-        writing = asyncio.ensure_future(self._pump(stream, sink, parts, done))
+
+        async def checkpoint(text: str) -> None:
+            await self._store.save_partial(answer_id, text)
+
+        streamed = await self._stream(events, sink, stop, checkpoint=checkpoint)
+        try:
+            # Stored before it is delivered: a crash while sending does not lose the answer.
+            await self._store.finish_answer(
+                answer_id, streamed.text, streamed.status, _figures(streamed.done)
+            )
+        except Exception:  # the user still gets the answer, which is all they asked for
+            log.exception("could not store the answer in chat %s", question.chat_id)
+        log_answer(question, model, streamed, time.monotonic() - started)
+        footer = settings.footer and streamed.done is not None
+        await self._deliver(
+            streamed, sink, AnswerFooter(model, _figures(streamed.done)) if footer else None
+        )
+
+    @staticmethod
+    async def _deliver(streamed: _Streamed, sink: AnswerSink, footer: AnswerFooter | None) -> None:
+        if streamed.error is not None:
+            await sink.fail(streamed.error)
+        else:
+            await sink.finish(streamed.status, footer)
+
+    async def _stream(
+        self,
+        events: AsyncIterator[ChatEvent],
+        sink: AnswerSink,
+        stop: asyncio.Event,
+        *,
+        checkpoint: Callable[[str], Awaitable[None]] | None = None,
+    ) -> _Streamed:
+        """Pump `events` into `sink` until they end or `stop` is set."""
+        parts: list[str] = []
+        done: list[AnswerDone] = []
+        writing = asyncio.ensure_future(self._pump(events, sink, parts, done))
         stopping = asyncio.ensure_future(stop.wait())
-        saving = asyncio.ensure_future(self._checkpoints(answer_id, parts))
+        saving = asyncio.ensure_future(_checkpoints(parts, checkpoint))
         try:
             await asyncio.wait({writing, stopping}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -298,8 +545,6 @@ class ChatService:
                 writing.cancel()
             # wait() settles the tasks without raising their errors; the answer's is read below.
             await asyncio.wait({writing, saving})
-        text = "".join(parts)
-        figures = _figures(done[0]) if done else AnswerFigures()
         error = None if writing.cancelled() else writing.exception()
         status: AnswerStatus = "stopped" if writing.cancelled() else "complete"
         if error is not None:
@@ -307,54 +552,7 @@ class ChatService:
             if not isinstance(error, BotError):
                 log.error("the answer stream failed", exc_info=error)
                 error = BotError("unexpected failure")
-        try:
-            # Stored before it is delivered: a crash while sending does not lose the answer.
-            await self._store.finish_answer(answer_id, text, status, figures)
-        except Exception:  # the user still gets the answer, which is all they asked for
-            log.exception("could not store the answer in chat %s", question.chat_id)
-        log_answer(question, model, status, figures, time.monotonic() - started)
-        if isinstance(error, BotError):
-            await sink.fail(error)
-        else:
-            await sink.finish(status)
-
-    async def _context(
-        self, model: str, settings: UserSettings, earlier: Sequence[StoredMessage], text: str
-    ) -> tuple[list[ChatMessage], dict[str, Any]]:
-        facts = await self._model.model_facts(model)
-        num_ctx = settings.num_ctx or self._defaults.num_ctx
-        if facts.context_length:
-            num_ctx = min(num_ctx, facts.context_length)
-        role = find_role(settings.role, self._defaults.role)
-        system_prompt = role.system_prompt()
-        history = [
-            ChatMessage(role=m.role, content=m.content)
-            for m in earlier
-            if m.content and not (m.role == "assistant" and m.status == "error")
-        ]
-        # Room for the answer: a quarter of the window, as Ollama needs it in the same context.
-        messages = trim_to_context(
-            ChatMessage("system", system_prompt) if system_prompt else None,
-            history,
-            ChatMessage("user", role.wrap(text)),
-            budget_tokens=num_ctx - num_ctx // 4,
-        )
-        temperature = (
-            settings.temperature if settings.temperature is not None else self._defaults.temperature
-        )
-        return messages, {"temperature": temperature, "num_ctx": num_ctx}
-
-    async def _checkpoints(self, answer_id: int, parts: list[str]) -> None:
-        """Save the text so far every few seconds, so a crash (kill -9) loses little."""
-        saved = 0
-        while True:
-            await asyncio.sleep(CHECKPOINT_INTERVAL_S)
-            if len(parts) != saved:
-                saved = len(parts)
-                try:
-                    await self._store.save_partial(answer_id, "".join(parts))
-                except Exception:  # the answer goes on; the final save will try again
-                    log.exception("could not checkpoint an answer")
+        return _Streamed("".join(parts), done[0] if done else None, status, error)
 
     @staticmethod
     async def _pump(
@@ -368,27 +566,72 @@ class ChatService:
                 if event.content:
                     parts.append(event.content)
                     sink.append(event.content)
+            elif isinstance(event, ThinkingDelta):
+                sink.think(event.content)
             else:
                 done.append(event)
 
 
+def _context(
+    role: Role, earlier: Sequence[StoredMessage], text: str, context_tokens: int
+) -> list[ChatMessage]:
+    """The messages for `/api/chat`: the role, the history that fits, the question."""
+    system_prompt = role.system_prompt()
+    history = [
+        ChatMessage(role=m.role, content=m.content)
+        for m in earlier
+        if m.content and not (m.role == "assistant" and m.status == "error")
+    ]
+    # Room for the answer: a quarter of the window, as Ollama needs it in the same context.
+    return trim_to_context(
+        ChatMessage("system", system_prompt) if system_prompt else None,
+        history,
+        ChatMessage("user", role.wrap(text)),
+        budget_tokens=context_tokens - context_tokens // 4,
+    )
+
+
+async def _checkpoints(parts: list[str], save: Callable[[str], Awaitable[None]] | None) -> None:
+    """Save the text so far every few seconds, so a crash (kill -9) loses little."""
+    if save is None:
+        return
+    saved = 0
+    while True:
+        await asyncio.sleep(CHECKPOINT_INTERVAL_S)
+        if len(parts) != saved:
+            saved = len(parts)
+            try:
+                await save("".join(parts))
+            except Exception:  # the answer goes on; the final save will try again
+                log.exception("could not checkpoint an answer")
+
+
 def log_answer(
-    question: Question, model: str, status: AnswerStatus, figures: AnswerFigures, seconds: float
+    question: Question,
+    model: str,
+    streamed: _Streamed,
+    seconds: float,
+    *,
+    kind: Literal["chat", "ask", "compare"] = "chat",
 ) -> None:
     """One line per answer, for the journal: who, where, which model, how much, how it ended."""
+    figures = _figures(streamed.done)
     fields = {
         "user_id": question.user.id,
         "chat_id": question.chat_id,
         "model": model,
-        "status": status,
+        "status": streamed.status,
         "prompt_tokens": figures.prompt_tokens,
         "answer_tokens": figures.completion_tokens,
         "seconds": round(seconds, 2),
+        "kind": kind,
     }
     log.info("answer " + " ".join(f"{key}=%s" for key in fields), *fields.values(), extra=fields)
 
 
-def _figures(done: AnswerDone) -> AnswerFigures:
+def _figures(done: AnswerDone | None) -> AnswerFigures:
+    if done is None:
+        return AnswerFigures()
     return AnswerFigures(
         prompt_tokens=done.prompt_eval_count,
         completion_tokens=done.eval_count,

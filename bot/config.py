@@ -8,11 +8,18 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
-from bot.roles import BUILTIN_ROLES
+from bot.roles import BUILTIN_ROLES, Role, load_roles_file
 
 IdSet = Annotated[frozenset[int], NoDecode]
 StreamMode = Literal["auto", "edit"]
@@ -110,6 +117,8 @@ class Settings(BaseSettings):
     database_path: Path = Field(default_factory=default_database_path)
     default_model: str | None = None
     vision_model: str = "llava"
+    # Roles: ROLES_FILE (TOML) adds to the built-in ones; DEFAULT_ROLE may name either kind.
+    roles_file: Path | None = None
     default_role: str = "assistant"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
@@ -125,6 +134,8 @@ class Settings(BaseSettings):
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     keep_alive: str | int | None = None
     ollama_timeout: float = Field(default=300.0, gt=0)
+    # /compare: how many models answer at once (a home GPU serves one at a time).
+    compare_concurrency: int = Field(default=1, ge=1, le=4)
     # Seconds that answers being written get to finish when the service stops.
     shutdown_grace: float = Field(default=10.0, ge=0, le=600)
     # Webhook mode (behind a reverse proxy): Telegram POSTs updates to WEBHOOK_URL, which the
@@ -197,12 +208,34 @@ class Settings(BaseSettings):
     def _duration(cls, value: Any) -> str | int | None:
         return keep_alive_value(value)
 
+    @field_validator("roles_file", mode="before")
+    @classmethod
+    def _blank_path_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("roles_file")
+    @classmethod
+    def _readable_roles(cls, path: Path | None) -> Path | None:
+        if path is not None:
+            load_roles_file(path)  # a broken file stops the start with its reason
+        return path
+
     @field_validator("default_role")
     @classmethod
-    def _known_role(cls, role: str) -> str:
-        if role not in BUILTIN_ROLES:
-            raise ValueError(f"{role!r} is not a role; one of: {', '.join(BUILTIN_ROLES)}")
+    def _known_role(cls, role: str, info: ValidationInfo) -> str:
+        roles_file = info.data.get("roles_file")
+        known = (
+            [*BUILTIN_ROLES, *(r.name for r in load_roles_file(roles_file))]
+            if isinstance(roles_file, Path)
+            else list(BUILTIN_ROLES)
+        )
+        if role not in known:
+            raise ValueError(f"{role!r} is not a role; one of: {', '.join(known)}")
         return role
+
+    def file_roles(self) -> list[Role]:
+        """The roles of ROLES_FILE (none without one)."""
+        return load_roles_file(self.roles_file) if self.roles_file else []
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -44,6 +44,13 @@ class TextDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ThinkingDelta:
+    """A piece of a thinking model's reasoning, written before its answer."""
+
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
 class AnswerDone:
     """The last event of an answer: why it ended and Ollama's figures."""
 
@@ -54,7 +61,7 @@ class AnswerDone:
     eval_duration_ns: int | None = None
 
 
-ChatEvent = TextDelta | AnswerDone
+ChatEvent = TextDelta | ThinkingDelta | AnswerDone
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +112,17 @@ def _context_length(model_info: Mapping[str, Any] | None) -> int | None:
     if value is None:  # some converters name the key differently: take any *.context_length
         value = next((v for k, v in model_info.items() if k.endswith(".context_length")), None)
     return int(value) if isinstance(value, int | float) else None
+
+
+def _done(part: ollama.ChatResponse | ollama.GenerateResponse) -> AnswerDone:
+    """Ollama's last line of an answer as our record."""
+    return AnswerDone(
+        done_reason=part.done_reason,
+        prompt_eval_count=part.prompt_eval_count,
+        eval_count=part.eval_count,
+        total_duration_ns=part.total_duration,
+        eval_duration_ns=part.eval_duration,
+    )
 
 
 def _error_text(err: ollama.ResponseError) -> str:
@@ -162,9 +180,10 @@ class OllamaGateway:
         messages: Sequence[ChatMessage],
         *,
         options: Mapping[str, Any] | None = None,
+        think: bool | None = None,
         keep_alive: str | int | None = None,
     ) -> AsyncIterator[ChatEvent]:
-        """Stream an answer from `/api/chat`: text deltas, then one AnswerDone."""
+        """Stream an answer from `/api/chat`: thinking and text deltas, then one AnswerDone."""
         payload = [{"role": m.role, "content": m.content} for m in messages]
         try:
             stream = await self._client.chat(
@@ -172,23 +191,53 @@ class OllamaGateway:
                 messages=payload,
                 stream=True,
                 options=dict(options) if options else None,
+                think=think,
                 keep_alive=keep_alive,
             )
             async for part in stream:
+                if thinking := part.message.thinking:
+                    yield ThinkingDelta(thinking)
                 if content := part.message.content:
                     yield TextDelta(content)
                 if part.done:
-                    yield AnswerDone(
-                        done_reason=part.done_reason,
-                        prompt_eval_count=part.prompt_eval_count,
-                        eval_count=part.eval_count,
-                        total_duration_ns=part.total_duration,
-                        eval_duration_ns=part.eval_duration,
-                    )
+                    yield _done(part)
                     return
         except (ollama.ResponseError, httpx.HTTPError, ConnectionError) as err:
             raise self._translate(err, model, streaming=True) from err
         # The stream ended without Ollama's final line: the connection was cut.
+        raise StreamBroken(self.host)
+
+    async def generate(
+        self,
+        model: str,
+        prompt: str,
+        *,
+        system: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        think: bool | None = None,
+        keep_alive: str | int | None = None,
+    ) -> AsyncIterator[ChatEvent]:
+        """Stream a one-shot answer from `/api/generate` (no history): same events as chat."""
+        try:
+            stream = await self._client.generate(
+                model=model,
+                prompt=prompt,
+                system=system or "",  # "" is Ollama's "the model's own system prompt"
+                stream=True,
+                options=dict(options) if options else None,
+                think=think,
+                keep_alive=keep_alive,
+            )
+            async for part in stream:
+                if part.thinking:
+                    yield ThinkingDelta(part.thinking)
+                if part.response:
+                    yield TextDelta(part.response)
+                if part.done:
+                    yield _done(part)
+                    return
+        except (ollama.ResponseError, httpx.HTTPError, ConnectionError) as err:
+            raise self._translate(err, model, streaming=True) from err
         raise StreamBroken(self.host)
 
     async def installed_models(self) -> list[InstalledModel]:

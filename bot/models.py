@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -123,14 +123,24 @@ class ModelCatalog:
         installed = await self.installed()
         if self._default and (found := find_installed(self._default, installed)):
             return found.name
+        async for model in self._chat_capable(installed):
+            return model.name
+        if self._default:
+            return self._default  # not installed: the answer will say so, with the fix
+        raise NoModelInstalled(self._server.host)
+
+    async def chat_models(self, *, fresh: bool = False) -> list[InstalledModel]:
+        """The installed models that can answer (not embedding models), newest first."""
+        return [model async for model in self._chat_capable(await self.installed(fresh=fresh))]
+
+    async def _chat_capable(
+        self, installed: Sequence[InstalledModel]
+    ) -> AsyncIterator[InstalledModel]:
         for model in installed:
             capabilities = (await self._server.model_facts(model.name)).capabilities
             # Embedding models cannot chat; Ollama before 0.6.4 reports no capabilities at all.
             if not capabilities or "completion" in capabilities:
-                return model.name
-        if self._default:
-            return self._default  # not installed: the answer will say so, with the fix
-        raise NoModelInstalled(self._server.host)
+                yield model
 
     async def model_for(self, chosen: str | None) -> ModelChoice:
         """The model for a user whose own choice is `chosen` (None: never chose)."""
@@ -147,6 +157,7 @@ class ChoiceStore(Protocol):
     async def remember_user(self, profile: UserProfile) -> None: ...
     async def user_settings(self, user_id: int) -> UserSettings: ...
     async def set_model(self, user_id: int, model: str | None) -> None: ...
+    async def set_compare_models(self, user_id: int, models: Sequence[str]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +195,25 @@ class ModelPicker:
         if found is not None:
             await self._keep(user, found.name)
         return found
+
+    async def resolve(self, names: Sequence[str]) -> tuple[list[str], list[str]]:
+        """The installed models `names` mean (aliases too, without repeats), and the names
+        that mean none."""
+        installed = await self._catalog.installed(fresh=True)
+        found: list[str] = []
+        missing: list[str] = []
+        for name in names:
+            model = find_installed(name, installed)
+            if model is None:
+                missing.append(name)
+            elif model.name not in found:
+                found.append(model.name)
+        return found, missing
+
+    async def set_compare_models(self, user: UserProfile, models: Sequence[str]) -> None:
+        """The models /compare asks for this user (empty: back to the default choice)."""
+        await self._store.remember_user(user)
+        await self._store.set_compare_models(user.id, models)
 
     async def _keep(self, user: UserProfile, model: str) -> None:
         await self._store.remember_user(user)

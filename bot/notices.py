@@ -1,8 +1,10 @@
-"""Things worth telling a user before their answer; the Telegram side words them."""
+"""What ChatService tells a user besides the answer itself; the Telegram side words it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from bot.store import AnswerFigures
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,3 +16,27 @@ class ModelReplaced:
 
 
 Notice = ModelReplaced
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerFooter:
+    """A line under an answer: which model wrote it and how fast. `detailed` (in /compare)
+    adds the token count and the whole duration."""
+
+    model: str
+    figures: AnswerFigures
+    detailed: bool = False
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        """Ollama's generation speed: eval_count over eval_duration."""
+        tokens, duration_ns = self.figures.completion_tokens, self.figures.eval_duration_ns
+        if not tokens or not duration_ns:
+            return None
+        return tokens / (duration_ns / 1e9)
+
+    @property
+    def seconds(self) -> float | None:
+        """The whole request as Ollama timed it (loading included)."""
+        total = self.figures.total_duration_ns
+        return total / 1e9 if total else None

@@ -145,3 +145,27 @@ class MarkdownPager:
         while (cut := split_page(self.tail, self.limit)) is not None:
             page, self.tail = cut
             self.sealed.append(page)
+
+
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def markdown_literal(text: str) -> str:
+    """`text` escaped so Markdown shows it as written (model names hold `_` and `:`)."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+
+
+def render_thought(header: str, thinking: str, limit: int = TELEGRAM_TEXT_LIMIT) -> RenderedText:
+    """A thinking model's reasoning as its own message: a header line, then the reasoning in an
+    expandable (collapsed) quote, plain text. Past `limit` only its end is kept, after "…"."""
+    body = thinking.strip()
+    room = limit - utf16_len(header) - 2
+    if utf16_len(body) > room:
+        # Cut by UTF-16 units from the end, never inside a surrogate pair.
+        tail = body.encode("utf-16-le")[-(room - 1) * 2 :].decode("utf-16-le", errors="ignore")
+        body = "…" + tail
+    text = f"{header}\n{body}"
+    if not body:
+        return RenderedText(header)
+    quote = Entity("expandable_blockquote", utf16_len(header) + 1, utf16_len(body))
+    return RenderedText(text, (quote,))

@@ -89,7 +89,25 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE messages_v2 RENAME TO messages;
     CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
     """,
+    # 3: custom roles (shared when owner_id is NULL, else private) and each user's /compare set.
+    """
+    ALTER TABLE user_settings ADD COLUMN compare_models TEXT;
+    CREATE TABLE roles (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        name       TEXT NOT NULL,
+        prompt     TEXT NOT NULL,
+        owner_id   INTEGER REFERENCES users(id) ON DELETE CASCADE,
+        created_by INTEGER NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE UNIQUE INDEX roles_by_owner_and_name ON roles(COALESCE(owner_id, 0), name);
+    """,
 )
+# The per-user settings a caller may change one at a time (columns of user_settings).
+SettingName = Literal[
+    "model", "role", "temperature", "num_ctx", "think", "footer", "compare_models"
+]
+SettingValue = str | float | int | bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +128,9 @@ class UserSettings:
     role: str | None = None
     temperature: float | None = None
     num_ctx: int | None = None
+    think: bool | None = None
+    footer: bool | None = None
+    compare_models: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +141,15 @@ class AnswerFigures:
     completion_tokens: int | None = None
     total_duration_ns: int | None = None
     eval_duration_ns: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRole:
+    """A role added in the chat: shared (owner_id None) or private to its owner."""
+
+    name: str
+    prompt: str
+    owner_id: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,22 +258,84 @@ class Store:
     async def user_settings(self, user_id: int) -> UserSettings:
         """The user's choices; defaults when they never chose."""
         async with self._db.execute(
-            "SELECT model, role, temperature, num_ctx FROM user_settings WHERE user_id = ?",
+            "SELECT model, role, temperature, num_ctx, think, footer, compare_models"
+            " FROM user_settings WHERE user_id = ?",
             (user_id,),
         ) as cur:
             row = await cur.fetchone()
         if row is None:
             return UserSettings()
-        return UserSettings(model=row[0], role=row[1], temperature=row[2], num_ctx=row[3])
+        return UserSettings(
+            model=row[0],
+            role=row[1],
+            temperature=row[2],
+            num_ctx=row[3],
+            think=None if row[4] is None else bool(row[4]),
+            footer=None if row[5] is None else bool(row[5]),
+            compare_models=tuple(row[6].split("\n")) if row[6] else (),
+        )
+
+    async def set_setting(self, user_id: int, name: SettingName, value: SettingValue) -> None:
+        """Change one of the user's settings (None: back to the default). The user must be
+        known (remember_user)."""
+        # `name` is one of SettingName's literals, never user input: safe to place in the SQL.
+        await self._db.execute(
+            f"INSERT INTO user_settings (user_id, {name}) VALUES (?, ?)"  # noqa: S608
+            f" ON CONFLICT(user_id) DO UPDATE SET {name} = excluded.{name}",
+            (user_id, value),
+        )
+        await self._db.commit()
 
     async def set_model(self, user_id: int, model: str | None) -> None:
         """Remember the user's model (None: back to the default). The user must be known."""
+        await self.set_setting(user_id, "model", model)
+
+    async def set_compare_models(self, user_id: int, models: Sequence[str]) -> None:
+        """The models /compare asks for this user (empty: the default choice)."""
+        await self.set_setting(user_id, "compare_models", "\n".join(models) or None)
+
+    async def reset_generation_settings(self, user_id: int) -> None:
+        """Temperature, context size, thinking and footer back to the defaults."""
         await self._db.execute(
-            "INSERT INTO user_settings (user_id, model) VALUES (?, ?)"
-            " ON CONFLICT(user_id) DO UPDATE SET model = excluded.model",
-            (user_id, model),
+            "UPDATE user_settings SET temperature = NULL, num_ctx = NULL, think = NULL,"
+            " footer = NULL WHERE user_id = ?",
+            (user_id,),
         )
         await self._db.commit()
+
+    async def roles_for(self, user_id: int) -> list[StoredRole]:
+        """The shared roles and this user's private ones, oldest first."""
+        async with self._db.execute(
+            "SELECT name, prompt, owner_id FROM roles"
+            " WHERE owner_id IS NULL OR owner_id = ? ORDER BY id",
+            (user_id,),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [StoredRole(name=r[0], prompt=r[1], owner_id=r[2]) for r in rows]
+
+    async def add_role(
+        self, name: str, prompt: str, owner_id: int | None, *, created_by: int
+    ) -> bool:
+        """Store a shared (owner_id None) or private role; False if its owner (or the shared
+        set) already has one of that name."""
+        try:
+            await self._db.execute(
+                "INSERT INTO roles (name, prompt, owner_id, created_by, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (name, prompt, owner_id, created_by, time.time()),
+            )
+        except sqlite3.IntegrityError:
+            return False
+        await self._db.commit()
+        return True
+
+    async def delete_role(self, name: str, owner_id: int | None) -> bool:
+        """Delete a shared (owner_id None) or private role; False if there was none."""
+        cursor = await self._db.execute(
+            "DELETE FROM roles WHERE name = ? AND owner_id IS ?", (name, owner_id)
+        )
+        await self._db.commit()
+        return cursor.rowcount > 0
 
     async def forget_model(self, user_id: int, model: str) -> None:
         """Drop the user's choice of `model` (removed from the server) unless it changed since."""

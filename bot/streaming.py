@@ -27,11 +27,18 @@ from telegram.ext import BaseRateLimiter, ExtBot
 
 from bot.errors import BotError
 from bot.installer import PullOutcome, PullProgress
-from bot.notices import Notice
-from bot.render import MarkdownPager, RenderedText, close_open_fence, render
+from bot.notices import AnswerFooter, Notice
+from bot.render import (
+    MarkdownPager,
+    RenderedText,
+    close_open_fence,
+    markdown_literal,
+    render,
+    render_thought,
+)
 from bot.store import AnswerStatus
 from bot.texts import describe_error, describe_notice, say
-from bot.texts.views import pull_outcome_text, pull_progress_text
+from bot.texts.views import footer_text, pull_outcome_text, pull_progress_text, thought_header
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +205,12 @@ def _is_not_modified(err: BadRequest) -> bool:
 
 
 class AnswerStream:
-    """Shows one answer in one chat; implements ChatService's AnswerSink."""
+    """Shows one answer in one chat; implements ChatService's AnswerSink.
+
+    A thinking model's reasoning gets a message of its own above the answer (a collapsed quote),
+    so it never moves where the answer is cut into pages. `heading` (the model's name, in
+    /compare) starts the answer's first message.
+    """
 
     def __init__(
         self,
@@ -211,6 +223,7 @@ class AnswerStream:
         drafts_refused: set[int],
         reply_to: int | None = None,
         language: str | None = None,
+        heading: str | None = None,
     ) -> None:
         self._bot = bot
         self._chat_id = chat_id
@@ -224,7 +237,6 @@ class AnswerStream:
         self._pager = MarkdownPager()
         self._changed = asyncio.Event()
         self._final = False
-        self._placeholder: str | None = None
         self._plain = False  # Telegram rejected our entities once: the rest goes out plain
         self._delivered_pages = 0
         self._live_id: int | None = None  # the message being edited, in edit mode
@@ -236,6 +248,11 @@ class AnswerStream:
         self._worker: asyncio.Task[None] | None = None
         self._typing: asyncio.Task[None] | None = None
         self._replied = False  # in a group the first message replies to the question
+        self._heading = f"*{markdown_literal(heading)}*\n\n" if heading else ""
+        self._thinking = ""
+        self._thinking_since: float | None = None
+        self._thought_for: float | None = None  # seconds, once the answer itself began
+        self._thought_shown = False  # the reasoning's own message is final
 
     # -- AnswerSink -------------------------------------------------------------------------
 
@@ -244,24 +261,48 @@ class AnswerStream:
         if self._typing is None:
             self._typing = asyncio.create_task(self._keep_typing())
 
+    def think(self, delta: str) -> None:
+        """Take new reasoning; shown at the next turn, until the answer itself begins."""
+        if self._thinking_since is None:
+            self._thinking_since = time.monotonic()
+        self._thinking += delta
+        self._wake()
+
     def append(self, delta: str) -> None:
         """Take new words; they are shown at the next turn this chat gets."""
+        if self._thinking_since is not None and self._thought_for is None:
+            self._thought_for = time.monotonic() - self._thinking_since
+        if self._heading:
+            self._pager.append(self._heading)
+            self._heading = ""
         self._pager.append(delta)
+        self._wake()
+
+    def _wake(self) -> None:
         self._changed.set()
         if self._worker is None:
             self._worker = asyncio.create_task(self._deliver())
 
-    async def finish(self, status: AnswerStatus) -> None:
+    async def finish(self, status: AnswerStatus, footer: AnswerFooter | None = None) -> None:
         """Send the complete answer for good."""
+        answered = self._has_answer()
+        self._pager.append(self._heading)
+        self._heading = ""
+        self._pager.tail = close_open_fence(self._pager.tail)
         if status == "stopped":
-            self._pager.tail = close_open_fence(self._pager.tail)
             self._pager.append(f"\n\n_{say('stopped_marker', self._lang)}_")
-        await self._close(placeholder=say("empty_answer", self._lang))
+        elif not answered:
+            self._pager.append(markdown_literal(say("empty_answer", self._lang)))
+        if footer is not None and answered:
+            self._pager.append(f"\n\n_{markdown_literal(footer_text(footer, self._lang))}_")
+        await self._close()
 
     async def fail(self, error: BotError) -> None:
-        """Keep what was written, then say what went wrong in a message of its own."""
-        await self._close(placeholder=None)
-        await self._send_final(RenderedText(describe_error(error, self._lang)), force_new=True)
+        """Keep what was written, then say what went wrong in a message of its own (headed
+        by the model's name in /compare when nothing else was shown)."""
+        await self._close()
+        problem = markdown_literal(describe_error(error, self._lang))
+        await self._send_final(render(self._heading + problem), force_new=True)
 
     async def notice(self, notice: Notice) -> None:
         """A message of its own, before the answer."""
@@ -269,9 +310,8 @@ class AnswerStream:
 
     # -- delivery ---------------------------------------------------------------------------
 
-    async def _close(self, *, placeholder: str | None) -> None:
-        """Deliver everything; `placeholder` is shown if the model wrote nothing at all."""
-        self._placeholder = placeholder
+    async def _close(self) -> None:
+        """Deliver everything written so far, for good."""
         self._final = True
         self._changed.set()
         if self._worker is None:
@@ -310,17 +350,45 @@ class AnswerStream:
         if self._final:  # the answer ended while we waited: the turn in hand shows the final text
             return
         try:
+            if self._thinking and not self._thought_shown:
+                if not self._has_answer():
+                    await self._show_live(self._thought(), self._live_shown)
+                    return
+                await self._seal_thought()
             await self._flush_sealed_pages()
             shown = render(self._pager.tail)
-            if not shown.text.strip() or shown == self._live_shown:
-                return
-            if self._drafting:
-                await self._show_draft(shown)
-            else:
-                await self._show_edit(shown)
+            if shown.text.strip():
+                await self._show_live(shown, self._live_shown)
         finally:
             # A turn is used at once or not at all: kept for later, it would crowd the next one.
             self._turn_in_hand = False
+
+    async def _show_live(self, shown: RenderedText, showing: RenderedText | None) -> None:
+        if shown == showing:
+            return
+        if self._drafting:
+            await self._show_draft(shown)
+        else:
+            await self._show_edit(shown)
+
+    def _has_answer(self) -> bool:
+        return bool(self._pager.sealed or self._pager.tail.strip())
+
+    def _thought(self) -> RenderedText:
+        """The reasoning's message: "Thinking…" while it grows, "Thought for N s" after."""
+        if self._thought_for is None and not self._final:
+            header = thought_header(None, self._lang)
+        else:
+            seconds = self._thought_for
+            if seconds is None and self._thinking_since is not None:
+                seconds = time.monotonic() - self._thinking_since
+            header = thought_header(seconds, self._lang)
+        return render_thought(header, self._thinking)
+
+    async def _seal_thought(self) -> None:
+        """The reasoning is complete: make its message final; the answer starts below it."""
+        self._thought_shown = True
+        await self._send_final(self._thought())
 
     async def _take_turn(self) -> None:
         """Wait for this chat's next turn to write, unless one was claimed just before."""
@@ -331,12 +399,12 @@ class AnswerStream:
 
     async def _flush_final(self) -> None:
         try:
+            if self._thinking and not self._thought_shown:
+                await self._seal_thought()
             await self._flush_sealed_pages()
             shown = render(self._pager.tail)
             if not shown.text.strip():
-                if self._delivered_pages or self._live_id is not None or not self._placeholder:
-                    return
-                shown = RenderedText(self._placeholder)
+                return
             await self._send_final(shown)
         finally:
             self._turn_in_hand = False
@@ -531,9 +599,15 @@ class AnswerStreams:
         self._drafts_refused: set[int] = set()
 
     def open(
-        self, chat_id: int, *, private: bool, reply_to: int | None, language: str | None
+        self,
+        chat_id: int,
+        *,
+        private: bool,
+        reply_to: int | None,
+        language: str | None,
+        heading: str | None = None,
     ) -> AnswerStream:
-        """A stream for one answer into `chat_id`."""
+        """A stream for one answer into `chat_id`, headed by `heading` if given."""
         return AnswerStream(
             self._bot,
             chat_id,
@@ -543,6 +617,7 @@ class AnswerStreams:
             drafts_refused=self._drafts_refused,
             reply_to=reply_to,
             language=language,
+            heading=heading,
         )
 
 

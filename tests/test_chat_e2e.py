@@ -393,6 +393,10 @@ async def test_start_help_and_id_and_registered_commands(
         "/status",
         "/pull",
         "/rm",
+        "/ask",
+        "/compare",
+        "/role",
+        "/settings",
     ):
         assert command in help_text
     assert f"Your user id: {ALICE.id}" in ids
@@ -408,6 +412,10 @@ async def test_start_help_and_id_and_registered_commands(
         "status",
         "pull",
         "rm",
+        "ask",
+        "compare",
+        "role",
+        "settings",
     }
 
 

@@ -28,7 +28,7 @@ class BasicHandlers:
                 lang,
                 name=user.first_name,
                 model=model or say("unknown_model", lang),
-                role=role,
+                role=role.name,
             )
         )
 

@@ -1,15 +1,22 @@
-"""Conversation handlers: text messages, /new, /stop."""
+"""Conversation handlers: text messages, /new, /stop, and the one-shot /ask and /compare."""
 
 from __future__ import annotations
+
+import re
 
 from telegram import Message, Update, User
 from telegram.constants import ChatType, MessageEntityType
 from telegram.ext import ContextTypes
 
 from bot.chat import ChatService, Question
+from bot.errors import LLMError
+from bot.handlers.keyboards import command_text
+from bot.models import ModelPicker
 from bot.store import UserProfile
-from bot.streaming import AnswerStreams
-from bot.texts import say
+from bot.streaming import AnswerStream, AnswerStreams
+from bot.texts import describe_error, say
+
+COMPARE_MIN, COMPARE_MAX = 2, 4
 
 
 def profile_of(user: User) -> UserProfile:
@@ -20,6 +27,14 @@ def profile_of(user: User) -> UserProfile:
         username=user.username,
         language_code=user.language_code,
     )
+
+
+def prompt_of(message: Message) -> str:
+    """The text after the command; without one, the text of the message it replies to."""
+    prompt = command_text(message.text)
+    if not prompt and message.reply_to_message is not None:
+        prompt = message.reply_to_message.text or message.reply_to_message.caption or ""
+    return prompt.strip()
 
 
 def addressed_text(message: Message, bot: User) -> str | None:
@@ -38,9 +53,20 @@ def addressed_text(message: Message, bot: User) -> str | None:
 class ChatHandlers:
     """Callbacks that talk to the model."""
 
-    def __init__(self, chat: ChatService, streams: AnswerStreams) -> None:
+    def __init__(self, chat: ChatService, streams: AnswerStreams, picker: ModelPicker) -> None:
         self._chat = chat
         self._streams = streams
+        self._picker = picker
+
+    def _stream_for(self, message: Message, user: User, heading: str | None = None) -> AnswerStream:
+        private = message.chat.type == ChatType.PRIVATE
+        return self._streams.open(
+            message.chat_id,
+            private=private,
+            reply_to=None if private else message.message_id,
+            language=user.language_code,
+            heading=heading,
+        )
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Answer a text message, streamed, in the user's conversation."""
@@ -51,13 +77,73 @@ class ChatHandlers:
         text = message.text if private else addressed_text(message, context.bot.bot)
         if not text:
             return
-        stream = self._streams.open(
-            message.chat_id,
-            private=private,
-            reply_to=None if private else message.message_id,
-            language=user.language_code,
+        question = Question(message.chat_id, profile_of(user), text)
+        await self._chat.answer(question, self._stream_for(message, user))
+
+    async def on_ask(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/ask PROMPT (or /ask in reply to a message): one shot, outside the conversation."""
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None:
+            return
+        prompt = prompt_of(message)
+        if not prompt:
+            await message.reply_text(say("ask_usage", user.language_code))
+            return
+        question = Question(message.chat_id, profile_of(user), prompt)
+        await self._chat.ask(question, self._stream_for(message, user))
+
+    async def on_compare(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/compare PROMPT: each model of the user's set answers in its own message;
+        /compare models a,b,c sets the set (/compare models reset: the default)."""
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None:
+            return
+        lang = user.language_code
+        first, _, rest = command_text(message.text).partition(" ")
+        if first.lower() == "models":
+            await message.reply_text(await self._compare_set(user, rest))
+            return
+        prompt = prompt_of(message)
+        if not prompt:
+            await message.reply_text(say("compare_usage", lang))
+            return
+        try:
+            models = await self._chat.compare_models(user.id)
+        except LLMError as err:
+            await message.reply_text(describe_error(err, lang))
+            return
+        if len(models) < COMPARE_MIN:
+            await message.reply_text(say("compare_too_few", lang))
+            return
+        question = Question(message.chat_id, profile_of(user), prompt)
+        await self._chat.compare(
+            question, models, lambda model: self._stream_for(message, user, heading=model)
         )
-        await self._chat.answer(Question(message.chat_id, profile_of(user), text), stream)
+
+    async def _compare_set(self, user: User, listed: str) -> str:
+        lang = user.language_code
+        names = [name for name in re.split(r"[,\s]+", listed.strip()) if name]
+        try:
+            if not names:
+                return say(
+                    "compare_set_is",
+                    lang,
+                    models=", ".join(await self._chat.compare_models(user.id)),
+                )
+            if names == ["reset"]:
+                await self._picker.set_compare_models(profile_of(user), [])
+                return say("compare_set_reset", lang)
+            if not COMPARE_MIN <= len(set(names)) <= COMPARE_MAX:
+                return say("compare_set_count", lang, low=COMPARE_MIN, high=COMPARE_MAX)
+            found, missing = await self._picker.resolve(names)
+            if missing:
+                return say("compare_set_missing", lang, models=", ".join(missing))
+            if len(found) < COMPARE_MIN:  # two names for one model
+                return say("compare_set_count", lang, low=COMPARE_MIN, high=COMPARE_MAX)
+            await self._picker.set_compare_models(profile_of(user), found)
+        except LLMError as err:
+            return describe_error(err, lang)
+        return say("compare_set_done", lang, models=", ".join(found))
 
     async def on_new(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/new and /reset: start a fresh conversation."""

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import time
 from collections import OrderedDict
 from typing import Any
 
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes, ExtBot
 
 from bot.access import AccessPolicy
 from bot.errors import LLMError, ModelNotFound
 from bot.handlers.chat import profile_of
+from bot.handlers.keyboards import answer, page_count, paged_keyboard
 from bot.installer import ModelInstaller
 from bot.models import ModelMenu, ModelPicker, full_name, model_id, valid_model_name
 from bot.status import StatusServer, StatusStore, gather_status
@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 
 MODELS_PER_PAGE = 8
 FINAL_ATTEMPTS = 6
-ANSWER_LIMIT = 200  # Telegram's limit for the text of answerCallbackQuery
 MAX_REMEMBERED_BUTTONS = 512
 
 
@@ -80,34 +79,16 @@ def rm_keyboard(short_id: str, lang: str | None) -> InlineKeyboardMarkup:
 
 def menu_keyboard(menu: ModelMenu, page: int) -> InlineKeyboardMarkup:
     """One button per installed model on this page, then ◀ n/m ▶ when there are pages."""
-    pages = page_count(menu)
-    page = min(max(page, 0), pages - 1)
-    shown = menu.installed[page * MODELS_PER_PAGE : (page + 1) * MODELS_PER_PAGE]
-    rows = [
-        [
-            InlineKeyboardButton(
-                model_label(model, current=model.name == menu.current),
-                callback_data=f"model:use:{model_id(model.name)}",
-            )
-        ]
-        for model in shown
-    ]
-    if pages > 1:
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    say("button_previous"), callback_data=f"model:page:{(page - 1) % pages}"
-                ),
-                InlineKeyboardButton(
-                    say("button_page", page=page + 1, pages=pages),
-                    callback_data=f"model:page:{page}",
-                ),
-                InlineKeyboardButton(
-                    say("button_next"), callback_data=f"model:page:{(page + 1) % pages}"
-                ),
-            ]
+    buttons = [
+        InlineKeyboardButton(
+            model_label(model, current=model.name == menu.current),
+            callback_data=f"model:use:{model_id(model.name)}",
         )
-    return InlineKeyboardMarkup(rows)
+        for model in menu.installed
+    ]
+    return paged_keyboard(
+        buttons, page, per_page=MODELS_PER_PAGE, page_data=lambda n: f"model:page:{n}"
+    )
 
 
 class ModelHandlers:
@@ -192,7 +173,7 @@ class ModelHandlers:
         if not menu.installed:
             key = "model_none_admin" if self._policy.is_admin(user_id) else "model_none"
             return say(key, lang, host=host)
-        pages = page_count(menu)
+        pages = page_count(len(menu.installed), MODELS_PER_PAGE)
         current = menu.current or say("status_unknown", lang)
         if pages == 1:
             return say("model_menu", lang, host=host, current=current)
@@ -350,18 +331,6 @@ class ModelHandlers:
             with_users=self._policy.is_admin(user.id),
         )
         await message.reply_text(status_text(report, user.language_code))
-
-
-async def answer(query: CallbackQuery, text: str = "", *, alert: bool = False) -> None:
-    """Answer a button press once (Telegram shows at most 200 characters of it)."""
-    if len(text) > ANSWER_LIMIT:
-        text = text[: ANSWER_LIMIT - 1] + "…"
-    await query.answer(text or None, show_alert=alert and bool(text))
-
-
-def page_count(menu: ModelMenu) -> int:
-    """How many pages of buttons the installed models take."""
-    return max(math.ceil(len(menu.installed) / MODELS_PER_PAGE), 1)
 
 
 def page_of(menu: ModelMenu) -> int:

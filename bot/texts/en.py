@@ -19,11 +19,17 @@ MESSAGES: dict[str, str] = {
         "/start - greeting, your current model and role\n"
         "/new - start a fresh conversation (alias /reset)\n"
         "/stop - stop the answer being written\n"
+        "/ask PROMPT - one answer outside the conversation (/api/generate)\n"
+        "/compare PROMPT - the same prompt to several models; /compare models a,b,c picks them\n"
+        "/role - choose who the model is (translator, explain like I'm 5, …); "
+        "/role add NAME PROMPT adds your own, %s in PROMPT wraps each message\n"
+        "/settings - temperature, context size, thinking, answer footer\n"
         "/model - list the installed models and switch (or /model NAME)\n"
         "/status - Ollama, its loaded models, the bot\n"
         "/id - your user id and this chat's id\n"
         "/help - this list\n\n"
-        "Admins: /pull NAME installs a model, /rm NAME removes one."
+        "Admins: /pull NAME installs a model, /rm NAME removes one; "
+        "their /role add makes a role everyone can use."
     ),
     "new_conversation": (
         "Started a fresh conversation. Earlier messages are kept but no longer sent to the model."
@@ -74,6 +80,10 @@ MESSAGES: dict[str, str] = {
     "cmd_pull": "install a model (admins)",
     "cmd_rm": "remove a model (admins)",
     "cmd_status": "Ollama and the bot at a glance",
+    "cmd_ask": "one answer outside the conversation",
+    "cmd_compare": "the same prompt to several models",
+    "cmd_role": "choose a role (system prompt)",
+    "cmd_settings": "temperature, context, thinking, footer",
     # Models
     "model_menu": "Models installed on {host}. Yours: {current}",
     "model_menu_page": "Models installed on {host} (page {page} of {pages}). Yours: {current}",
@@ -132,4 +142,92 @@ MESSAGES: dict[str, str] = {
     "status_expires": "unloads in {left}",
     "status_kept": "kept loaded",
     "status_users": "Users: {users}",
+    # Roles
+    "role_menu": (
+        "Your role: {role}\n{prompt}\n\n"
+        "Press a role to switch to it (that starts a fresh conversation). "
+        "🔒 roles are yours alone, 👥 roles are shared. "
+        "/role add NAME PROMPT adds your own (%s in PROMPT wraps each message), "
+        "/role del NAME deletes it."
+    ),
+    "role_switched": "Now answering as {role}. Started a fresh conversation for the new role.",
+    "role_unknown": "There is no role called {name}. /role lists them.",
+    "role_gone": "That role no longer exists; here is the current list.",
+    "role_add_usage": (
+        "Usage: /role add NAME PROMPT, e.g. /role add pirate Answer like a pirate. "
+        "Put %s in PROMPT to wrap each of your messages instead: "
+        "/role add french Translate `%s` to French."
+    ),
+    "role_added_private": "Added your role {name} (only you see it). /role {name} switches to it.",
+    "role_added_shared": "Added the shared role {name}: everyone can choose it with /role.",
+    "role_del_usage": "Usage: /role del NAME",
+    "role_deleted_private": "Deleted your role {name}.",
+    "role_deleted_shared": "Deleted the shared role {name}.",
+    "role_del_not_yours": (
+        "You have no role called {name}. Shared roles can only be deleted by admins."
+    ),
+    "role_problem_bad_name": (
+        "{name!r} can't be a role name: use 1-{max_name} of a-z, 0-9, _ and -, no spaces."
+    ),
+    "role_problem_empty_prompt": "The role {name} needs a prompt after its name.",
+    "role_problem_long_prompt": (
+        "That prompt is too long: a role's prompt can have at most {max_prompt} characters."
+    ),
+    "role_problem_taken": "There is already a role called {name}. Pick another name.",
+    "role_problem_reserved": (
+        "{name} is a built-in role (or comes from the roles file) and can't be changed here."
+    ),
+    "role_problem_missing": "There is no role called {name}.",
+    # One-shot
+    "ask_usage": (
+        "Usage: /ask PROMPT, e.g. /ask Write a haiku about tea. It is answered on its own, "
+        "outside the conversation. /ask in reply to a message asks about that message."
+    ),
+    "compare_usage": (
+        "Usage: /compare PROMPT: the same prompt to several models, one message each. "
+        "/compare models a,b,c chooses the models (2-4), /compare models shows them."
+    ),
+    "compare_too_few": (
+        "Comparing needs at least two installed models. /model lists them; an admin can "
+        "/pull more."
+    ),
+    "compare_set_is": "/compare asks: {models}",
+    "compare_set_reset": "/compare asks your model and the newest installed ones again.",
+    "compare_set_count": "Choose {low} to {high} different models, e.g. /compare models a,b,c",
+    "compare_set_missing": "Not installed: {models}. /model lists what is installed.",
+    "compare_set_done": "/compare will ask: {models}",
+    # Settings
+    "settings": (
+        "Settings for your answers (model {model}):\n"
+        "Temperature: {temperature} (0.0 exact - 2.0 creative)\n"
+        "Context: {context} tokens (at most {context_max})\n"
+        "Thinking: {thinking}\n"
+        "Footer: {footer}\n\n"
+        "Any value can be typed: /settings temperature 0.9, /settings context 12000, "
+        "/settings thinking off, /settings footer on, /settings reset."
+    ),
+    "settings_default_mark": " (default)",
+    "settings_on": "on",
+    "settings_off": "off",
+    "settings_cannot_think": "this model does not think",
+    "settings_unknown": "There is no setting {name!r}: temperature, context, thinking, footer.",
+    "settings_out_of_range": "{name} must be between {low} and {high}.",
+    "settings_not_on_off": "{name} is on or off.",
+    "settings_cannot_think_refused": (
+        "Your model does not think, so thinking can't be switched. Thinking models list "
+        "`thinking` among their capabilities (e.g. qwen3, deepseek-r1)."
+    ),
+    "settings_usage": "Usage: /settings NAME VALUE, e.g. /settings temperature 0.9",
+    "settings_saved": "Saved.",
+    "settings_reset_done": "All settings are back to the defaults.",
+    "button_thinking_on": "💭 Thinking: on",
+    "button_thinking_off": "💭 Thinking: off",
+    "button_footer_on": "Footer: on",
+    "button_footer_off": "Footer: off",
+    "button_settings_reset": "Reset to defaults",
+    # Answers
+    "footer_tokens": "{tokens} tokens",
+    "footer_speed": "{speed:.1f} tokens/s",
+    "thinking_now": "💭 Thinking…",
+    "thought_for": "💭 Thought for {duration}",
 }

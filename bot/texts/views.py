@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from bot.installer import PullCancelled, PullFailed, PullOutcome, PullProgress, PullSucceeded
 from bot.llm import InstalledModel, LoadedModel
+from bot.notices import AnswerFooter
 from bot.status import StatusReport
 from bot.texts import describe_error, say
 
@@ -127,3 +128,28 @@ def status_text(report: StatusReport, lang: str | None, now: datetime | None = N
     if report.users is not None:
         text += "\n" + say("status_users", lang, users=report.users)
     return text
+
+
+def human_seconds(seconds: float) -> str:
+    """`4.26` → `4.3 s`, `83` → `1:23`."""
+    return f"{seconds:.1f} s" if seconds < 60 else human_duration(seconds)
+
+
+def footer_text(footer: AnswerFooter, lang: str | None) -> str:
+    """The line under an answer: model · speed; in /compare tokens · speed · duration."""
+    speed = footer.tokens_per_second
+    parts = [] if footer.detailed else [footer.model]
+    if footer.detailed and footer.figures.completion_tokens is not None:
+        parts.append(say("footer_tokens", lang, tokens=footer.figures.completion_tokens))
+    if speed is not None:
+        parts.append(say("footer_speed", lang, speed=speed))
+    if footer.detailed and footer.seconds is not None:
+        parts.append(human_seconds(footer.seconds))
+    return " · ".join(parts)
+
+
+def thought_header(seconds: float | None, lang: str | None) -> str:
+    """Above a thinking model's reasoning: "Thinking…" while it runs, then how long it took."""
+    if seconds is None:
+        return say("thinking_now", lang)
+    return say("thought_for", lang, duration=human_seconds(seconds))

@@ -1,0 +1,63 @@
+"""Inline keyboards that take more than one screen: buttons in rows, pages with ◀ n/m ▶."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.texts import say
+
+ANSWER_LIMIT = 200  # Telegram's limit for the text of answerCallbackQuery
+
+
+def page_count(items: int, per_page: int) -> int:
+    """How many pages `items` buttons take (at least one)."""
+    return max(math.ceil(items / per_page), 1)
+
+
+def paged_keyboard(
+    buttons: Sequence[InlineKeyboardButton],
+    page: int,
+    *,
+    per_page: int,
+    columns: int = 1,
+    page_data: Callable[[int], str],
+    extra_rows: Sequence[Sequence[InlineKeyboardButton]] = (),
+) -> InlineKeyboardMarkup:
+    """This page's buttons, `columns` to a row, then ◀ n/m ▶ (their callback data from
+    `page_data`) when there is more than one page, then `extra_rows`."""
+    pages = page_count(len(buttons), per_page)
+    page = min(max(page, 0), pages - 1)
+    shown = list(buttons[page * per_page : (page + 1) * per_page])
+    rows = [shown[i : i + columns] for i in range(0, len(shown), columns)]
+    if pages > 1:
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    say("button_previous"), callback_data=page_data((page - 1) % pages)
+                ),
+                InlineKeyboardButton(
+                    say("button_page", page=page + 1, pages=pages), callback_data=page_data(page)
+                ),
+                InlineKeyboardButton(
+                    say("button_next"), callback_data=page_data((page + 1) % pages)
+                ),
+            ]
+        )
+    rows.extend(list(row) for row in extra_rows)
+    return InlineKeyboardMarkup(rows)
+
+
+async def answer(query: CallbackQuery, text: str = "", *, alert: bool = False) -> None:
+    """Answer a button press once (Telegram shows at most 200 characters of it)."""
+    if len(text) > ANSWER_LIMIT:
+        text = text[: ANSWER_LIMIT - 1] + "…"
+    await query.answer(text or None, show_alert=alert and bool(text))
+
+
+def command_text(text: str | None) -> str:
+    """What follows the command in a message, newlines kept (`context.args` drops them)."""
+    parts = (text or "").split(maxsplit=1)
+    return parts[1].strip() if len(parts) > 1 else ""

@@ -1,0 +1,178 @@
+"""/settings: temperature, context size, thinking and the answer footer, as buttons or typed."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, User
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from bot.handlers.chat import profile_of
+from bot.handlers.keyboards import answer, command_text
+from bot.preferences import (
+    TEMPERATURE_CHOICES,
+    Preferences,
+    PreferenceService,
+    Refusal,
+    SettingProblem,
+)
+from bot.texts import say
+
+
+def _mark(text: str, chosen: bool) -> str:
+    return f"✅ {text}" if chosen else text
+
+
+def context_label(tokens: int) -> str:
+    """`8192` → `8K`."""
+    return f"{tokens // 1024}K" if tokens % 1024 == 0 else str(tokens)
+
+
+def settings_keyboard(prefs: Preferences, lang: str | None) -> InlineKeyboardMarkup:
+    """Temperature presets, context presets (up to the model's), thinking (only for models
+    that think), footer, reset."""
+    rows = [
+        [
+            InlineKeyboardButton(
+                _mark(f"{value:.1f}", abs(prefs.temperature - value) < 1e-9),
+                callback_data=f"set:temperature:{value}",
+            )
+            for value in TEMPERATURE_CHOICES
+        ]
+    ]
+    sizes = list(prefs.context_choices())
+    for start in range(0, len(sizes), 4):
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    _mark(context_label(size), size == prefs.num_ctx),
+                    callback_data=f"set:context:{size}",
+                )
+                for size in sizes[start : start + 4]
+            ]
+        )
+    if prefs.can_think:
+        key = "button_thinking_on" if prefs.think else "button_thinking_off"
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    say(key, lang), callback_data=f"set:thinking:{'off' if prefs.think else 'on'}"
+                )
+            ]
+        )
+    key = "button_footer_on" if prefs.footer else "button_footer_off"
+    rows.append(
+        [
+            InlineKeyboardButton(
+                say(key, lang), callback_data=f"set:footer:{'off' if prefs.footer else 'on'}"
+            )
+        ]
+    )
+    rows.append(
+        [InlineKeyboardButton(say("button_settings_reset", lang), callback_data="set:reset")]
+    )
+    return InlineKeyboardMarkup(rows)
+
+
+def settings_text(prefs: Preferences, lang: str | None) -> str:
+    """What each setting is now, and how to type any value."""
+
+    def source(name: str) -> str:
+        return "" if name in prefs.changed else say("settings_default_mark", lang)
+
+    thinking = (
+        say("settings_on" if prefs.think else "settings_off", lang) + source("think")
+        if prefs.can_think
+        else say("settings_cannot_think", lang)
+    )
+    return say(
+        "settings",
+        lang,
+        model=prefs.model or say("status_unknown", lang),
+        temperature=f"{prefs.temperature:.1f}{source('temperature')}",
+        context=f"{prefs.num_ctx}{source('num_ctx')}",
+        context_max=prefs.num_ctx_max,
+        thinking=thinking,
+        footer=say("settings_on" if prefs.footer else "settings_off", lang) + source("footer"),
+    )
+
+
+def refusal_text(refusal: Refusal, name: str, lang: str | None) -> str:
+    """Why a value was refused, with the allowed range."""
+    match refusal.problem:
+        case SettingProblem.UNKNOWN_SETTING:
+            return say("settings_unknown", lang, name=name)
+        case SettingProblem.OUT_OF_RANGE:
+            return say("settings_out_of_range", lang, name=name, low=refusal.low, high=refusal.high)
+        case SettingProblem.NOT_ON_OFF:
+            return say("settings_not_on_off", lang, name=name)
+        case SettingProblem.CANNOT_THINK:
+            return say("settings_cannot_think_refused", lang)
+
+
+class SettingsHandlers:
+    """Callbacks for /settings and its buttons."""
+
+    def __init__(self, preferences: PreferenceService) -> None:
+        self._preferences = preferences
+
+    async def on_settings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/settings shows the keyboard; /settings NAME VALUE sets one; /settings reset."""
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None:
+            return
+        lang = user.language_code
+        name, _, value = command_text(message.text).partition(" ")
+        if name.lower() == "reset":
+            await self._preferences.reset(profile_of(user))
+            note = say("settings_reset_done", lang)
+        elif name and not value.strip():
+            await message.reply_text(say("settings_usage", lang))
+            return
+        elif name:
+            refusal = await self._preferences.change(profile_of(user), name, value)
+            if refusal is not None:
+                await message.reply_text(refusal_text(refusal, name, lang))
+                return
+            note = say("settings_saved", lang)
+        else:
+            note = ""
+        text, keyboard = await self._view(user, note)
+        await message.reply_text(text, reply_markup=keyboard)
+
+    async def on_settings_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A press on a preset, a switch, or Reset."""
+        query, user = update.callback_query, update.effective_user
+        if query is None or user is None or query.data is None:
+            return
+        lang = user.language_code
+        _, name, value = [*query.data.split(":", 2), ""][:3]
+        if name == "reset":
+            await self._preferences.reset(profile_of(user))
+            note = say("settings_reset_done", lang)
+        else:
+            refusal = await self._preferences.change(profile_of(user), name, value)
+            if refusal is not None:  # e.g. the user switched to a model that cannot think
+                await answer(query, refusal_text(refusal, name, lang), alert=True)
+                text, keyboard = await self._view(user, "")
+                await _edit(query.edit_message_text(text, reply_markup=keyboard))
+                return
+            note = say("settings_saved", lang)
+        await answer(query, note)
+        text, keyboard = await self._view(user, "")
+        await _edit(query.edit_message_text(text, reply_markup=keyboard))
+
+    async def _view(self, user: User, note: str) -> tuple[str, InlineKeyboardMarkup]:
+        prefs = await self._preferences.view(user.id)
+        text = settings_text(prefs, user.language_code)
+        return (f"{note}\n\n{text}" if note else text), settings_keyboard(prefs, user.language_code)
+
+
+async def _edit(edit: Awaitable[object]) -> None:
+    """Await an edit; "message is not modified" (the same value pressed twice) is no error."""
+    try:
+        await edit
+    except BadRequest as err:
+        if "not modified" not in err.message.lower():
+            raise
