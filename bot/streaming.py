@@ -248,7 +248,7 @@ class AnswerStream:
         self._worker: asyncio.Task[None] | None = None
         self._typing: asyncio.Task[None] | None = None
         self._replied = False  # in a group the first message replies to the question
-        self._heading = f"*{markdown_literal(heading)}*\n\n" if heading else ""
+        self._heading = f"**{markdown_literal(heading)}**\n\n" if heading else ""
         self._thinking = ""
         self._thinking_since: float | None = None
         self._thought_for: float | None = None  # seconds, once the answer itself began

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest
 
 from bot.texts import say
 
@@ -61,3 +62,13 @@ def command_text(text: str | None) -> str:
     """What follows the command in a message, newlines kept (`context.args` drops them)."""
     parts = (text or "").split(maxsplit=1)
     return parts[1].strip() if len(parts) > 1 else ""
+
+
+async def edit_quietly(edit: Awaitable[object]) -> None:
+    """Await an edit of a menu; "message is not modified" (the same button pressed twice) is
+    no error."""
+    try:
+        await edit
+    except BadRequest as err:
+        if "not modified" not in err.message.lower():
+            raise

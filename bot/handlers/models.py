@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections import OrderedDict
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
 from telegram.ext import ContextTypes, ExtBot
 
 from bot.access import AccessPolicy
 from bot.errors import LLMError, ModelNotFound
 from bot.handlers.chat import profile_of
-from bot.handlers.keyboards import answer, page_count, paged_keyboard
+from bot.handlers.keyboards import answer, edit_quietly, page_count, paged_keyboard
 from bot.installer import ModelInstaller
 from bot.models import ModelMenu, ModelPicker, full_name, model_id, valid_model_name
 from bot.status import StatusServer, StatusStore, gather_status
@@ -163,10 +161,11 @@ class ModelHandlers:
             return
         await answer(query, note)
         page = int(value) if action == "page" else page_of(menu)
-        with contextlib.suppress(BadRequest):  # "not modified": the same page was pressed
-            await query.edit_message_text(
+        await edit_quietly(  # the same page pressed again is "not modified"
+            query.edit_message_text(
                 self._menu_title(menu, page, user.id, lang), reply_markup=menu_keyboard(menu, page)
             )
+        )
 
     def _menu_title(self, menu: ModelMenu, page: int, user_id: int, lang: str | None) -> str:
         host = self._server.host

@@ -8,7 +8,7 @@ from telegram.ext import ContextTypes
 from bot.access import AccessPolicy
 from bot.chat import ChatService
 from bot.handlers.chat import profile_of
-from bot.handlers.keyboards import answer, command_text, paged_keyboard
+from bot.handlers.keyboards import answer, command_text, edit_quietly, paged_keyboard
 from bot.roles import MAX_NAME_CHARS, MAX_PROMPT_CHARS, Role, RoleBook, RoleProblem
 from bot.texts import say
 
@@ -90,11 +90,13 @@ class RoleHandlers:
                 await answer(query, say("role_gone", lang), alert=True)
                 text, keyboard = await self._menu(user, 0, note="")
             else:
-                await self._chat.switch_role(query.message.chat.id, profile_of(user), role)
                 note = say("role_switched", lang, role=role.name)
+                # Answered first: the switch waits for an answer being written, and Telegram
+                # stops waiting for the answer to a press after a few seconds.
                 await answer(query, note)
+                await self._chat.switch_role(query.message.chat.id, profile_of(user), role)
                 text, keyboard = await self._menu(user, None, note=note)
-        await query.edit_message_text(text, reply_markup=keyboard)
+        await edit_quietly(query.edit_message_text(text, reply_markup=keyboard))
 
     async def _menu(
         self, user: User, page: int | None, *, note: str

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, User
-from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.handlers.chat import profile_of
-from bot.handlers.keyboards import answer, command_text
+from bot.handlers.keyboards import answer, command_text, edit_quietly
 from bot.preferences import (
     TEMPERATURE_CHOICES,
     Preferences,
@@ -156,23 +153,14 @@ class SettingsHandlers:
             if refusal is not None:  # e.g. the user switched to a model that cannot think
                 await answer(query, refusal_text(refusal, name, lang), alert=True)
                 text, keyboard = await self._view(user, "")
-                await _edit(query.edit_message_text(text, reply_markup=keyboard))
+                await edit_quietly(query.edit_message_text(text, reply_markup=keyboard))
                 return
             note = say("settings_saved", lang)
         await answer(query, note)
         text, keyboard = await self._view(user, "")
-        await _edit(query.edit_message_text(text, reply_markup=keyboard))
+        await edit_quietly(query.edit_message_text(text, reply_markup=keyboard))
 
     async def _view(self, user: User, note: str) -> tuple[str, InlineKeyboardMarkup]:
         prefs = await self._preferences.view(user.id)
         text = settings_text(prefs, user.language_code)
         return (f"{note}\n\n{text}" if note else text), settings_keyboard(prefs, user.language_code)
-
-
-async def _edit(edit: Awaitable[object]) -> None:
-    """Await an edit; "message is not modified" (the same value pressed twice) is no error."""
-    try:
-        await edit
-    except BadRequest as err:
-        if "not modified" not in err.message.lower():
-            raise

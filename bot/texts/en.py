@@ -188,8 +188,7 @@ MESSAGES: dict[str, str] = {
         "/compare models a,b,c chooses the models (2-4), /compare models shows them."
     ),
     "compare_too_few": (
-        "Comparing needs at least two installed models. /model lists them; an admin can "
-        "/pull more."
+        "Comparing needs at least two installed models. /model lists them; an admin can /pull more."
     ),
     "compare_set_is": "/compare asks: {models}",
     "compare_set_reset": "/compare asks your model and the newest installed ones again.",

@@ -1,0 +1,189 @@
+"""End to end: /role (keyboard, switching, custom and file roles) against the fakes."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.roles import BUILTIN_ROLES
+from tests.fakes.ollama import FakeOllama
+from tests.fakes.telegram import FakeTelegram, FakeUser, StoredMessage
+from tests.harness import ADMIN, ALICE, BOB, MODEL, running_bot
+
+ASSISTANT_PROMPT = BUILTIN_ROLES["assistant"].prompt
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as fake:
+        yield fake
+        assert not fake.unanswered_callbacks, "every button press gets an answer"
+
+
+@pytest.fixture
+async def ollama() -> AsyncIterator[FakeOllama]:
+    async with FakeOllama() as fake:
+        fake.add_model(MODEL, context_length=8192)
+        yield fake
+
+
+async def say_and_wait(tg: FakeTelegram, user: FakeUser, text: str) -> StoredMessage:
+    """`user` writes `text`; the bot's next message in their private chat."""
+    count = len(tg.bot_messages(user.id))
+    tg.user_sends(user, text)
+    messages = await tg.wait_for_bot_messages(user.id, count + 1)
+    return messages[count]
+
+
+def labels(menu: StoredMessage) -> list[str]:
+    return [key["text"] for row in menu.inline_keyboard for key in row]
+
+
+def stored_roles(db_path: Path) -> list[tuple[str, int | None]]:
+    with sqlite3.connect(db_path) as db:
+        return [(str(r[0]), r[1]) for r in db.execute("SELECT name, owner_id FROM roles")]
+
+
+async def test_role_keyboard_switches_wraps_and_starts_a_fresh_conversation(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    async with running_bot(tg, ollama, db_path):
+        await say_and_wait(tg, ALICE, "remember the word banana")
+        menu = await say_and_wait(tg, ALICE, "/role")
+        assert labels(menu) == ["✅ assistant", *list(BUILTIN_ROLES)[1:]]
+        assert "Your role: assistant" in menu.content
+        tg.user_presses(ALICE, menu.message_id, "role:use:supervisor")
+        await tg.wait_for(lambda: "✅ supervisor" in labels(tg.message(ALICE.id, menu.message_id)))
+        edited = tg.message(ALICE.id, menu.message_id)
+        assert "Now answering as supervisor" in edited.content
+        assert "fresh conversation" in edited.content
+        assert "Explain `%s` like I'm a 5 year old." in edited.content, "the prompt is shown"
+        assert any("supervisor" in (a.text or "") for a in tg.callback_answers)
+        await say_and_wait(tg, ALICE, "photosynthesis")
+    # The template wraps the message, no system prompt, and the old conversation is not sent.
+    assert ollama.chat_requests[-1]["messages"] == [
+        {"role": "user", "content": "Explain `photosynthesis` like I'm a 5 year old."}
+    ]
+    async with running_bot(tg, ollama, db_path):
+        start = await say_and_wait(tg, ALICE, "/start")
+        assert "Role: supervisor" in start.content, "the choice survives a restart"
+        await say_and_wait(tg, ALICE, "gravity")
+    # The history of the supervisor conversation is kept as the user wrote it.
+    assert ollama.chat_requests[-1]["messages"][0]["content"] == "photosynthesis"
+    assert ollama.chat_requests[-1]["messages"][-1]["content"] == (
+        "Explain `gravity` like I'm a 5 year old."
+    )
+
+
+async def test_private_roles_are_invisible_to_others_and_system_prompts_lead(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    async with running_bot(tg, ollama, db_path):
+        added = await say_and_wait(tg, ALICE, "/role add pirate Answer like a pirate.\nBe brief.")
+        assert "only you see it" in added.content
+        switched = await say_and_wait(tg, ALICE, "/role Pirate")
+        assert "Now answering as pirate" in switched.content
+        await say_and_wait(tg, ALICE, "hello")
+        bob_menu = await say_and_wait(tg, BOB, "/role")
+        bob_try = await say_and_wait(tg, BOB, "/role pirate")
+        bob_delete = await say_and_wait(tg, BOB, "/role del pirate")
+        alice_menu = await say_and_wait(tg, ALICE, "/role")
+        deleted = await say_and_wait(tg, ALICE, "/role del pirate")
+        await say_and_wait(tg, ALICE, "hello again")
+    assert ollama.chat_requests[0]["messages"] == [
+        {"role": "system", "content": "Answer like a pirate.\nBe brief."},
+        {"role": "user", "content": "hello"},
+    ]
+    assert "🔒 pirate" not in labels(bob_menu)
+    assert not any("pirate" in label for label in labels(bob_menu))
+    assert "There is no role called pirate" in bob_try.content
+    assert "You have no role called pirate" in bob_delete.content
+    assert "✅ 🔒 pirate" in labels(alice_menu)
+    assert "Deleted your role pirate" in deleted.content
+    # Its user falls back to the default role once it is gone.
+    assert ollama.chat_requests[-1]["messages"][0] == {
+        "role": "system",
+        "content": ASSISTANT_PROMPT,
+    }
+    assert stored_roles(db_path) == []
+
+
+async def test_only_admins_manage_shared_roles(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    async with running_bot(tg, ollama, db_path):
+        added = await say_and_wait(tg, ADMIN, "/role add reviewer You review code. Be strict.")
+        alice_menu = await say_and_wait(tg, ALICE, "/role")
+        alice_labels = labels(alice_menu)
+        alice_delete = await say_and_wait(tg, ALICE, "/role del reviewer")
+        alice_same_name = await say_and_wait(tg, ALICE, "/role add reviewer Mine now")
+        builtin = await say_and_wait(tg, ADMIN, "/role add supervisor Something else")
+        builtin_delete = await say_and_wait(tg, ADMIN, "/role del supervisor")
+        tg.user_presses(ALICE, alice_menu.message_id, "role:use:reviewer")
+        await tg.wait_for(lambda: len(tg.callback_answers) == 1)
+        await say_and_wait(tg, ALICE, "def f(): pass")
+        admin_delete = await say_and_wait(tg, ADMIN, "/role del reviewer")
+        gone = await say_and_wait(tg, BOB, "/role reviewer")
+    assert "everyone can choose it" in added.content
+    assert "👥 reviewer" in alice_labels
+    assert "Shared roles can only be deleted by admins" in alice_delete.content
+    assert "already a role called reviewer" in alice_same_name.content
+    assert "built-in role" in builtin.content
+    assert "built-in role" in builtin_delete.content
+    assert ollama.chat_requests[-1]["messages"][0] == {
+        "role": "system",
+        "content": "You review code. Be strict.",
+    }
+    assert "Deleted the shared role reviewer" in admin_delete.content
+    assert "There is no role called reviewer" in gone.content
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("/role add Bad!name Be nice.", "can't be a role name"),
+        ("/role add " + "n" * 33 + " Be nice.", "can't be a role name"),
+        ("/role add -dash Be nice.", "can't be a role name"),
+        ("/role add long " + "x" * 2001, "at most 2000 characters"),
+        ("/role add lonely", "Usage: /role add NAME PROMPT"),
+        ("/role del", "Usage: /role del NAME"),
+        ("/role nosuchrole", "There is no role called nosuchrole"),
+    ],
+)
+async def test_invalid_role_commands_are_refused_and_store_nothing(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path, command: str, expected: str
+) -> None:
+    async with running_bot(tg, ollama, db_path):
+        reply = await say_and_wait(tg, ALICE, command)
+    assert expected in reply.content
+    assert stored_roles(db_path) == []
+    assert ollama.chat_requests == []
+
+
+async def test_roles_file_is_loaded_at_start_and_can_be_the_default(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path, tmp_path: Path
+) -> None:
+    roles_file = tmp_path / "roles.toml"
+    roles_file.write_text(
+        '[roles]\nfrench = "Translate `%s` to French."\n\n'
+        '[roles.haiku]\nprompt = """You answer in haiku.\nNever explain."""\n',
+        encoding="utf-8",
+    )
+    async with running_bot(tg, ollama, db_path, roles_file=roles_file, default_role="haiku"):
+        await say_and_wait(tg, ALICE, "the sea")
+        menu = await say_and_wait(tg, ALICE, "/role")
+        delete = await say_and_wait(tg, ADMIN, "/role del french")
+        await say_and_wait(tg, ALICE, "/role french")
+        await say_and_wait(tg, ALICE, "good morning")
+    assert ollama.chat_requests[0]["messages"][0] == {
+        "role": "system",
+        "content": "You answer in haiku.\nNever explain.",
+    }
+    assert {"french", "✅ haiku"} <= set(labels(menu))
+    assert "can't be changed here" in delete.content
+    assert ollama.chat_requests[-1]["messages"] == [
+        {"role": "user", "content": "Translate `good morning` to French."}
+    ]
