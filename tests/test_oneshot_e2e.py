@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -115,7 +116,7 @@ async def test_compare_streams_one_message_per_model_in_turn_with_figures(
         assert FIGURES.fullmatch(footer), footer
         assert any(e["type"] == "italic" for e in message.entities), "figures in italics"
     requests = [r for r in ollama.requests if r.path == "/api/generate"]
-    gaps = [b.at - a.at for a, b in zip(requests, requests[1:], strict=False)]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(requests)]
     # One model after another: each reply streams for ~0.3 s before the next is asked.
     assert min(gaps) >= 0.25, gaps
     assert all(r["prompt"] == "Why is the sky blue?" for r in ollama.generate_requests)
