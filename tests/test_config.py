@@ -168,3 +168,59 @@ def test_webhook_url_needs_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(None)
     assert caught.value.variable == "WEBHOOK_SECRET"
+
+
+ROLE_FILE_PROBLEMS = [
+    ("missing.toml", None, "cannot read"),
+    ("broken.toml", "[roles\nx = 1", "is not valid TOML"),
+    ("empty.toml", "title = 'no roles here'", "has no [roles] table"),
+    ("builtin.toml", '[roles]\nsupervisor = "Mine"', "has the name of a built-in role"),
+    ("badname.toml", '[roles]\n"two words" = "x"', "use 1-32 of a-z 0-9 _ -"),
+    ("noprompt.toml", "[roles.critic]\ntemperature = 1", "needs a prompt string"),
+    ("blank.toml", '[roles]\ncritic = "  "', "is empty"),
+    ("long.toml", f'[roles]\ncritic = "{"x" * 2001}"', "is too long"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "reason"), ROLE_FILE_PROBLEMS)
+def test_a_bad_roles_file_stops_the_start_with_its_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, content: str | None, reason: str
+) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("ROLES_FILE", str(path))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None)
+    assert caught.value.variable == "ROLES_FILE"
+    assert reason in caught.value.problem
+
+
+def test_default_role_may_come_from_the_roles_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "roles.toml"
+    path.write_text('[roles]\ncritic = "You criticise kindly."', encoding="utf-8")
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("ROLES_FILE", str(path))
+    monkeypatch.setenv("DEFAULT_ROLE", "critic")
+    settings = load_settings(None)
+    assert [(r.name, r.prompt, r.source) for r in settings.file_roles()] == [
+        ("critic", "You criticise kindly.", "file")
+    ]
+    monkeypatch.setenv("DEFAULT_ROLE", "stranger")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None)
+    assert caught.value.variable == "DEFAULT_ROLE"
+    assert "critic" in caught.value.problem, "the file's roles are listed among the choices"
+
+
+def test_cli_with_a_broken_roles_file_says_so_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "roles.toml").write_text("[roles\n", encoding="utf-8")
+    result = run_cli(tmp_path, {"TELEGRAM_BOT_TOKEN": TOKEN, "ROLES_FILE": "roles.toml"})
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "ROLES_FILE" in line
+    assert "not valid TOML" in line

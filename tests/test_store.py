@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import StoreUnavailable
-from bot.store import MIGRATIONS, AnswerFigures, Store, UserProfile
+from bot.store import MIGRATIONS, AnswerFigures, Store, UserProfile, UserSettings
 
 
 async def test_fresh_database_is_migrated_in_wal_with_foreign_keys(tmp_path: Path) -> None:
@@ -104,3 +104,43 @@ async def test_a_version_1_database_is_upgraded_keeping_its_messages(tmp_path: P
     assert [(m.content, m.status) for m in recent][-1] == ("half an ans", "interrupted")
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+async def test_roles_are_unique_per_owner_and_shared_ones_are_seen_by_all(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "db.sqlite3") as store:
+        for user_id in (1, 2):
+            await store.remember_user(UserProfile(id=user_id))
+        assert await store.add_role("critic", "Shared critic", None, created_by=9)
+        assert not await store.add_role("critic", "Again", None, created_by=9)
+        assert await store.add_role("critic", "Alice's own", 1, created_by=1)
+        assert not await store.add_role("critic", "Alice twice", 1, created_by=1)
+        assert await store.add_role("poet", "Bob's own", 2, created_by=2)
+        alice = [(r.name, r.prompt, r.owner_id) for r in await store.roles_for(1)]
+        bob = [(r.name, r.owner_id) for r in await store.roles_for(2)]
+        assert alice == [("critic", "Shared critic", None), ("critic", "Alice's own", 1)]
+        assert bob == [("critic", None), ("poet", 2)]
+        assert not await store.delete_role("poet", 1), "not Alice's to delete"
+        assert await store.delete_role("critic", None)
+        assert [r.prompt for r in await store.roles_for(1)] == ["Alice's own"]
+
+
+async def test_settings_are_changed_one_at_a_time_and_reset(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "db.sqlite3") as store:
+        await store.remember_user(UserProfile(id=1))
+        assert await store.user_settings(1) == UserSettings()
+        await store.set_model(1, "qwen3:8b")
+        await store.set_setting(1, "temperature", 1.2)
+        await store.set_setting(1, "think", False)
+        await store.set_setting(1, "footer", True)
+        await store.set_compare_models(1, ["a:1b", "b:2b"])
+        assert await store.user_settings(1) == UserSettings(
+            model="qwen3:8b",
+            temperature=1.2,
+            think=False,
+            footer=True,
+            compare_models=("a:1b", "b:2b"),
+        )
+        await store.reset_generation_settings(1)
+        assert await store.user_settings(1) == UserSettings(
+            model="qwen3:8b", compare_models=("a:1b", "b:2b")
+        )

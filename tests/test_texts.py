@@ -1,0 +1,48 @@
+"""The catalog: every sentence the code asks for exists, with the values it is given."""
+
+from __future__ import annotations
+
+import ast
+import string
+from pathlib import Path
+
+import pytest
+
+from bot.app import COMMANDS
+from bot.roles import RoleProblem
+from bot.texts import en
+
+BOT = Path(__file__).resolve().parents[1] / "bot"
+
+
+def keys_asked_for() -> set[str]:
+    """First arguments of say(...) calls in the code that are plain strings."""
+    keys: set[str] = set()
+    for source in BOT.rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "say"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                keys.add(str(node.args[0].value))
+    return keys
+
+
+def test_every_key_the_code_says_is_in_the_english_catalog() -> None:
+    asked = keys_asked_for()
+    asked |= {f"cmd_{command}" for command in COMMANDS}
+    asked |= {f"role_problem_{problem.value}" for problem in RoleProblem}
+    asked |= {
+        f"button_{name}_{state}" for name in ("thinking", "footer") for state in ("on", "off")
+    }
+    assert len(asked) > 100
+    assert sorted(asked - en.MESSAGES.keys()) == []
+
+
+@pytest.mark.parametrize("key", sorted(en.MESSAGES))
+def test_templates_are_valid_format_strings(key: str) -> None:
+    fields = [name for _, name, _, _ in string.Formatter().parse(en.MESSAGES[key]) if name]
+    assert all(name.isidentifier() for name in fields), fields
