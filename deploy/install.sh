@@ -31,7 +31,9 @@ fi
 /opt/ollagram/venv/bin/python -m pip install --quiet --upgrade pip
 /opt/ollagram/venv/bin/python -m pip install --quiet --upgrade "$build"
 
-install -d -m 0700 /etc/ollagram
+# 0755: a ROLES_FILE here must be readable by the service's user; config.env stays 0600 (systemd
+# reads it as root).
+install -d -m 0755 /etc/ollagram
 if [ ! -f /etc/ollagram/config.env ]; then
   install -m 0600 "$src/config.example.env" /etc/ollagram/config.env
   echo "Created /etc/ollagram/config.env: set TELEGRAM_BOT_TOKEN and ALLOWED_USER_IDS in it."

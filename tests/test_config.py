@@ -10,6 +10,7 @@ import pytest
 
 from bot.config import load_settings, parse_id_list
 from bot.errors import ConfigError
+from bot.roles import load_roles_file
 
 TOKEN = "123456:SECRET-do-not-print"
 
@@ -224,3 +225,11 @@ def test_cli_with_a_broken_roles_file_says_so_in_one_line(tmp_path: Path) -> Non
     [line] = result.stderr.strip().splitlines()
     assert "ROLES_FILE" in line
     assert "not valid TOML" in line
+
+
+def test_the_example_roles_file_loads() -> None:
+    example = Path(__file__).resolve().parents[1] / "roles.example.toml"
+    roles = {role.name: role for role in load_roles_file(example)}
+    assert set(roles) == {"french_translator", "haiku", "code_reviewer"}
+    assert roles["french_translator"].is_template
+    assert roles["code_reviewer"].system_prompt() is not None
