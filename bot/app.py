@@ -33,6 +33,7 @@ from bot.doctor import Finding
 from bot.errors import StoreUnavailable
 from bot.handlers.basics import BasicHandlers
 from bot.handlers.chat import ChatHandlers
+from bot.handlers.media import MediaHandlers
 from bot.handlers.models import ModelHandlers
 from bot.handlers.roles import RoleHandlers
 from bot.handlers.settings import SettingsHandlers
@@ -122,7 +123,7 @@ def build_application(
         admins=settings.admin_user_ids,
         allowed_chats=settings.allowed_chat_ids,
     )
-    catalog = ModelCatalog(llm, settings.default_model)
+    catalog = ModelCatalog(llm, settings.default_model, settings.vision_model)
     roles = RoleBook(store, settings.file_roles(), settings.default_role)
     defaults = ChatDefaults(
         temperature=settings.temperature,
@@ -157,6 +158,12 @@ def build_application(
             talk=ChatHandlers(chat, streams, picker),
             models=models,
             roles=RoleHandlers(chat, roles, policy),
+            media=MediaHandlers(
+                chat,
+                streams,
+                offer_pull=models.pull_offer,
+                max_document_bytes=int(settings.max_document_mb * 1024 * 1024),
+            ),
             settings=SettingsHandlers(PreferenceService(store, catalog, llm, defaults)),
         ),
     )
@@ -187,6 +194,7 @@ class Handlers:
     models: ModelHandlers
     roles: RoleHandlers
     settings: SettingsHandlers
+    media: MediaHandlers
 
 
 def register_handlers(app: BotApplication, policy: AccessPolicy, handlers: Handlers) -> None:
@@ -219,6 +227,11 @@ def register_handlers(app: BotApplication, policy: AccessPolicy, handlers: Handl
     app.add_handler(CommandHandler("stop", talk.on_stop, filters=new))
     app.add_handler(
         MessageHandler(new & filters.TEXT & ~filters.COMMAND, talk.on_text, block=False)
+    )
+    # Photos and files download when their turn comes, inside ChatService: block=False too.
+    app.add_handler(MessageHandler(new & filters.PHOTO, handlers.media.on_photo, block=False))
+    app.add_handler(
+        MessageHandler(new & filters.Document.ALL, handlers.media.on_document, block=False)
     )
     app.add_handler(MessageHandler(new & filters.ChatType.PRIVATE & ~filters.TEXT, basics.on_other))
 

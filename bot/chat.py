@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from bot.errors import BotError, LLMError, ShuttingDown
+from bot.errors import BotError, FileProblem, LLMError, NoVisionModel, ShuttingDown
 from bot.llm import (
     AnswerDone,
     ChatEvent,
@@ -27,7 +27,7 @@ from bot.llm import (
     ThinkingDelta,
 )
 from bot.models import ModelChoice
-from bot.notices import AnswerFooter, ModelReplaced, Notice
+from bot.notices import AnswerFooter, DocumentCut, ModelReplaced, Notice
 from bot.roles import Role
 from bot.store import (
     AnswerFigures,
@@ -35,6 +35,7 @@ from bot.store import (
     MessageRole,
     SettingName,
     SettingValue,
+    StoredImage,
     StoredMessage,
     UserProfile,
     UserSettings,
@@ -43,6 +44,8 @@ from bot.store import (
 log = logging.getLogger(__name__)
 
 HISTORY_LOAD_LIMIT = 400  # turns read from the store before trimming to the window
+IMAGE_TOKENS = 768  # what one image costs in the context (llava: 576; others more)
+DOCUMENT_MARGIN_TOKENS = 64  # the delimiters around a document's text, and rounding
 CHECKPOINT_INTERVAL_S = 2.0  # how much of an answer a crash may lose
 STOP_DELIVERY_S = 10.0  # after the grace: time to deliver and store the cut answers
 
@@ -68,6 +71,7 @@ class HistoryStore(Protocol):
         model: str | None = None,
         status: AnswerStatus = "complete",
         figures: AnswerFigures | None = None,
+        images: Sequence[StoredImage] = (),
     ) -> int: ...
     async def start_answer(self, conversation_id: int, model: str) -> int: ...
     async def save_partial(self, message_id: int, content: str) -> None: ...
@@ -106,7 +110,8 @@ class ChatModel(Protocol):
 class ModelChooser(Protocol):
     """Which model answers a user (bot.models.ModelCatalog)."""
 
-    async def model_for(self, chosen: str | None) -> ModelChoice: ...
+    async def model_for(self, chosen: str | None, *, vision: bool = False) -> ModelChoice: ...
+    async def vision_model_for(self, chosen: str | None) -> str: ...
     async def chat_models(self, *, fresh: bool = False) -> list[InstalledModel]: ...
 
 
@@ -140,12 +145,27 @@ class AnswerSink(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class AttachedText:
+    """A document's text, sent along with the question."""
+
+    name: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Question:
-    """A message to answer: who asked, where, and what."""
+    """A message to answer: who asked, where, and what (with photos or a document's text)."""
 
     chat_id: int
     user: UserProfile
     text: str
+    images: tuple[StoredImage, ...] = ()
+    document: AttachedText | None = None
+
+
+# Fetches what a message carries (downloads, decodes) once its turn has come; None when there
+# is nothing to answer after all (the loader told the user why).
+QuestionLoader = Callable[[], Awaitable[Question | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +204,26 @@ def estimate_tokens(text: str) -> int:
     return len(text.encode("utf-8")) // 3 + 4
 
 
+def message_tokens(message: ChatMessage) -> int:
+    """The estimate for a message with its images."""
+    return estimate_tokens(message.content) + IMAGE_TOKENS * len(message.images)
+
+
+def with_document(
+    question: str, document: AttachedText, room_tokens: int | None
+) -> tuple[str, bool]:
+    """The question followed by the document's text, cut to `room_tokens` (None: whole);
+    True when the text was cut."""
+    text = document.text.strip()
+    cut = False
+    if room_tokens is not None and estimate_tokens(text) > room_tokens:
+        keep_bytes = max(room_tokens - 4, 0) * 3
+        text = text.encode("utf-8")[:keep_bytes].decode("utf-8", errors="ignore").rstrip()
+        cut = True
+    name = document.name
+    return f"{question}\n\n--- {name} ---\n{text}\n--- end of {name} ---", cut
+
+
 def trim_to_context(
     system: ChatMessage | None,
     history: Sequence[ChatMessage],
@@ -195,10 +235,10 @@ def trim_to_context(
     The oldest turns go first; the system prompt and the question are always kept, since Ollama
     itself would silently cut the front of an over-long context, system prompt included.
     """
-    used = estimate_tokens(question.content) + (estimate_tokens(system.content) if system else 0)
+    used = message_tokens(question) + (estimate_tokens(system.content) if system else 0)
     kept: list[ChatMessage] = []
     for message in reversed(history):
-        used += estimate_tokens(message.content)
+        used += message_tokens(message)
         if used > budget_tokens:
             break
         kept.append(message)
@@ -242,15 +282,29 @@ class ChatService:
 
     # -- the three ways to ask ---------------------------------------------------------------
 
-    async def answer(self, question: Question, sink: AnswerSink) -> None:
+    async def answer(
+        self, question: Question, sink: AnswerSink, *, load: QuestionLoader | None = None
+    ) -> None:
         """Answer `question` in the conversation, after any earlier question of its thread.
 
-        Never raises for a failure of the model, Telegram or the database: the user is told,
-        and what can be stored is stored.
+        `load`, if given, completes the question (downloads its photos or document) once its
+        turn has come, so a photo is answered before a message sent after it. Never raises for
+        a failure of the model, Telegram or the database: the user is told, and what can be
+        stored is stored.
         """
         async with self._turn(question, sink) as stop:
-            if stop is not None:
-                await self._answer_now(question, sink, stop)
+            if stop is None:
+                return
+            if load is not None:
+                try:
+                    loaded = await load()
+                except FileProblem as err:  # nothing to store: the user is told what to send
+                    await sink.fail(err)
+                    return
+                if loaded is None:
+                    return
+                question = loaded
+            await self._answer_now(question, sink, stop)
 
     async def ask(self, question: Question, sink: AnswerSink) -> None:
         """One shot through `/api/generate` with the user's model and role: no history is sent
@@ -259,10 +313,11 @@ class ChatService:
             if stop is None:
                 return
             await self._store.remember_user(question.user)
-            prepared = await self._prepare(question, sink)
-            if prepared is None:
+            try:
+                model, role, settings, generation = await self._prepare(question, sink)
+            except LLMError as err:
+                await sink.fail(err)
                 return
-            model, role, settings, generation = prepared
             started = time.monotonic()
             events = self._model.generate(
                 model,
@@ -430,6 +485,11 @@ class ChatService:
             await self._store.set_setting(user.id, "role", role.name)
             await self._store.new_conversation(chat_id, user.id)
 
+    async def vision_model(self, user_id: int) -> str:
+        """The model that would answer this user's photo; NoVisionModel when none can see."""
+        settings = await self._store.user_settings(user_id)
+        return await self._catalog.vision_model_for(settings.model)
+
     async def current_choice(self, user_id: int) -> tuple[str | None, Role]:
         """The model (None while it cannot be known) and role this user's next answer uses."""
         settings = await self._store.user_settings(user_id)
@@ -442,24 +502,19 @@ class ChatService:
     # -- inside a turn ------------------------------------------------------------------------
 
     async def _prepare(
-        self, question: Question, sink: AnswerSink
-    ) -> tuple[str, Role, UserSettings, Generation] | None:
-        """The model, role, settings and request options for a question; None when the model
-        cannot be had (the user is told)."""
+        self, question: Question, sink: AnswerSink, *, vision: bool = False
+    ) -> tuple[str, Role, UserSettings, Generation]:
+        """The model (one that can see, for `vision`), role, settings and request options for
+        a question; LLMError when the model cannot be had."""
         user_id = question.user.id
         settings = await self._store.user_settings(user_id)
         role = await self._roles.current(user_id, settings.role)
         sink.begin()
-        try:
-            choice = await self._catalog.model_for(settings.model)
-            if choice.replaced is not None:
-                await self._store.forget_model(user_id, choice.replaced)
-                await sink.notice(ModelReplaced(removed=choice.replaced, now=choice.model))
-            generation = await self._generation(choice.model, settings)
-        except LLMError as err:
-            await sink.fail(err)
-            return None
-        return choice.model, role, settings, generation
+        choice = await self._catalog.model_for(settings.model, vision=vision)
+        if choice.replaced is not None:
+            await self._store.forget_model(user_id, choice.replaced)
+            await sink.notice(ModelReplaced(removed=choice.replaced, now=choice.model))
+        return choice.model, role, settings, await self._generation(choice.model, settings)
 
     async def _generation(self, model: str, settings: UserSettings) -> Generation:
         """The user's temperature, context size (never past the model's) and thinking."""
@@ -479,14 +534,31 @@ class ChatService:
         await self._store.remember_user(question.user)
         conversation = await self._store.current_conversation(question.chat_id, question.user.id)
         earlier = await self._store.recent_messages(conversation, HISTORY_LOAD_LIMIT)
-        # Saved before the model is asked: whatever happens next, the question is not lost.
-        await self._store.add_message(conversation, "user", question.text)
-        prepared = await self._prepare(question, sink)
-        if prepared is None:
+        # Images in the conversation (this message's or earlier ones') need a model that sees.
+        vision = bool(question.images) or any(m.images for m in earlier if m.role == "user")
+        try:
+            model, role, settings, generation = await self._prepare(question, sink, vision=vision)
+        except LLMError as err:
+            # Kept whole, so the conversation goes on from it once the model can be had; but
+            # photos no model can see would only block every later message.
+            text = question.text
+            if question.document is not None:
+                text, _ = with_document(question.text, question.document, None)
+            images = () if isinstance(err, NoVisionModel) else question.images
+            await self._store.add_message(conversation, "user", text, images=images)
             await self._store.add_message(conversation, "assistant", "", status="error")
+            await sink.fail(err)
             return
-        model, role, settings, generation = prepared
-        messages = _context(role, earlier, question.text, generation.context_tokens)
+        text = question.text
+        if question.document is not None:
+            text, cut = with_document(
+                question.text, question.document, self._document_room(role, question, generation)
+            )
+            if cut:
+                await sink.notice(DocumentCut(question.document.name))
+        # Saved before the model is asked: whatever happens next, the question is not lost.
+        await self._store.add_message(conversation, "user", text, images=question.images)
+        messages = _context(role, earlier, text, question.images, generation.context_tokens)
 
         answer_id = await self._store.start_answer(conversation, model)
         started = time.monotonic()
@@ -514,6 +586,15 @@ class ChatService:
         await self._deliver(
             streamed, sink, AnswerFooter(model, _figures(streamed.done)) if footer else None
         )
+
+    @staticmethod
+    def _document_room(role: Role, question: Question, generation: Generation) -> int:
+        """Tokens a document may take: the window less the answer's quarter, the role, the
+        question, its images and a margin for at least the last exchange."""
+        budget = generation.context_tokens - generation.context_tokens // 4
+        used = estimate_tokens(role.prompt) + estimate_tokens(question.text)
+        used += IMAGE_TOKENS * len(question.images) + DOCUMENT_MARGIN_TOKENS
+        return max(budget - used, 0)
 
     @staticmethod
     async def _deliver(streamed: _Streamed, sink: AnswerSink, footer: AnswerFooter | None) -> None:
@@ -573,20 +654,25 @@ class ChatService:
 
 
 def _context(
-    role: Role, earlier: Sequence[StoredMessage], text: str, context_tokens: int
+    role: Role,
+    earlier: Sequence[StoredMessage],
+    text: str,
+    images: Sequence[StoredImage],
+    context_tokens: int,
 ) -> list[ChatMessage]:
-    """The messages for `/api/chat`: the role, the history that fits, the question."""
+    """The messages for `/api/chat`: the role, the history that fits, the question. Each image
+    goes with the message it came with, and only there."""
     system_prompt = role.system_prompt()
     history = [
-        ChatMessage(role=m.role, content=m.content)
+        ChatMessage(role=m.role, content=m.content, images=tuple(i.data for i in m.images))
         for m in earlier
-        if m.content and not (m.role == "assistant" and m.status == "error")
+        if (m.content or m.images) and not (m.role == "assistant" and m.status == "error")
     ]
     # Room for the answer: a quarter of the window, as Ollama needs it in the same context.
     return trim_to_context(
         ChatMessage("system", system_prompt) if system_prompt else None,
         history,
-        ChatMessage("user", role.wrap(text)),
+        ChatMessage("user", role.wrap(text), tuple(i.data for i in images)),
         budget_tokens=context_tokens - context_tokens // 4,
     )
 

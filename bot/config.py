@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     database_path: Path = Field(default_factory=default_database_path)
     default_model: str | None = None
     vision_model: str = "llava"
+    # Text files and PDFs up to this size are read (Telegram hands bots files up to 20 MB).
+    max_document_mb: float = Field(default=10.0, gt=0, le=20)
     # Roles: ROLES_FILE (TOML) adds to the built-in ones; DEFAULT_ROLE may name either kind.
     roles_file: Path | None = None
     default_role: str = "assistant"

@@ -4,6 +4,10 @@ BotError
 ├── ConfigError            a setting is missing or malformed (the CLI prints it, exit code 2)
 ├── StoreUnavailable       the database file cannot be opened or migrated
 ├── ShuttingDown           the bot is stopping and takes no new question
+├── FileProblem            a photo or file the bot cannot take
+│   ├── FileTooBig         over the size the bot (or Telegram's getFile, 20 MB) accepts
+│   ├── UnreadableFile     not an image / text / PDF it can read (damaged, encrypted, binary)
+│   └── DownloadFailed     Telegram would not hand the file over
 └── LLMError               the model server could not give an answer
     ├── OllamaUnavailable  nothing answers at the configured host (down, wrong address)
     ├── ModelNotFound      the model is not installed on that host
@@ -11,6 +15,7 @@ BotError
     ├── StreamBroken       the connection dropped in the middle of an answer
     ├── ModelTimeout       no word came within OLLAMA_TIMEOUT (a cold model loading, a hung server)
     ├── ModelPullFailed    Ollama could not pull a model (its text is kept)
+    ├── NoVisionModel      a photo came, and neither the user's model nor VISION_MODEL can see
     └── ModelFailed        Ollama answered with an error of its own (its text is kept)
 
 Transport and client exceptions become one of these in exactly one place, `bot.llm`,
@@ -47,6 +52,39 @@ class ShuttingDown(BotError):
 
     def __init__(self) -> None:
         super().__init__("the bot is shutting down")
+
+
+class FileProblem(BotError):
+    """A photo or file the bot cannot take; `name` is what the user sent."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class FileTooBig(FileProblem):
+    """`name` has `size` bytes, more than `limit`."""
+
+    def __init__(self, name: str, size: int, limit: int) -> None:
+        super().__init__(name, f"{name} has {size} bytes, more than {limit}")
+        self.size = size
+        self.limit = limit
+
+
+class UnreadableFile(FileProblem):
+    """`name` cannot be read; `reason` says why, in words for the user."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(name, f"{name} cannot be read: {reason}")
+        self.reason = reason
+
+
+class DownloadFailed(FileProblem):
+    """Telegram would not hand `name` over."""
+
+    def __init__(self, name: str, detail: str) -> None:
+        super().__init__(name, f"downloading {name} failed: {detail}")
+        self.detail = detail
 
 
 class LLMError(BotError):
@@ -112,3 +150,12 @@ class ModelPullFailed(LLMError):
         super().__init__(f"pulling {model} failed: {detail}")
         self.model = model
         self.detail = detail
+
+
+class NoVisionModel(LLMError):
+    """Neither the user's model nor `model` (VISION_MODEL) on `host` can see images."""
+
+    def __init__(self, model: str, host: str) -> None:
+        super().__init__(f"no model that can see images is installed on {host} ({model})")
+        self.model = model
+        self.host = host

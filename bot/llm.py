@@ -30,10 +30,11 @@ CONNECT_TIMEOUT_S = 10.0
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
-    """One message of the list sent to `/api/chat`."""
+    """One message of the list sent to `/api/chat`; `images` are JPEG/PNG bytes."""
 
     role: str
     content: str
+    images: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +185,15 @@ class OllamaGateway:
         keep_alive: str | int | None = None,
     ) -> AsyncIterator[ChatEvent]:
         """Stream an answer from `/api/chat`: thinking and text deltas, then one AnswerDone."""
-        payload = [{"role": m.role, "content": m.content} for m in messages]
+        # The client sends image bytes base64-encoded, as /api/chat wants them.
+        payload = [
+            {
+                "role": m.role,
+                "content": m.content,
+                **({"images": list(m.images)} if m.images else {}),
+            }
+            for m in messages
+        ]
         try:
             stream = await self._client.chat(
                 model=model,

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.errors import NoModelInstalled
+from bot.errors import NoModelInstalled, NoVisionModel
 from bot.llm import InstalledModel, ModelFacts
 from bot.store import UserProfile, UserSettings
 
@@ -101,9 +101,12 @@ class ModelChoice:
 class ModelCatalog:
     """The installed models, asked at most every 30 s, and who gets which."""
 
-    def __init__(self, server: ModelServer, default_model: str | None) -> None:
+    def __init__(
+        self, server: ModelServer, default_model: str | None, vision_model: str = "llava"
+    ) -> None:
         self._server = server
         self._default = default_model
+        self._vision = vision_model
         self._cached: tuple[float, list[InstalledModel]] | None = None
 
     async def installed(self, *, fresh: bool = False) -> list[InstalledModel]:
@@ -142,8 +145,27 @@ class ModelCatalog:
             if not capabilities or "completion" in capabilities:
                 yield model
 
-    async def model_for(self, chosen: str | None) -> ModelChoice:
-        """The model for a user whose own choice is `chosen` (None: never chose)."""
+    async def model_for(self, chosen: str | None, *, vision: bool = False) -> ModelChoice:
+        """The model for a user whose own choice is `chosen` (None: never chose); with
+        `vision`, one that can see images: theirs if it can, else VISION_MODEL."""
+        choice = await self._chat_model_for(chosen)
+        if not vision or await self._sees(choice.model):
+            return choice
+        found = find_installed(self._vision, await self.installed())
+        if found is None or not await self._sees(found.name, unknown=True):
+            raise NoVisionModel(self._vision, self._server.host)
+        return ModelChoice(found.name, replaced=choice.replaced)
+
+    async def vision_model_for(self, chosen: str | None) -> str:
+        """The model that would answer this user's photo (NoVisionModel if none can)."""
+        return (await self.model_for(chosen, vision=True)).model
+
+    async def _sees(self, model: str, *, unknown: bool = False) -> bool:
+        """Whether `model` lists `vision`; `unknown` for an Ollama that lists no capabilities."""
+        capabilities = (await self._server.model_facts(model)).capabilities
+        return "vision" in capabilities if capabilities else unknown
+
+    async def _chat_model_for(self, chosen: str | None) -> ModelChoice:
         if chosen is None:
             return ModelChoice(await self.default_model())
         if find_installed(chosen, await self.installed()) is not None:

@@ -15,7 +15,14 @@ class ModelReplaced:
     now: str
 
 
-Notice = ModelReplaced
+@dataclass(frozen=True, slots=True)
+class DocumentCut:
+    """A document was longer than the model's context: only its beginning was sent."""
+
+    name: str
+
+
+Notice = ModelReplaced | DocumentCut
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,6 +102,23 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE UNIQUE INDEX roles_by_owner_and_name ON roles(COALESCE(owner_id, 0), name);
     """,
+    # 4: images sent with a message, each stored once (by the sha256 of the prepared JPEG).
+    """
+    CREATE TABLE images (
+        sha256     TEXT PRIMARY KEY,
+        data       BLOB NOT NULL,
+        width      INTEGER NOT NULL,
+        height     INTEGER NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE message_images (
+        message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        position   INTEGER NOT NULL,
+        sha256     TEXT NOT NULL REFERENCES images(sha256),
+        PRIMARY KEY (message_id, position)
+    );
+    CREATE INDEX message_images_by_image ON message_images(sha256);
+    """,
 )
 # The per-user settings a caller may change one at a time (columns of user_settings).
 SettingName = Literal[
@@ -153,6 +170,16 @@ class StoredRole:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredImage:
+    """An image as sent to the model (JPEG), named by its sha256."""
+
+    sha256: str
+    data: bytes
+    width: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
 class StoredMessage:
     """One turn of a conversation as stored."""
 
@@ -161,6 +188,7 @@ class StoredMessage:
     content: str
     status: AnswerStatus
     model: str | None
+    images: tuple[StoredImage, ...] = ()
 
 
 class Store:
@@ -386,8 +414,9 @@ class Store:
         model: str | None = None,
         status: AnswerStatus = "complete",
         figures: AnswerFigures | None = None,
+        images: Sequence[StoredImage] = (),
     ) -> int:
-        """Append one turn to a conversation and commit it."""
+        """Append one turn (with its images, each kept once) to a conversation and commit it."""
         figures = figures or AnswerFigures()
         cursor = await self._db.execute(
             "INSERT INTO messages (conversation_id, role, content, model, status, prompt_tokens,"
@@ -406,8 +435,18 @@ class Store:
                 time.time(),
             ),
         )
-        await self._db.commit()
         assert cursor.lastrowid is not None  # noqa: S101 - an INSERT always sets it
+        for position, image in enumerate(images):
+            await self._db.execute(
+                "INSERT INTO images (sha256, data, width, height, created_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT(sha256) DO NOTHING",
+                (image.sha256, image.data, image.width, image.height, time.time()),
+            )
+            await self._db.execute(
+                "INSERT INTO message_images (message_id, position, sha256) VALUES (?, ?, ?)",
+                (cursor.lastrowid, position, image.sha256),
+            )
+        await self._db.commit()
         return cursor.lastrowid
 
     async def start_answer(self, conversation_id: int, model: str) -> int:
@@ -449,11 +488,37 @@ class Store:
             " ORDER BY id DESC LIMIT ?",
             (conversation_id, limit),
         ) as cur:
-            rows = await cur.fetchall()
+            rows = list(await cur.fetchall())
+        images = await self._images_of([int(row[0]) for row in rows])
         return [
-            StoredMessage(id=row[0], role=row[1], content=row[2], status=row[3], model=row[4])
-            for row in reversed(list(rows))
+            StoredMessage(
+                id=row[0],
+                role=row[1],
+                content=row[2],
+                status=row[3],
+                model=row[4],
+                images=images.get(int(row[0]), ()),
+            )
+            for row in reversed(rows)
         ]
+
+    async def _images_of(self, message_ids: Sequence[int]) -> dict[int, tuple[StoredImage, ...]]:
+        found: dict[int, list[StoredImage]] = {}
+        if not message_ids:
+            return {}
+        # Only "?" placeholders are joined into the SQL; the ids are bound parameters.
+        marks = ",".join("?" * len(message_ids))
+        query = (
+            "SELECT mi.message_id, i.sha256, i.data, i.width, i.height"  # noqa: S608
+            " FROM message_images mi JOIN images i ON i.sha256 = mi.sha256"
+            f" WHERE mi.message_id IN ({marks}) ORDER BY mi.message_id, mi.position"
+        )
+        async with self._db.execute(query, tuple(message_ids)) as cur:
+            async for row in cur:
+                found.setdefault(int(row[0]), []).append(
+                    StoredImage(sha256=row[1], data=bytes(row[2]), width=row[3], height=row[4])
+                )
+        return {message_id: tuple(images) for message_id, images in found.items()}
 
 
 @dataclass(frozen=True, slots=True)

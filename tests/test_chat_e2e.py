@@ -512,14 +512,31 @@ async def test_editing_an_answered_question_does_not_ask_again(
     assert [r["messages"][-1]["content"] for r in ollama.chat_requests] == ["first version", "next"]
 
 
-async def test_photo_gets_a_short_message_saying_what_is_read(
+async def test_a_voice_message_gets_a_short_message_saying_what_is_read(
     tg: FakeTelegram, ollama: FakeOllama, db_path: Path
 ) -> None:
-    photo = tg.add_file(b"\x89PNG fake bytes")
     async with running_bot(tg, ollama, db_path):
-        tg.user_sends_photo(ALICE, [photo], caption="what is this?")
+        tg.add_chat(ALICE.id, chat_type="private", user=ALICE)
+        tg.inject_update(
+            {
+                "message": {
+                    "message_id": 1,
+                    "date": 1_795_000_000,
+                    "chat": {"id": ALICE.id, "type": "private", "first_name": ALICE.first_name},
+                    "from": ALICE.to_api(),
+                    "voice": {
+                        "file_id": "AwACAgIAAxkBAAIBVOICE",
+                        "file_unique_id": "AgADVOICE",
+                        "duration": 3,
+                        "mime_type": "audio/ogg",
+                        "file_size": 5120,
+                    },
+                }
+            }
+        )
         [reply] = await tg.wait_for_bot_messages(ALICE.id)
-    assert "only read text" in reply.content
+    assert "Voice messages, videos, stickers" in reply.content
+    assert "photos" in reply.content
     assert ollama.chat_requests == []
 
 

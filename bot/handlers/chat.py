@@ -38,16 +38,36 @@ def prompt_of(message: Message) -> str:
 
 
 def addressed_text(message: Message, bot: User) -> str | None:
-    """In a group: the text if it is meant for the bot (mention or reply), without the mention."""
-    text = message.text or ""
+    """In a group: the text (or a photo's caption) if it is meant for the bot (mention or
+    reply), without the mention; None when it is not for the bot."""
+    text = message.text if message.text is not None else message.caption or ""
     replied = message.reply_to_message
     if replied is not None and replied.from_user is not None and replied.from_user.id == bot.id:
         return text
     mention = f"@{bot.username}".lower() if bot.username else None
-    for value in message.parse_entities([MessageEntityType.MENTION]).values():
+    mentions = (
+        message.parse_entities([MessageEntityType.MENTION])
+        if message.text is not None
+        else message.parse_caption_entities([MessageEntityType.MENTION])
+    )
+    for value in mentions.values():
         if mention and value.lower() == mention:
-            return text.replace(value, "", 1).strip() or None
+            return text.replace(value, "", 1).strip()
     return None
+
+
+def open_stream(
+    streams: AnswerStreams, message: Message, user: User, heading: str | None = None
+) -> AnswerStream:
+    """A stream for the answer to `message`: in a group it replies to the question."""
+    private = message.chat.type == ChatType.PRIVATE
+    return streams.open(
+        message.chat_id,
+        private=private,
+        reply_to=None if private else message.message_id,
+        language=user.language_code,
+        heading=heading,
+    )
 
 
 class ChatHandlers:
@@ -59,14 +79,7 @@ class ChatHandlers:
         self._picker = picker
 
     def _stream_for(self, message: Message, user: User, heading: str | None = None) -> AnswerStream:
-        private = message.chat.type == ChatType.PRIVATE
-        return self._streams.open(
-            message.chat_id,
-            private=private,
-            reply_to=None if private else message.message_id,
-            language=user.language_code,
-            heading=heading,
-        )
+        return open_stream(self._streams, message, user, heading)
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Answer a text message, streamed, in the user's conversation."""

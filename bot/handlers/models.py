@@ -183,15 +183,19 @@ class ModelHandlers:
         self, name: str, user_id: int, lang: str | None
     ) -> tuple[str, InlineKeyboardMarkup | None]:
         host = self._server.host
+        keyboard = self.pull_offer(name, user_id, lang)
+        key = "model_not_installed" if keyboard is None else "model_not_installed_admin"
+        return say(key, lang, name=name, host=host), keyboard
+
+    def pull_offer(self, name: str, user_id: int, lang: str | None) -> InlineKeyboardMarkup | None:
+        """A "Pull NAME" button for admins (None for anyone else, or for an invalid name)."""
         if not self._policy.is_admin(user_id) or not valid_model_name(name):
-            return say("model_not_installed", lang, name=name, host=host), None
+            return None
         button = InlineKeyboardButton(
             say("button_pull", lang, name=name),
             callback_data=f"pull:{self._buttons.remember(name)}",
         )
-        return say("model_not_installed_admin", lang, name=name, host=host), InlineKeyboardMarkup(
-            [[button]]
-        )
+        return InlineKeyboardMarkup([[button]])
 
     # -- /pull ------------------------------------------------------------------------------
 

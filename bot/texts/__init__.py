@@ -8,18 +8,23 @@ from __future__ import annotations
 
 from bot.errors import (
     BotError,
+    DownloadFailed,
+    FileTooBig,
     ModelFailed,
     ModelNotFound,
     ModelTimeout,
     NoModelInstalled,
+    NoVisionModel,
     OllamaUnavailable,
     ShuttingDown,
     StreamBroken,
+    UnreadableFile,
 )
-from bot.notices import Notice
+from bot.notices import DocumentCut, ModelReplaced, Notice
 from bot.texts import en
 
 CATALOGS: dict[str, dict[str, str]] = {"en": en.MESSAGES}
+MB = 1024 * 1024  # file sizes as Telegram counts its limits
 FALLBACK = "en"
 
 
@@ -41,6 +46,20 @@ def say(key: str, language_code: str | None = None, /, **values: object) -> str:
 def describe_error(error: BotError, language_code: str | None = None) -> str:
     """One line a user can act on: what failed, where, and what to do."""
     match error:
+        case NoVisionModel():
+            return say("error_no_vision", language_code, model=error.model, host=error.host)
+        case FileTooBig():
+            return say(
+                "error_file_too_big",
+                language_code,
+                name=error.name,
+                size=f"{error.size / MB:.1f}",
+                limit=f"{error.limit / MB:g}",
+            )
+        case UnreadableFile():
+            return say("error_unreadable", language_code, name=error.name, reason=error.reason)
+        case DownloadFailed():
+            return say("error_download", language_code, name=error.name, detail=error.detail)
         case OllamaUnavailable():
             return say("error_unavailable", language_code, host=error.host)
         case ModelNotFound():
@@ -63,4 +82,8 @@ def describe_error(error: BotError, language_code: str | None = None) -> str:
 
 def describe_notice(notice: Notice, language_code: str | None = None) -> str:
     """A notice shown before an answer."""
-    return say("model_replaced", language_code, removed=notice.removed, now=notice.now)
+    match notice:
+        case ModelReplaced():
+            return say("model_replaced", language_code, removed=notice.removed, now=notice.now)
+        case DocumentCut():
+            return say("document_cut", language_code, name=notice.name)

@@ -45,7 +45,18 @@ MESSAGES: dict[str, str] = {
         "Your model {removed} is no longer installed, so {now} answers instead. "
         "/model shows what is installed."
     ),
-    "text_only": "I can only read text messages. Write your question as text.",
+    "text_only": (
+        "I can read text, photos (also images sent as files: JPEG, PNG, WebP), text files "
+        "(.txt, .md, source code, .csv, .json, .log …) and PDFs. Voice messages, videos, "
+        "stickers and other files I can't read: write your question as text."
+    ),
+    "unsupported_file": (
+        "I can't read {name}. I read photos and images (JPEG, PNG, WebP), text files (.txt, "
+        ".md, source code, .csv, .json, .log …) and PDFs."
+    ),
+    "document_cut": (
+        "{name} is longer than your model's context window, so only its beginning was read."
+    ),
     "ids": "Your user id: {user_id}\nThis chat's id: {chat_id}",
     "error_unavailable": (
         "I can't reach Ollama at {host}. Is it running? (`ollama serve`, or "
@@ -67,6 +78,14 @@ MESSAGES: dict[str, str] = {
         "to load: try again, or raise OLLAMA_TIMEOUT."
     ),
     "error_model_failed": "Ollama could not answer with {model}: {detail}",
+    "error_no_vision": (
+        "No model here can see images: your model can't, and {model} (VISION_MODEL) is not "
+        "installed on {host}. An admin can install it with /pull {model}; "
+        "/new goes on without the photos of this conversation."
+    ),
+    "error_file_too_big": "{name} has {size} MB; I can read files up to {limit} MB.",
+    "error_unreadable": "I can't read {name}: {reason}.",
+    "error_download": "Telegram would not give me {name} ({detail}). Please send it again.",
     "error_unexpected": (
         "Something went wrong on my side; the error is in the bot's log. Please try again."
     ),

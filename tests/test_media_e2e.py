@@ -1,0 +1,282 @@
+"""End to end: photos, albums and documents, downloaded through getFile, answered by Ollama."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests.documents import image_bytes, pdf_bytes
+from tests.fakes.ollama import FakeOllama, Reply
+from tests.fakes.telegram import FakeTelegram, FakeUser, StoredMessage
+from tests.harness import ADMIN, ALICE, GROUP_ID, MODEL, running_bot, stored_messages
+
+LLAVA = "llava:latest"
+GEMMA = "gemma3:4b"
+BIG = 25 * 1024 * 1024  # more than getFile hands over
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram(group_limit=20, group_window=6.0) as fake:
+        yield fake
+        assert not fake.unanswered_callbacks, "every button press gets an answer"
+
+
+@pytest.fixture
+async def ollama() -> AsyncIterator[FakeOllama]:
+    async with FakeOllama() as fake:
+        fake.add_model(LLAVA, capabilities=("completion", "vision"), context_length=4096)
+        fake.add_model(MODEL, context_length=8192)  # newest: everyone's default, cannot see
+        yield fake
+
+
+def sent_images(request: dict[str, Any]) -> list[Image.Image]:
+    """The images of every message of a /api/chat body, decoded."""
+    return [
+        Image.open(io.BytesIO(base64.b64decode(data)))
+        for message in request["messages"]
+        for data in message.get("images") or []
+    ]
+
+
+async def answered(tg: FakeTelegram, user: FakeUser, count: int = 1) -> list[StoredMessage]:
+    return await tg.wait_for_bot_messages(user.id, count)
+
+
+def image_rows(db_path: Path) -> tuple[int, int]:
+    """(images stored, links from messages to images)."""
+    with sqlite3.connect(db_path) as db:
+        images = db.execute("SELECT COUNT(*) FROM images").fetchone()[0]
+        links = db.execute("SELECT COUNT(*) FROM message_images").fetchone()[0]
+    return int(images), int(links)
+
+
+async def test_photos_go_to_the_vision_model_downscaled_with_the_caption_as_question(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    small = tg.add_file(image_bytes(90, 45))
+    large = tg.add_file(image_bytes(2000, 1000))
+    too_big = tg.add_file(size=BIG)  # Telegram lists a size getFile would refuse
+    ollama.script("A red rectangle.", "Still a red rectangle.")
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends_photo(ALICE, [small, large, too_big], caption="what is this?")
+        await answered(tg, ALICE)
+        tg.user_sends_photo(ALICE, [small, large, too_big])
+        [first, second] = await answered(tg, ALICE, 2)
+    asked, again = ollama.chat_requests
+    assert asked["model"] == LLAVA, "the user's model cannot see, VISION_MODEL can"
+    assert asked["messages"][-1]["content"] == "what is this?"
+    [image] = sent_images(asked)
+    assert (image.format, image.size) == ("JPEG", (1344, 672)), "the largest size, downscaled"
+    assert again["messages"][-1]["content"] == "Describe this image."
+    assert len(again["messages"][-1]["images"]) == 1
+    assert (first.content, second.content) == ("A red rectangle.", "Still a red rectangle.")
+    assert image_rows(db_path) == (1, 2), "the same image is stored once"
+    assert [c.params["file_id"] for c in tg.calls_of("getFile")] == [large, large]
+
+
+async def test_the_users_own_model_answers_when_it_can_see(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.add_model(GEMMA, capabilities=("completion", "vision"))
+    photo = tg.add_file(image_bytes(640, 480, fmt="JPEG"))
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, f"/model {GEMMA}")
+        await answered(tg, ALICE)
+        tg.user_sends_photo(ALICE, [photo], caption="colour?")
+        await answered(tg, ALICE, 2)
+    [request] = ollama.chat_requests
+    assert request["model"] == GEMMA
+    [image] = sent_images(request)
+    assert image.size == (640, 480), "small images keep their size"
+
+
+async def test_without_a_vision_model_users_are_told_and_admins_can_pull_llava(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.remove_model(LLAVA)
+    ollama.pullable["llava:latest"] = 4_700_000_000
+    photo = tg.add_file(image_bytes(100, 100))
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends_photo(ALICE, [photo])
+        [told] = await answered(tg, ALICE)
+        tg.user_sends_photo(ADMIN, [photo])
+        [offer] = await answered(tg, ADMIN)
+        [[button]] = offer.inline_keyboard
+        tg.user_presses(ADMIN, offer.message_id, button["callback_data"])
+        await ollama.wait_for(lambda: len(ollama.pull_requests) == 1)
+        await tg.wait_for(lambda: "is installed" in tg.bot_messages(ADMIN.id)[-1].content)
+    assert "No model here can see images" in told.content
+    assert "/pull llava" in told.content
+    assert told.inline_keyboard == [], "only admins get the button"
+    assert button["text"] == "Pull llava"
+    assert ollama.pull_requests[0]["model"] == "llava:latest"
+    assert ollama.chat_requests == []
+    assert tg.calls_of("getFile") == [], "nothing downloaded for nothing"
+
+
+async def test_files_too_big_are_refused_before_downloading(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    photo = tg.add_file(size=BIG)
+    document = tg.add_file(size=3 * 1024 * 1024)
+    async with running_bot(tg, ollama, db_path, max_document_mb=2):
+        tg.user_sends_photo(ALICE, [photo], caption="look")
+        [photo_refusal] = await answered(tg, ALICE)
+        tg.user_sends_document(ALICE, document, file_name="big.log", mime_type="text/plain")
+        [_, document_refusal] = await answered(tg, ALICE, 2)
+    assert photo_refusal.content == "photo has 25.0 MB; I can read files up to 20 MB."
+    assert document_refusal.content == "big.log has 3.0 MB; I can read files up to 2 MB."
+    assert tg.calls_of("getFile") == []
+    assert ollama.chat_requests == []
+
+
+async def test_a_follow_up_keeps_the_image_in_context_and_new_drops_it(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    photo = tg.add_file(image_bytes(800, 600, fmt="JPEG", color="blue"))
+    ollama.script(Reply(text="A blue square.", token_delay=0.05), "Blue.", "Hi!")
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends_photo(ALICE, [photo], caption="what is it?")
+        tg.user_sends(ALICE, "what colour is it?")  # sent before the photo is even downloaded
+        await answered(tg, ALICE, 2)
+        tg.user_sends(ALICE, "/new")
+        await answered(tg, ALICE, 3)
+        tg.user_sends(ALICE, "hello")
+        await answered(tg, ALICE, 4)
+    with_photo, follow_up, fresh = ollama.chat_requests
+    assert with_photo["messages"][-1]["content"] == "what is it?", "answered in the order sent"
+    assert follow_up["model"] == LLAVA
+    assert [m["content"] for m in follow_up["messages"][-3:]] == [
+        "what is it?",
+        "A blue square.",
+        "what colour is it?",
+    ]
+    assert len(follow_up["messages"][-3]["images"]) == 1
+    assert len(sent_images(follow_up)) == 1, "the image goes with its own message only"
+    assert fresh["model"] == MODEL
+    assert sent_images(fresh) == []
+    assert fresh["messages"][-1]["content"] == "hello"
+
+
+async def test_an_album_of_three_photos_is_one_question(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    photos = [tg.add_file(image_bytes(300, 200, color=c)) for c in ("red", "green", "blue")]
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends_photo(ALICE, [photos[0]], caption="compare these", media_group_id="album1")
+        for photo in photos[1:]:
+            await asyncio.sleep(0.1)
+            tg.user_sends_photo(ALICE, [photo], media_group_id="album1")
+        await answered(tg, ALICE)
+        await asyncio.sleep(1.5)
+    [request] = ollama.chat_requests
+    assert request["messages"][-1]["content"] == "compare these"
+    pixels = [image.convert("RGB").getpixel((10, 10)) for image in sent_images(request)]
+    strongest = [max(range(3), key=lambda channel: pixel[channel]) for pixel in pixels]  # type: ignore[index]
+    assert strongest == [0, 1, 2], "red, green, blue: all three, in the order sent"
+    assert len(tg.bot_messages(ALICE.id)) == 1
+    assert image_rows(db_path) == (3, 3)
+
+
+async def test_a_text_file_and_a_pdf_become_context(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    notes = tg.add_file(b"# Shopping\n- milk\n- tea\n")
+    report = tg.add_file(pdf_bytes([["Quarterly report", "Revenue grew 12%."], ["Costs fell."]]))
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends_document(
+            ALICE, notes, file_name="notes.md", mime_type="text/markdown", caption="what to buy?"
+        )
+        await answered(tg, ALICE)
+        tg.user_sends_document(ALICE, report, file_name="q3.pdf", mime_type="application/pdf")
+        await answered(tg, ALICE, 2)
+        tg.user_sends(ALICE, "and the notes?")
+        await answered(tg, ALICE, 3)
+    first, second, third = ollama.chat_requests
+    assert first["model"] == MODEL, "text needs no vision model"
+    assert first["messages"][-1]["content"] == (
+        "what to buy?\n\n--- notes.md ---\n# Shopping\n- milk\n- tea\n--- end of notes.md ---"
+    )
+    assert second["messages"][-1]["content"] == (
+        "Read this file and tell me briefly what it is about.\n\n--- q3.pdf ---\n"
+        "Quarterly report\nRevenue grew 12%.\n\nCosts fell.\n--- end of q3.pdf ---"
+    )
+    assert "--- notes.md ---" in third["messages"][1]["content"], "the file stays in context"
+    assert stored_messages(db_path, ALICE.id)[0][1].startswith("what to buy?")
+
+
+async def test_a_document_longer_than_the_window_is_cut_with_a_notice(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    log = tg.add_file(("".join(f"line {n}: all is well\n" for n in range(20_000))).encode())
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends_document(ALICE, log, file_name="server.log", mime_type="text/plain")
+        notice, _answer = await answered(tg, ALICE, 2)
+    assert notice.content == (
+        "server.log is longer than your model's context window, so only its beginning was read."
+    )
+    [request] = ollama.chat_requests
+    content = request["messages"][-1]["content"]
+    assert content.startswith("Read this file")
+    assert "line 0: all is well" in content
+    assert "line 19999" not in content
+    assert content.endswith("--- end of server.log ---")
+    # Within the 8192-token window, leaving a quarter for the answer (3 bytes a token at most).
+    assert len(content.encode()) // 3 < 8192 * 3 // 4
+
+
+async def test_images_as_files_unsupported_and_damaged_files(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    webp = tg.add_file(image_bytes(3000, 3000, fmt="WEBP"))
+    archive = tg.add_file(b"PK\x03\x04 not for reading")
+    broken = tg.add_file(b"\x89PNG but not really")
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends_document(ALICE, webp, file_name="scan.webp", mime_type="image/webp")
+        await answered(tg, ALICE)
+        tg.user_sends_document(ALICE, archive, file_name="photos.zip", mime_type="application/zip")
+        [_, unsupported] = await answered(tg, ALICE, 2)
+        tg.user_sends_photo(ALICE, [broken], caption="and this?")
+        [*_, damaged] = await answered(tg, ALICE, 3)
+        tg.user_sends(ALICE, "still there?")
+        await answered(tg, ALICE, 4)
+    [image] = sent_images(ollama.chat_requests[0])
+    assert image.size == (1344, 1344)
+    assert "I can't read photos.zip" in unsupported.content
+    assert damaged.content == "I can't read photo: not an image Pillow can read."
+    assert len(ollama.chat_requests) == 2, "the bot carries on"
+    assert [m[1] for m in stored_messages(db_path, ALICE.id) if m[0] == "user"] == [
+        "Describe this image.",
+        "still there?",
+    ]
+
+
+async def test_in_a_group_only_photos_for_the_bot_are_answered(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    photo = tg.add_file(image_bytes(200, 200))
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends_photo(
+            ALICE, [photo], caption="holiday!", chat_id=GROUP_ID, chat_type="supergroup"
+        )
+        sent = tg.user_sends_photo(
+            ALICE,
+            [photo],
+            caption="@ollagram_test_bot where is this?",
+            chat_id=GROUP_ID,
+            chat_type="supergroup",
+        )
+        [reply] = await tg.wait_for_bot_messages(GROUP_ID)
+        await asyncio.sleep(0.3)
+    [request] = ollama.chat_requests
+    assert request["messages"][-1]["content"] == "where is this?"
+    assert reply.reply_to_message_id == sent.message.message_id
