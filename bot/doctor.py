@@ -54,7 +54,11 @@ async def _ollama(settings: Settings) -> list[Finding]:
     try:
         version = await gateway.version()
         installed = await gateway.installed_models()
-        return [*_ollama_findings(settings, version, installed), await _default_model(gateway)]
+        return [
+            *_ollama_findings(settings, version, installed),
+            await _vision_model(gateway, settings.vision_model, installed),
+            await _default_model(gateway),
+        ]
     except BotError:
         return [
             Finding(
@@ -74,10 +78,25 @@ def _ollama_findings(
     findings = [Finding(True, f"Ollama {version} at {host}, {len(installed)} model(s) installed")]
     if settings.default_model:
         findings.append(_installed("DEFAULT_MODEL", settings.default_model, installed))
-    vision = _installed("VISION_MODEL", settings.vision_model, installed)
-    # Photos are not supported yet: a missing vision model is worth knowing, not a failure.
-    findings.append(vision if vision.ok else Finding(True, f"{vision.text} (photos: not yet)"))
     return findings
+
+
+async def _vision_model(
+    gateway: OllamaGateway, name: str, installed: Sequence[InstalledModel]
+) -> Finding:
+    found = _installed("VISION_MODEL", name, installed)
+    if not found.ok:
+        fix = f"ollama pull {name} (until then photos are answered only by models that can see)"
+        return Finding(False, found.text, fix)
+    model = find_installed(name, installed)
+    capabilities = (await gateway.model_facts(model.name)).capabilities if model else frozenset()
+    if capabilities and "vision" not in capabilities:
+        return Finding(
+            False,
+            f"VISION_MODEL {name} cannot see images (it can: {', '.join(sorted(capabilities))})",
+            "set VISION_MODEL to a model with vision, e.g. llava or gemma3",
+        )
+    return found
 
 
 async def _default_model(gateway: OllamaGateway) -> Finding:

@@ -87,7 +87,10 @@ async def test_model_missing(tg: FakeTelegram, ollama: FakeOllama, db_path: Path
     code, lines = await run_doctor(tg, ollama, db_path, default_model="mistral:7b")
     assert code == 1
     assert "✗ DEFAULT_MODEL mistral:7b is not installed — ollama pull mistral:7b" in lines
-    assert "✓ VISION_MODEL llava is not installed (photos: not yet)" in lines
+    assert (
+        "✗ VISION_MODEL llava is not installed — ollama pull llava"
+        " (until then photos are answered only by models that can see)"
+    ) in lines
 
 
 async def test_a_database_not_created_yet_is_left_alone(
