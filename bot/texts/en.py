@@ -15,7 +15,9 @@ MESSAGES: dict[str, str] = {
         "/help lists every command."
     ),
     "help": (
-        "Write any message and the model answers, remembering the conversation.\n\n"
+        "Write any message and the model answers, remembering the conversation. "
+        "Send a photo (with your question as its caption) and a model that can see answers; "
+        "send a text file or a PDF and its text becomes part of your message.\n\n"
         "/start - greeting, your current model and role\n"
         "/new - start a fresh conversation (alias /reset)\n"
         "/stop - stop the answer being written\n"
