@@ -534,8 +534,9 @@ class ChatService:
         await self._store.remember_user(question.user)
         conversation = await self._store.current_conversation(question.chat_id, question.user.id)
         earlier = await self._store.recent_messages(conversation, HISTORY_LOAD_LIMIT)
-        # Images in the conversation (this message's or earlier ones') need a model that sees.
-        vision = bool(question.images) or any(m.images for m in earlier if m.role == "user")
+        vision = self._needs_vision(
+            question, earlier, await self._store.user_settings(question.user.id)
+        )
         try:
             model, role, settings, generation = await self._prepare(question, sink, vision=vision)
         except LLMError as err:
@@ -586,6 +587,22 @@ class ChatService:
         await self._deliver(
             streamed, sink, AnswerFooter(model, _figures(streamed.done)) if footer else None
         )
+
+    def _needs_vision(
+        self, question: Question, earlier: Sequence[StoredMessage], settings: UserSettings
+    ) -> bool:
+        """Whether images will be in the context (this message's, or earlier ones' that still
+        fit the window): then a model that can see must answer."""
+        if question.images:
+            return True
+        num_ctx = settings.num_ctx or self._defaults.num_ctx
+        kept = trim_to_context(
+            None,
+            _history(earlier),
+            ChatMessage("user", question.text),
+            budget_tokens=num_ctx - num_ctx // 4,
+        )
+        return any(message.images for message in kept)
 
     @staticmethod
     def _document_room(role: Role, question: Question, generation: Generation) -> int:
@@ -653,6 +670,16 @@ class ChatService:
                 done.append(event)
 
 
+def _history(earlier: Sequence[StoredMessage]) -> list[ChatMessage]:
+    """The stored turns as the model gets them: failed answers left out, images kept with the
+    message they came with."""
+    return [
+        ChatMessage(role=m.role, content=m.content, images=tuple(i.data for i in m.images))
+        for m in earlier
+        if (m.content or m.images) and not (m.role == "assistant" and m.status == "error")
+    ]
+
+
 def _context(
     role: Role,
     earlier: Sequence[StoredMessage],
@@ -663,15 +690,10 @@ def _context(
     """The messages for `/api/chat`: the role, the history that fits, the question. Each image
     goes with the message it came with, and only there."""
     system_prompt = role.system_prompt()
-    history = [
-        ChatMessage(role=m.role, content=m.content, images=tuple(i.data for i in m.images))
-        for m in earlier
-        if (m.content or m.images) and not (m.role == "assistant" and m.status == "error")
-    ]
     # Room for the answer: a quarter of the window, as Ollama needs it in the same context.
     return trim_to_context(
         ChatMessage("system", system_prompt) if system_prompt else None,
-        history,
+        _history(earlier),
         ChatMessage("user", role.wrap(text), tuple(i.data for i in images)),
         budget_tokens=context_tokens - context_tokens // 4,
     )

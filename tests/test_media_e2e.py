@@ -280,3 +280,19 @@ async def test_in_a_group_only_photos_for_the_bot_are_answered(
     [request] = ollama.chat_requests
     assert request["messages"][-1]["content"] == "where is this?"
     assert reply.reply_to_message_id == sent.message.message_id
+
+
+async def test_once_the_image_leaves_the_window_the_users_model_answers_again(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    photo = tg.add_file(image_bytes(500, 500))
+    long_text = "tell me more " * 115  # ~1,500 bytes: ~500 tokens by the bot's estimate
+    async with running_bot(tg, ollama, db_path, num_ctx=2048):
+        tg.user_sends_photo(ALICE, [photo], caption="what?")
+        await answered(tg, ALICE)
+        for count in (2, 3):
+            tg.user_sends(ALICE, long_text)
+            await answered(tg, ALICE, count)
+    models = [r["model"] for r in ollama.chat_requests]
+    assert models == [LLAVA, LLAVA, MODEL]
+    assert sent_images(ollama.chat_requests[2]) == [], "the photo no longer fits the window"
