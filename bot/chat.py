@@ -16,7 +16,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from bot.errors import BotError, FileProblem, LLMError, NoVisionModel, ShuttingDown
+from bot.errors import (
+    BotError,
+    FileProblem,
+    LLMError,
+    NoVisionModel,
+    ShuttingDown,
+    TooFewModels,
+)
 from bot.llm import (
     AnswerDone,
     ChatEvent,
@@ -27,7 +34,7 @@ from bot.llm import (
     ThinkingDelta,
 )
 from bot.models import ModelChoice
-from bot.notices import AnswerFooter, DocumentCut, ModelReplaced, Notice
+from bot.notices import AnswerFooter, DocumentCut, ModelReplaced, Notice, RoleReplaced
 from bot.roles import Role
 from bot.store import (
     AnswerFigures,
@@ -40,11 +47,13 @@ from bot.store import (
     UserProfile,
     UserSettings,
 )
+from bot.turns import Turn, TurnQueue
 
 log = logging.getLogger(__name__)
 
 HISTORY_LOAD_LIMIT = 400  # turns read from the store before trimming to the window
 IMAGE_TOKENS = 768  # what one image costs in the context (llava: 576; others more)
+COMPARE_MIN_MODELS = 2
 DOCUMENT_MARGIN_TOKENS = 64  # the delimiters around a document's text, and rounding
 CHECKPOINT_INTERVAL_S = 2.0  # how much of an answer a crash may lose
 STOP_DELIVERY_S = 10.0  # after the grace: time to deliver and store the cut answers
@@ -59,6 +68,7 @@ class HistoryStore(Protocol):
     async def set_setting(self, user_id: int, name: SettingName, value: SettingValue) -> None: ...
     async def current_conversation(self, chat_id: int, user_id: int) -> int: ...
     async def new_conversation(self, chat_id: int, user_id: int) -> int: ...
+    async def new_conversations(self, user_id: int) -> None: ...
     async def recent_messages(
         self, conversation_id: int, limit: int
     ) -> Sequence[StoredMessage]: ...
@@ -119,6 +129,7 @@ class RoleChooser(Protocol):
     """Which role a user's answers use (bot.roles.RoleBook)."""
 
     async def current(self, user_id: int, chosen: str | None) -> Role: ...
+    async def find(self, user_id: int, name: str) -> Role | None: ...
 
 
 class AnswerSink(Protocol):
@@ -251,9 +262,9 @@ def trim_to_context(
 
 @dataclass(slots=True)
 class _Thread:
-    """One (chat, user) pair's turn-taking: the lock orders answers, `stop` cuts the current."""
+    """One (chat, user) pair's turn-taking: `turns` orders answers, `stop` cuts the current."""
 
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    turns: TurnQueue = field(default_factory=TurnQueue)
     stop: asyncio.Event | None = None
 
 
@@ -335,19 +346,25 @@ class ChatService:
             )
 
     async def compare(
-        self,
-        question: Question,
-        models: Sequence[str],
-        open_sink: Callable[[str], AnswerSink],
+        self, question: Question, open_sink: Callable[[str | None], AnswerSink]
     ) -> None:
-        """The same one-shot prompt to each of `models`, each answer into its own sink, one
-        model after another (or COMPARE_CONCURRENCY at once). /stop ends the whole comparison."""
-        first = open_sink(models[0]) if models else None
-        if first is None:
-            return
-        async with self._turn(question, first) as stop:
+        """The same one-shot prompt to each of the user's /compare models, each answer into its
+        own sink (`open_sink(model)`), one model after another (or COMPARE_CONCURRENCY at once).
+        /stop ends the whole comparison. Problems before any model is asked go to
+        `open_sink(None)`: fewer than two models (TooFewModels), Ollama unreachable."""
+        status = open_sink(None)
+        async with self._turn(question, status) as stop:
             if stop is None:
                 return
+            try:
+                models = await self.compare_models(question.user.id)
+            except LLMError as err:
+                await status.fail(err)
+                return
+            if len(models) < COMPARE_MIN_MODELS:
+                await status.fail(TooFewModels(len(models)))
+                return
+            await self._store.remember_user(question.user)
             settings = await self._store.user_settings(question.user.id)
             role = await self._roles.current(question.user.id, settings.role)
             at_once = asyncio.Semaphore(self._defaults.compare_concurrency)
@@ -358,8 +375,17 @@ class ChatService:
                         return  # /stop ended the comparison before this model's turn
                     await self._compare_one(question, model, role, settings, sink, stop)
 
-            sinks = [first, *(open_sink(model) for model in models[1:])]
-            await asyncio.gather(*(one(m, sink) for m, sink in zip(models, sinks, strict=True)))
+            sinks = [open_sink(model) for model in models]
+            # Each model's failure stays its own: the others go on, and this turn lasts until
+            # every one has ended (so /stop and shutdown reach them all).
+            results = await asyncio.gather(
+                *(one(model, sink) for model, sink in zip(models, sinks, strict=True)),
+                return_exceptions=True,
+            )
+            for sink, result in zip(sinks, results, strict=True):
+                if isinstance(result, Exception):
+                    log.error("comparing failed in chat %s", question.chat_id, exc_info=result)
+                    await sink.fail(BotError("unexpected failure"))
 
     async def _compare_one(
         self,
@@ -412,9 +438,9 @@ class ChatService:
     ) -> AsyncIterator[asyncio.Event | None]:
         """This thread's turn: the event /stop sets, or None when shutting down (the user is
         told). Unexpected failures inside are logged and the user is told."""
-        thread = self._threads.setdefault((question.chat_id, question.user.id), _Thread())
-        # Acquired before any await, so questions are answered in the order they arrived.
-        async with thread.lock:
+        thread = self._thread(question.chat_id, question.user.id)
+        # Joined before any await, so questions are answered in the order they arrived.
+        async with thread.turns.join():
             if self._closing:
                 await sink.fail(ShuttingDown())
                 yield None
@@ -432,6 +458,9 @@ class ChatService:
                 self._writing -= 1
                 if not self._writing:
                     self._idle.set()
+
+    def _thread(self, chat_id: int, user_id: int) -> _Thread:
+        return self._threads.setdefault((chat_id, user_id), _Thread())
 
     def stop(self, chat_id: int, user_id: int) -> bool:
         """Cut the answer being written for this user in this chat; False if there is none."""
@@ -467,8 +496,7 @@ class ChatService:
 
         It waits for the answers to earlier questions, so it takes effect in the order sent.
         """
-        thread = self._threads.setdefault((chat_id, user.id), _Thread())
-        async with thread.lock:
+        async with self._thread(chat_id, user.id).turns.join():
             await self._store.remember_user(user)
             await self._store.new_conversation(chat_id, user.id)
 
@@ -476,14 +504,26 @@ class ChatService:
         """Keep the user's profile (settings and private roles belong to a known user)."""
         await self._store.remember_user(user)
 
-    async def switch_role(self, chat_id: int, user: UserProfile, role: Role) -> None:
-        """Answer as `role` from now on, in a fresh conversation (the old one was written for
-        another role); ordered after the answers to earlier questions."""
-        thread = self._threads.setdefault((chat_id, user.id), _Thread())
-        async with thread.lock:
+    def switch_role(self, chat_id: int, user: UserProfile, name: str) -> asyncio.Task[Role | None]:
+        """Answer as the role called `name` from now on, in fresh conversations (the old ones
+        were written for another role); None if there is no such role.
+
+        Its place comes after the questions sent before it, and is taken now, before the
+        caller awaits anything (it may answer a button press first).
+        """
+        turn = self._thread(chat_id, user.id).turns.join()
+        return asyncio.create_task(self._switch_role(turn, user, name))
+
+    async def _switch_role(self, turn: Turn, user: UserProfile, name: str) -> Role | None:
+        async with turn:
+            role = await self._roles.find(user.id, name)
+            if role is None:
+                return None
             await self._store.remember_user(user)
             await self._store.set_setting(user.id, "role", role.name)
-            await self._store.new_conversation(chat_id, user.id)
+            # The role is the user's everywhere: every chat's conversation starts afresh.
+            await self._store.new_conversations(user.id)
+            return role
 
     async def vision_model(self, user_id: int) -> str:
         """The model that would answer this user's photo; NoVisionModel when none can see."""
@@ -510,6 +550,9 @@ class ChatService:
         settings = await self._store.user_settings(user_id)
         role = await self._roles.current(user_id, settings.role)
         sink.begin()
+        if settings.role is not None and role.name != settings.role:  # deleted since
+            await self._store.set_setting(user_id, "role", None)
+            await sink.notice(RoleReplaced(removed=settings.role, now=role.name))
         choice = await self._catalog.model_for(settings.model, vision=vision)
         if choice.replaced is not None:
             await self._store.forget_model(user_id, choice.replaced)
@@ -690,10 +733,15 @@ def _context(
     """The messages for `/api/chat`: the role, the history that fits, the question. Each image
     goes with the message it came with, and only there."""
     system_prompt = role.system_prompt()
+    history = [
+        # A template role wraps every message of its conversation, not only the newest.
+        ChatMessage(m.role, role.wrap(m.content), m.images) if m.role == "user" else m
+        for m in _history(earlier)
+    ]
     # Room for the answer: a quarter of the window, as Ollama needs it in the same context.
     return trim_to_context(
         ChatMessage("system", system_prompt) if system_prompt else None,
-        _history(earlier),
+        history,
         ChatMessage("user", role.wrap(text), tuple(i.data for i in images)),
         budget_tokens=context_tokens - context_tokens // 4,
     )

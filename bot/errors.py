@@ -4,6 +4,7 @@ BotError
 ├── ConfigError            a setting is missing or malformed (the CLI prints it, exit code 2)
 ├── StoreUnavailable       the database file cannot be opened or migrated
 ├── ShuttingDown           the bot is stopping and takes no new question
+├── TooFewModels           /compare needs two models and fewer are installed or chosen
 ├── FileProblem            a photo or file the bot cannot take
 │   ├── FileTooBig         over the size the bot (or Telegram's getFile, 20 MB) accepts
 │   ├── UnreadableFile     not an image / text / PDF it can read (damaged, encrypted, binary)
@@ -52,6 +53,14 @@ class ShuttingDown(BotError):
 
     def __init__(self) -> None:
         super().__init__("the bot is shutting down")
+
+
+class TooFewModels(BotError):
+    """/compare found only `count` models to ask."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"comparing needs two models, there are {count}")
+        self.count = count
 
 
 class FileProblem(BotError):

@@ -16,13 +16,21 @@ class ModelReplaced:
 
 
 @dataclass(frozen=True, slots=True)
+class RoleReplaced:
+    """The user's role was deleted; they are back to `now`."""
+
+    removed: str
+    now: str
+
+
+@dataclass(frozen=True, slots=True)
 class DocumentCut:
     """A document was longer than the model's context: only its beginning was sent."""
 
     name: str
 
 
-Notice = ModelReplaced | DocumentCut
+Notice = ModelReplaced | RoleReplaced | DocumentCut
 
 
 @dataclass(frozen=True, slots=True)

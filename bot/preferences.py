@@ -86,6 +86,7 @@ class SettingProblem(Enum):
     OUT_OF_RANGE = "out_of_range"
     NOT_ON_OFF = "not_on_off"
     CANNOT_THINK = "cannot_think"
+    MODEL_UNKNOWN = "model_unknown"  # Ollama cannot be asked what the model can do
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +166,8 @@ class PreferenceService:
                 switch = _on_off(raw)
                 if switch is None:
                     return Refusal(SettingProblem.NOT_ON_OFF)
+                if setting == "think" and current.model is None:
+                    return Refusal(SettingProblem.MODEL_UNKNOWN)
                 if setting == "think" and not current.can_think:
                     return Refusal(SettingProblem.CANNOT_THINK)
                 value = switch

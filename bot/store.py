@@ -353,6 +353,7 @@ class Store:
                 (name, prompt, owner_id, created_by, time.time()),
             )
         except sqlite3.IntegrityError:
+            await self._db.rollback()  # release the write lock the failed INSERT took
             return False
         await self._db.commit()
         return True
@@ -404,6 +405,15 @@ class Store:
         await self._db.commit()
         assert cursor.lastrowid is not None  # noqa: S101 - an INSERT always sets it
         return cursor.lastrowid
+
+    async def new_conversations(self, user_id: int) -> None:
+        """A fresh conversation in every chat where the user has one."""
+        await self._db.execute(
+            "INSERT INTO conversations (chat_id, user_id, started_at)"
+            " SELECT DISTINCT chat_id, user_id, ? FROM conversations WHERE user_id = ?",
+            (time.time(), user_id),
+        )
+        await self._db.commit()
 
     async def add_message(
         self,

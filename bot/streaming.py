@@ -249,6 +249,7 @@ class AnswerStream:
         self._typing: asyncio.Task[None] | None = None
         self._replied = False  # in a group the first message replies to the question
         self._heading = f"**{markdown_literal(heading)}**\n\n" if heading else ""
+        self._heading_name = heading
         self._thinking = ""
         self._thinking_since: float | None = None
         self._thought_for: float | None = None  # seconds, once the answer itself began
@@ -383,6 +384,8 @@ class AnswerStream:
             if seconds is None and self._thinking_since is not None:
                 seconds = time.monotonic() - self._thinking_since
             header = thought_header(seconds, self._lang)
+        if self._heading_name:  # in /compare: whose reasoning it is
+            header = f"{header} · {self._heading_name}"
         return render_thought(header, self._thinking)
 
     async def _seal_thought(self) -> None:

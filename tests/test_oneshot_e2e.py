@@ -129,7 +129,7 @@ async def test_compare_model_set_is_chosen_checked_and_kept(
 ) -> None:
     async with running_bot(tg, ollama, db_path):
         [missing] = await say_and_wait(tg, ALICE, "/compare models llama3.2, nope:1b")
-        [one] = await say_and_wait(tg, ALICE, "/compare models llama3.2")
+        [one] = await say_and_wait(tg, ALICE, "/compare models llama3.2,")
         [twice] = await say_and_wait(tg, ALICE, "/compare models llama3.2,llama3.2:latest")
         [five] = await say_and_wait(tg, ALICE, "/compare models a,b,c,d,e")
         [chosen] = await say_and_wait(tg, ALICE, f"/compare models mistral, {QWEN}")
@@ -190,3 +190,11 @@ async def test_compare_concurrency_asks_models_at_once(
         await say_and_wait(tg, ALICE, "/compare hi", replies=2)
     first, second = [r for r in ollama.requests if r.path == "/api/generate"]
     assert second.at - first.at < 0.15, "both asked before either finished"
+
+
+async def test_a_prompt_that_starts_with_models_is_a_prompt(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    async with running_bot(tg, ollama, db_path):
+        await say_and_wait(tg, ALICE, "/compare models of the universe", replies=3)
+    assert [r["prompt"] for r in ollama.generate_requests] == ["models of the universe"] * 3

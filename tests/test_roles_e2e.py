@@ -11,7 +11,7 @@ import pytest
 from bot.roles import BUILTIN_ROLES
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.telegram import FakeTelegram, FakeUser, StoredMessage
-from tests.harness import ADMIN, ALICE, BOB, MODEL, running_bot
+from tests.harness import ADMIN, ALICE, BOB, GROUP_ID, MODEL, running_bot, stored_messages
 
 ASSISTANT_PROMPT = BUILTIN_ROLES["assistant"].prompt
 
@@ -55,7 +55,7 @@ async def test_role_keyboard_switches_wraps_and_starts_a_fresh_conversation(
         menu = await say_and_wait(tg, ALICE, "/role")
         assert labels(menu) == ["✅ assistant", *list(BUILTIN_ROLES)[1:]]
         assert "Your role: assistant" in menu.content
-        tg.user_presses(ALICE, menu.message_id, "role:use:supervisor")
+        tg.user_presses(ALICE, menu.message_id, f"role:{ALICE.id}:use:supervisor")
         await tg.wait_for(lambda: "✅ supervisor" in labels(tg.message(ALICE.id, menu.message_id)))
         edited = tg.message(ALICE.id, menu.message_id)
         assert "Now answering as supervisor" in edited.content
@@ -71,8 +71,11 @@ async def test_role_keyboard_switches_wraps_and_starts_a_fresh_conversation(
         start = await say_and_wait(tg, ALICE, "/start")
         assert "Role: supervisor" in start.content, "the choice survives a restart"
         await say_and_wait(tg, ALICE, "gravity")
-    # The history of the supervisor conversation is kept as the user wrote it.
-    assert ollama.chat_requests[-1]["messages"][0]["content"] == "photosynthesis"
+    # The template wraps every message of its conversation, the earlier ones too.
+    assert ollama.chat_requests[-1]["messages"][0]["content"] == (
+        "Explain `photosynthesis` like I'm a 5 year old."
+    )
+    assert stored_messages(db_path, ALICE.id)[-2][1] == "gravity", "stored as written"
     assert ollama.chat_requests[-1]["messages"][-1]["content"] == (
         "Explain `gravity` like I'm a 5 year old."
     )
@@ -92,7 +95,9 @@ async def test_private_roles_are_invisible_to_others_and_system_prompts_lead(
         bob_delete = await say_and_wait(tg, BOB, "/role del pirate")
         alice_menu = await say_and_wait(tg, ALICE, "/role")
         deleted = await say_and_wait(tg, ALICE, "/role del pirate")
-        await say_and_wait(tg, ALICE, "hello again")
+        count = len(tg.bot_messages(ALICE.id))
+        tg.user_sends(ALICE, "hello again")
+        notice, _ = (await tg.wait_for_bot_messages(ALICE.id, count + 2))[count:]
     assert ollama.chat_requests[0]["messages"] == [
         {"role": "system", "content": "Answer like a pirate.\nBe brief."},
         {"role": "user", "content": "hello"},
@@ -103,6 +108,9 @@ async def test_private_roles_are_invisible_to_others_and_system_prompts_lead(
     assert "You have no role called pirate" in bob_delete.content
     assert "✅ 🔒 pirate" in labels(alice_menu)
     assert "Deleted your role pirate" in deleted.content
+    assert notice.content == "Your role pirate was deleted, so you are back to assistant. " + (
+        "/role lists the roles."
+    )
     # Its user falls back to the default role once it is gone.
     assert ollama.chat_requests[-1]["messages"][0] == {
         "role": "system",
@@ -122,7 +130,7 @@ async def test_only_admins_manage_shared_roles(
         alice_same_name = await say_and_wait(tg, ALICE, "/role add reviewer Mine now")
         builtin = await say_and_wait(tg, ADMIN, "/role add supervisor Something else")
         builtin_delete = await say_and_wait(tg, ADMIN, "/role del supervisor")
-        tg.user_presses(ALICE, alice_menu.message_id, "role:use:reviewer")
+        tg.user_presses(ALICE, alice_menu.message_id, f"role:{ALICE.id}:use:reviewer")
         await tg.wait_for(lambda: len(tg.callback_answers) == 1)
         await say_and_wait(tg, ALICE, "def f(): pass")
         admin_delete = await say_and_wait(tg, ADMIN, "/role del reviewer")
@@ -187,3 +195,54 @@ async def test_roles_file_is_loaded_at_start_and_can_be_the_default(
     assert ollama.chat_requests[-1]["messages"] == [
         {"role": "user", "content": "Translate `good morning` to French."}
     ]
+
+
+async def test_a_switch_is_ordered_before_a_message_sent_right_after_it(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    async with running_bot(tg, ollama, db_path):
+        menu = await say_and_wait(tg, ALICE, "/role")
+        tg.user_sends(ALICE, "/role supervisor")
+        tg.user_sends(ALICE, "gravity")  # not waiting for the switch to be confirmed
+        tg.user_presses(ALICE, menu.message_id, f"role:{ALICE.id}:use:english_translator")
+        tg.user_sends(ALICE, "bonjour")
+        await ollama.wait_for(lambda: len(ollama.chat_requests) == 2)
+        await tg.wait_for(lambda: len(tg.bot_messages(ALICE.id)) == 4)
+    first, second = ollama.chat_requests
+    assert first["messages"] == [
+        {"role": "user", "content": "Explain `gravity` like I'm a 5 year old."}
+    ]
+    assert second["messages"] == [{"role": "user", "content": "Translate `bonjour` to English."}]
+    confirmation = next(m for m in tg.bot_messages(ALICE.id) if "supervisor." in m.content)
+    answer = tg.bot_messages(ALICE.id)[-2:]
+    assert confirmation.message_id < min(m.message_id for m in answer), "confirmed first"
+
+
+async def test_in_a_group_the_menu_hides_private_roles_and_answers_only_its_owner(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    async with running_bot(tg, ollama, db_path):
+        await say_and_wait(tg, ALICE, "/role add diary Keep my secrets: be discreet.")
+        await say_and_wait(tg, ALICE, "/role diary")
+        tg.user_sends(ALICE, "/role", chat_id=GROUP_ID, chat_type="supergroup")
+        [menu] = await tg.wait_for_bot_messages(GROUP_ID)
+        menu_text, menu_labels = menu.content, labels(menu)
+        tg.user_presses(BOB, menu.message_id, f"role:{ALICE.id}:use:supervisor", chat_id=GROUP_ID)
+        await tg.wait_for(lambda: len(tg.callback_answers) == 1)
+        [refusal] = tg.callback_answers
+        await say_and_wait(tg, BOB, "/start")
+    assert "Your role: diary" in menu_text
+    assert "be discreet" not in menu_text, "a private prompt is not shown to the group"
+    assert not any("diary" in label for label in menu_labels)
+    assert refusal.show_alert
+    assert "belongs to someone else" in (refusal.text or "")
+    assert "Role: assistant" in tg.bot_messages(BOB.id)[-1].content, "Bob's role is unchanged"
+
+
+async def test_long_unknown_names_are_quoted_back_short(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    async with running_bot(tg, ollama, db_path):
+        reply = await say_and_wait(tg, ALICE, "/role " + "x" * 3000)
+    assert reply.content.startswith("There is no role called " + "x" * 63 + "…")
+    assert len(reply.content) < 200

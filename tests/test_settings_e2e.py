@@ -71,13 +71,13 @@ async def test_settings_buttons_reach_the_request_and_persist(
         assert "Footer: off" in shown
         assert "Temperature: 0.7 (default)" in menu.content
         assert "this model does not think" in menu.content
-        await press(tg, menu, "set:temperature:1.5")
-        await press(tg, menu, "set:context:4096")
+        await press(tg, menu, f"set:{ALICE.id}:temperature:1.5")
+        await press(tg, menu, f"set:{ALICE.id}:context:4096")
         assert "✅ 1.5" in labels(menu)
         assert "✅ 4K" in labels(menu)
         assert "Temperature: 1.5 (0.0 exact" in menu.content
         await say_and_wait(tg, ALICE, "hello")
-        await press(tg, menu, "set:footer:on")
+        await press(tg, menu, f"set:{ALICE.id}:footer:on")
         assert "Footer: on" in labels(menu)
         [answer] = await say_and_wait(tg, ALICE, "hello again")
     assert ollama.chat_requests[0]["options"] == {"temperature": 1.5, "num_ctx": 4096}
@@ -146,7 +146,7 @@ async def test_thinking_shows_in_a_collapsed_quote_above_the_answer_and_is_not_h
         assert "💭 Thinking: on" in labels(menu), "offered for a model that thinks"
         thought, answer = await say_and_wait(tg, ALICE, "What is 6 x 7?", replies=2)
         await say_and_wait(tg, ALICE, "Sure?", replies=2)
-        await press(tg, menu, "set:thinking:off")
+        await press(tg, menu, f"set:{ALICE.id}:thinking:off")
         assert "💭 Thinking: off" in labels(menu)
         [plain] = await say_and_wait(tg, ALICE, "And now?")
         await asyncio.sleep(0.2)
@@ -195,3 +195,19 @@ async def test_thinking_does_not_count_toward_splitting_and_long_thoughts_are_cu
     assert answer.content == answer_text.strip()
     assert thought.reply_to_message_id is not None, "in a group the first message replies"
     assert tg.too_many_requests == 0
+
+
+async def test_only_the_owner_of_a_settings_menu_can_press_it(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, "/settings", chat_id=GROUP_ID, chat_type="supergroup")
+        [menu] = await tg.wait_for_bot_messages(GROUP_ID)
+        tg.user_presses(BOB, menu.message_id, f"set:{ALICE.id}:temperature:2.0", chat_id=GROUP_ID)
+        await tg.wait_for(lambda: len(tg.callback_answers) == 1)
+        [bob_menu] = await say_and_wait(tg, BOB, "/settings")
+        [alice_menu] = await say_and_wait(tg, ALICE, "/settings")
+    assert tg.callback_answers[0].show_alert
+    assert "✅ 0.7" in labels(bob_menu), "Bob's press changed nothing of his"
+    assert "✅ 0.7" in labels(alice_menu), "nor of Alice's"
+    assert menu.edit_count == 0

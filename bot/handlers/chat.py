@@ -111,31 +111,25 @@ class ChatHandlers:
         message, user = update.effective_message, update.effective_user
         if message is None or user is None:
             return
-        lang = user.language_code
         first, _, rest = command_text(message.text).partition(" ")
-        if first.lower() == "models":
+        rest = rest.strip()
+        # "/compare models of the universe" is a prompt; the command lists names with commas.
+        if first.lower() == "models" and (not rest or rest.lower() == "reset" or "," in rest):
             await message.reply_text(await self._compare_set(user, rest))
             return
         prompt = prompt_of(message)
         if not prompt:
-            await message.reply_text(say("compare_usage", lang))
-            return
-        try:
-            models = await self._chat.compare_models(user.id)
-        except LLMError as err:
-            await message.reply_text(describe_error(err, lang))
-            return
-        if len(models) < COMPARE_MIN:
-            await message.reply_text(say("compare_too_few", lang))
+            await message.reply_text(say("compare_usage", user.language_code))
             return
         question = Question(message.chat_id, profile_of(user), prompt)
+        # The first await: the comparison takes its place behind earlier questions now.
         await self._chat.compare(
-            question, models, lambda model: self._stream_for(message, user, heading=model)
+            question, lambda model: self._stream_for(message, user, heading=model)
         )
 
     async def _compare_set(self, user: User, listed: str) -> str:
         lang = user.language_code
-        names = [name for name in re.split(r"[,\s]+", listed.strip()) if name]
+        names = [name for name in re.split(r"[,\s]+", listed) if name]
         try:
             if not names:
                 return say(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, User
+from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
 from bot.access import AccessPolicy
@@ -14,6 +15,7 @@ from bot.texts import say
 
 ROLES_PER_PAGE = 12
 PREVIEW_CHARS = 300
+ECHO_LIMIT = 64  # of a name the user typed, quoted back
 
 
 def role_label(role: Role, *, current: bool) -> str:
@@ -22,16 +24,23 @@ def role_label(role: Role, *, current: bool) -> str:
     return ("✅ " if current else "") + mark + role.name
 
 
-def roles_keyboard(roles: list[Role], current: str, page: int) -> InlineKeyboardMarkup:
-    """Every role this user may choose, two to a row, in pages."""
+def roles_keyboard(
+    roles: list[Role], current: str, page: int, owner_id: int
+) -> InlineKeyboardMarkup:
+    """Every role shown, two to a row, in pages; the buttons work for `owner_id` only."""
     buttons = [
         InlineKeyboardButton(
-            role_label(role, current=role.name == current), callback_data=f"role:use:{role.name}"
+            role_label(role, current=role.name == current),
+            callback_data=f"role:{owner_id}:use:{role.name}",
         )
         for role in roles
     ]
     return paged_keyboard(
-        buttons, page, per_page=ROLES_PER_PAGE, columns=2, page_data=lambda n: f"role:page:{n}"
+        buttons,
+        page,
+        per_page=ROLES_PER_PAGE,
+        columns=2,
+        page_data=lambda n: f"role:{owner_id}:page:{n}",
     )
 
 
@@ -39,6 +48,11 @@ def page_of(roles: list[Role], name: str) -> int:
     """The page that shows the role called `name`."""
     names = [r.name for r in roles]
     return names.index(name) // ROLES_PER_PAGE if name in names else 0
+
+
+def clip(text: str, limit: int = ECHO_LIMIT) -> str:
+    """What the user typed, short enough to quote back in a reply."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class RoleHandlers:
@@ -62,58 +76,69 @@ class RoleHandlers:
         elif action.lower() in {"del", "delete", "rm"}:
             reply = await self._delete(user, argument.strip())
         elif rest:
-            role = await self._book.find(user.id, rest)
+            # The first await: the switch takes its place behind earlier questions now.
+            role = await self._chat.switch_role(message.chat_id, profile_of(user), rest)
             if role is None:
-                reply = say("role_unknown", lang, name=rest)
+                reply = say("role_unknown", lang, name=clip(rest))
             else:
-                await self._chat.switch_role(message.chat_id, profile_of(user), role)
                 reply = say("role_switched", lang, role=role.name)
         else:
-            text, keyboard = await self._menu(user, 0, note="")
+            private = message.chat.type == ChatType.PRIVATE
+            text, keyboard = await self._menu(user, 0, note="", private=private)
             await message.reply_text(text, reply_markup=keyboard)
             return
         await message.reply_text(reply)
 
     async def on_role_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A press on a role (switch to it) or on ◀ ▶ (another page)."""
+        """A press on a role (switch to it) or on ◀ ▶ (another page); only the user who
+        opened the menu may press."""
         query, user = update.callback_query, update.effective_user
         if query is None or user is None or query.data is None or query.message is None:
             return
         lang = user.language_code
-        _, action, value = query.data.split(":", 2)
+        _, owner, action, value = query.data.split(":", 3)
+        if owner != str(user.id):
+            await answer(query, say("menu_not_yours", lang, command="/role"), alert=True)
+            return
+        private = query.message.chat.type == ChatType.PRIVATE
         if action == "page":
             await answer(query)
-            text, keyboard = await self._menu(user, int(value), note="")
-        else:
-            role = await self._book.find(user.id, value)
-            if role is None:
-                await answer(query, say("role_gone", lang), alert=True)
-                text, keyboard = await self._menu(user, 0, note="")
-            else:
-                note = say("role_switched", lang, role=role.name)
-                # Answered first: the switch waits for an answer being written, and Telegram
-                # stops waiting for the answer to a press after a few seconds.
-                await answer(query, note)
-                await self._chat.switch_role(query.message.chat.id, profile_of(user), role)
-                text, keyboard = await self._menu(user, None, note=note)
+            text, keyboard = await self._menu(user, int(value), note="", private=private)
+            await edit_quietly(query.edit_message_text(text, reply_markup=keyboard))
+            return
+        # Its place is taken before the press is answered: a message sent right after the press
+        # is answered in the new role.
+        switching = self._chat.switch_role(query.message.chat.id, profile_of(user), value)
+        found = await self._book.find(user.id, value)
+        note = say("role_switched", lang, role=value) if found else say("role_gone", lang)
+        await answer(query, note, alert=found is None)
+        role = await switching
+        text, keyboard = await self._menu(
+            user, None if role else 0, note=note if role else "", private=private
+        )
         await edit_quietly(query.edit_message_text(text, reply_markup=keyboard))
 
     async def _menu(
-        self, user: User, page: int | None, *, note: str
+        self, user: User, page: int | None, *, note: str, private: bool
     ) -> tuple[str, InlineKeyboardMarkup]:
         """The menu text (the user's role and its prompt) and the keyboard; `page` None shows
-        the page of the user's role."""
+        the page of the user's role. In a group, private roles and prompts stay hidden."""
         lang = user.language_code
         _, current = await self._chat.current_choice(user.id)
-        roles = await self._book.roles_for(user.id)
-        prompt = current.prompt
-        if len(prompt) > PREVIEW_CHARS:
-            prompt = prompt[: PREVIEW_CHARS - 1] + "…"
+        roles = [
+            role
+            for role in await self._book.roles_for(user.id)
+            if private or role.source != "private"
+        ]
+        if private or current.source != "private":
+            prompt = clip(current.prompt, PREVIEW_CHARS)
+        else:
+            prompt = say("role_prompt_hidden", lang)
         text = say("role_menu", lang, role=current.name, prompt=prompt)
         if note:
             text = f"{note}\n\n{text}"
         shown = page_of(roles, current.name) if page is None else page
-        return text, roles_keyboard(roles, current.name, shown)
+        return text, roles_keyboard(roles, current.name, shown, user.id)
 
     async def _add(self, user: User, argument: str) -> str:
         lang = user.language_code
@@ -126,12 +151,13 @@ class RoleHandlers:
         problem = await self._book.add(user.id, name, prompt.strip(), shared=shared)
         if problem is None:
             return say("role_added_shared" if shared else "role_added_private", lang, name=name)
-        return _problem_text(problem, name, lang)
+        return _problem_text(problem, clip(name), lang)
 
     async def _delete(self, user: User, name: str) -> str:
         lang = user.language_code
         if not name:
             return say("role_del_usage", lang)
+        name = clip(name)
         outcome = await self._book.delete(user.id, name, admin=self._policy.is_admin(user.id))
         if outcome == "private":
             return say("role_deleted_private", lang, name=name)

@@ -26,14 +26,15 @@ def context_label(tokens: int) -> str:
     return f"{tokens // 1024}K" if tokens % 1024 == 0 else str(tokens)
 
 
-def settings_keyboard(prefs: Preferences, lang: str | None) -> InlineKeyboardMarkup:
+def settings_keyboard(prefs: Preferences, lang: str | None, owner_id: int) -> InlineKeyboardMarkup:
     """Temperature presets, context presets (up to the model's), thinking (only for models
-    that think), footer, reset."""
+    that think), footer, reset; the buttons work for `owner_id` only."""
+    head = f"set:{owner_id}"
     rows = [
         [
             InlineKeyboardButton(
                 _mark(f"{value:.1f}", abs(prefs.temperature - value) < 1e-9),
-                callback_data=f"set:temperature:{value}",
+                callback_data=f"{head}:temperature:{value}",
             )
             for value in TEMPERATURE_CHOICES
         ]
@@ -44,7 +45,7 @@ def settings_keyboard(prefs: Preferences, lang: str | None) -> InlineKeyboardMar
             [
                 InlineKeyboardButton(
                     _mark(context_label(size), size == prefs.num_ctx),
-                    callback_data=f"set:context:{size}",
+                    callback_data=f"{head}:context:{size}",
                 )
                 for size in sizes[start : start + 4]
             ]
@@ -54,7 +55,8 @@ def settings_keyboard(prefs: Preferences, lang: str | None) -> InlineKeyboardMar
         rows.append(
             [
                 InlineKeyboardButton(
-                    say(key, lang), callback_data=f"set:thinking:{'off' if prefs.think else 'on'}"
+                    say(key, lang),
+                    callback_data=f"{head}:thinking:{'off' if prefs.think else 'on'}",
                 )
             ]
         )
@@ -62,12 +64,12 @@ def settings_keyboard(prefs: Preferences, lang: str | None) -> InlineKeyboardMar
     rows.append(
         [
             InlineKeyboardButton(
-                say(key, lang), callback_data=f"set:footer:{'off' if prefs.footer else 'on'}"
+                say(key, lang), callback_data=f"{head}:footer:{'off' if prefs.footer else 'on'}"
             )
         ]
     )
     rows.append(
-        [InlineKeyboardButton(say("button_settings_reset", lang), callback_data="set:reset")]
+        [InlineKeyboardButton(say("button_settings_reset", lang), callback_data=f"{head}:reset")]
     )
     return InlineKeyboardMarkup(rows)
 
@@ -106,6 +108,8 @@ def refusal_text(refusal: Refusal, name: str, lang: str | None) -> str:
             return say("settings_not_on_off", lang, name=name)
         case SettingProblem.CANNOT_THINK:
             return say("settings_cannot_think_refused", lang)
+        case SettingProblem.MODEL_UNKNOWN:
+            return say("settings_model_unknown", lang)
 
 
 class SettingsHandlers:
@@ -144,7 +148,10 @@ class SettingsHandlers:
         if query is None or user is None or query.data is None:
             return
         lang = user.language_code
-        _, name, value = [*query.data.split(":", 2), ""][:3]
+        _, owner, name, value = [*query.data.split(":", 3), ""][:4]
+        if owner != str(user.id):  # in a group: someone else's menu
+            await answer(query, say("menu_not_yours", lang, command="/settings"), alert=True)
+            return
         if name == "reset":
             await self._preferences.reset(profile_of(user))
             note = say("settings_reset_done", lang)
@@ -163,4 +170,6 @@ class SettingsHandlers:
     async def _view(self, user: User, note: str) -> tuple[str, InlineKeyboardMarkup]:
         prefs = await self._preferences.view(user.id)
         text = settings_text(prefs, user.language_code)
-        return (f"{note}\n\n{text}" if note else text), settings_keyboard(prefs, user.language_code)
+        return (f"{note}\n\n{text}" if note else text), settings_keyboard(
+            prefs, user.language_code, user.id
+        )

@@ -18,9 +18,10 @@ from bot.errors import (
     OllamaUnavailable,
     ShuttingDown,
     StreamBroken,
+    TooFewModels,
     UnreadableFile,
 )
-from bot.notices import DocumentCut, ModelReplaced, Notice
+from bot.notices import DocumentCut, ModelReplaced, Notice, RoleReplaced
 from bot.texts import en
 
 CATALOGS: dict[str, dict[str, str]] = {"en": en.MESSAGES}
@@ -46,6 +47,8 @@ def say(key: str, language_code: str | None = None, /, **values: object) -> str:
 def describe_error(error: BotError, language_code: str | None = None) -> str:
     """One line a user can act on: what failed, where, and what to do."""
     match error:
+        case TooFewModels():
+            return say("compare_too_few", language_code)
         case NoVisionModel():
             return say("error_no_vision", language_code, model=error.model, host=error.host)
         case FileTooBig():
@@ -85,5 +88,7 @@ def describe_notice(notice: Notice, language_code: str | None = None) -> str:
     match notice:
         case ModelReplaced():
             return say("model_replaced", language_code, removed=notice.removed, now=notice.now)
+        case RoleReplaced():
+            return say("role_replaced", language_code, removed=notice.removed, now=notice.now)
         case DocumentCut():
             return say("document_cut", language_code, name=notice.name)

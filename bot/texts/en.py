@@ -174,6 +174,11 @@ MESSAGES: dict[str, str] = {
     "role_switched": "Now answering as {role}. Started a fresh conversation for the new role.",
     "role_unknown": "There is no role called {name}. /role lists them.",
     "role_gone": "That role no longer exists; here is the current list.",
+    "role_prompt_hidden": "(a private role: its prompt is shown only in your private chat)",
+    "role_replaced": (
+        "Your role {removed} was deleted, so you are back to {now}. /role lists the roles."
+    ),
+    "menu_not_yours": "This menu belongs to someone else. Send {command} to get your own.",
     "role_add_usage": (
         "Usage: /role add NAME PROMPT, e.g. /role add pirate Answer like a pirate. "
         "Put %s in PROMPT to wrap each of your messages instead: "
@@ -236,6 +241,9 @@ MESSAGES: dict[str, str] = {
     "settings_cannot_think_refused": (
         "Your model does not think, so thinking can't be switched. Thinking models list "
         "`thinking` among their capabilities (e.g. qwen3, deepseek-r1)."
+    ),
+    "settings_model_unknown": (
+        "I can't ask Ollama right now whether your model thinks. Try again once it is back."
     ),
     "settings_usage": "Usage: /settings NAME VALUE, e.g. /settings temperature 0.9",
     "settings_saved": "Saved.",
