@@ -329,20 +329,9 @@ class ChatService:
             except LLMError as err:
                 await sink.fail(err)
                 return
-            started = time.monotonic()
-            events = self._model.generate(
-                model,
-                role.wrap(question.text),
-                system=role.system_prompt(),
-                options=generation.options,
-                think=generation.think,
-                keep_alive=self._defaults.keep_alive,
-            )
-            streamed = await self._stream(events, sink, stop)
-            log_answer(question, model, streamed, time.monotonic() - started, kind="ask")
-            footer = settings.footer and streamed.done is not None
-            await self._deliver(
-                streamed, sink, AnswerFooter(model, _figures(streamed.done)) if footer else None
+            footer: Literal["short"] | None = "short" if settings.footer else None
+            await self._one_shot(
+                question, model, role, generation, sink, stop, kind="ask", footer=footer
             )
 
     async def compare(
@@ -402,6 +391,23 @@ class ChatService:
         except LLMError as err:
             await sink.fail(err)
             return
+        await self._one_shot(
+            question, model, role, generation, sink, stop, kind="compare", footer="detailed"
+        )
+
+    async def _one_shot(
+        self,
+        question: Question,
+        model: str,
+        role: Role,
+        generation: Generation,
+        sink: AnswerSink,
+        stop: asyncio.Event,
+        *,
+        kind: Literal["ask", "compare"],
+        footer: Literal["short", "detailed"] | None,
+    ) -> None:
+        """Stream one `/api/generate` answer into `sink`; nothing is stored."""
         started = time.monotonic()
         events = self._model.generate(
             model,
@@ -412,13 +418,11 @@ class ChatService:
             keep_alive=self._defaults.keep_alive,
         )
         streamed = await self._stream(events, sink, stop)
-        log_answer(question, model, streamed, time.monotonic() - started, kind="compare")
-        footer = (
-            AnswerFooter(model, _figures(streamed.done), detailed=True)
-            if streamed.done is not None
-            else None
-        )
-        await self._deliver(streamed, sink, footer)
+        log_answer(question, model, streamed, time.monotonic() - started, kind=kind)
+        shown = None
+        if footer is not None and streamed.done is not None:
+            shown = AnswerFooter(model, _figures(streamed.done), detailed=footer == "detailed")
+        await self._deliver(streamed, sink, shown)
 
     async def compare_models(self, user_id: int) -> list[str]:
         """The models /compare asks for this user: their own set, else their current model and

@@ -11,7 +11,7 @@ from typing import Any
 from bot.app import Webhook, build_application, running
 from bot.config import Settings, load_settings
 from tests.fakes.ollama import FakeOllama
-from tests.fakes.telegram import FakeTelegram, FakeUser
+from tests.fakes.telegram import FakeTelegram, FakeUser, StoredMessage
 
 ALICE = FakeUser(id=1001, first_name="Alice", language_code="en")
 BOB = FakeUser(id=1002, first_name="Bob", language_code="en")
@@ -72,3 +72,23 @@ def last_answer_figures(db_path: Path, user_id: int) -> tuple[int | None, ...]:
             (user_id,),
         ).fetchone()
     return tuple(row)
+
+
+async def exchange(
+    tg: FakeTelegram, user: FakeUser, text: str, replies: int = 1
+) -> list[StoredMessage]:
+    """`user` writes `text` in their private chat; the bot's next `replies` messages."""
+    count = len(tg.bot_messages(user.id))
+    tg.user_sends(user, text)
+    messages = await tg.wait_for_bot_messages(user.id, count + replies)
+    return messages[count:]
+
+
+async def reply_to(tg: FakeTelegram, user: FakeUser, text: str) -> StoredMessage:
+    """`user` writes `text` in their private chat; the bot's next message."""
+    return (await exchange(tg, user, text))[0]
+
+
+def labels(message: StoredMessage) -> list[str]:
+    """The texts of a message's inline buttons, row by row."""
+    return [key["text"] for row in message.inline_keyboard for key in row]

@@ -11,8 +11,8 @@ import pytest
 
 from bot.roles import BUILTIN_ROLES
 from tests.fakes.ollama import FakeOllama, Reply
-from tests.fakes.telegram import FakeTelegram, FakeUser, StoredMessage
-from tests.harness import ALICE, GROUP_ID, MODEL, running_bot, stored_messages
+from tests.fakes.telegram import FakeTelegram
+from tests.harness import ALICE, GROUP_ID, MODEL, exchange, running_bot, stored_messages
 
 QWEN = "qwen2.5:7b-instruct-q4_K_M"
 MISTRAL = "mistral:7b-instruct-v0.2-q8_0"
@@ -38,26 +38,16 @@ async def ollama() -> AsyncIterator[FakeOllama]:
         yield fake
 
 
-async def say_and_wait(
-    tg: FakeTelegram, user: FakeUser, text: str, replies: int = 1
-) -> list[StoredMessage]:
-    """`user` writes `text` in private; the bot's next `replies` messages."""
-    count = len(tg.bot_messages(user.id))
-    tg.user_sends(user, text)
-    messages = await tg.wait_for_bot_messages(user.id, count + replies)
-    return messages[count:]
-
-
 async def test_ask_uses_generate_with_the_role_and_leaves_history_alone(
     tg: FakeTelegram, ollama: FakeOllama, db_path: Path
 ) -> None:
     ollama.script("Bananas are yellow.", Reply(text="Tea steams softly", token_delay=0.03))
     async with running_bot(tg, ollama, db_path):
-        await say_and_wait(tg, ALICE, "remember: bananas")
+        await exchange(tg, ALICE, "remember: bananas")
         before = stored_messages(db_path, ALICE.id)
-        [answer] = await say_and_wait(tg, ALICE, "/ask Write a haiku\nabout tea")
-        await say_and_wait(tg, ALICE, "/role supervisor")
-        await say_and_wait(tg, ALICE, "/ask gravity")
+        [answer] = await exchange(tg, ALICE, "/ask Write a haiku\nabout tea")
+        await exchange(tg, ALICE, "/role supervisor")
+        await exchange(tg, ALICE, "/ask gravity")
     assert answer.content == "Tea steams softly"
     assert [d.text for d in tg.drafts_of(ALICE.id)], "streamed like chat"
     assert len(ollama.chat_requests) == 1, "only the chat message went to /api/chat"
@@ -76,7 +66,7 @@ async def test_ask_without_a_prompt_explains_and_in_reply_asks_about_that_messag
     tg: FakeTelegram, ollama: FakeOllama, db_path: Path
 ) -> None:
     async with running_bot(tg, ollama, db_path):
-        [usage] = await say_and_wait(tg, ALICE, "/ask")
+        [usage] = await exchange(tg, ALICE, "/ask")
         tg.user_sends(
             ALICE,
             "The mitochondria is the powerhouse of the cell.",
@@ -104,7 +94,7 @@ async def test_compare_streams_one_message_per_model_in_turn_with_figures(
         *(Reply(text=f"Answer {n}: the sky scatters blue light.", token_delay=0.04) for n in "abc")
     )
     async with running_bot(tg, ollama, db_path):
-        answers = await say_and_wait(tg, ALICE, "/compare Why is the sky blue?", replies=3)
+        answers = await exchange(tg, ALICE, "/compare Why is the sky blue?", replies=3)
     # The user's model first, then the newest other models that can chat (not the embedder).
     models = [r["model"] for r in ollama.generate_requests]
     assert models == [MODEL, QWEN, MISTRAL]
@@ -128,16 +118,16 @@ async def test_compare_model_set_is_chosen_checked_and_kept(
     tg: FakeTelegram, ollama: FakeOllama, db_path: Path
 ) -> None:
     async with running_bot(tg, ollama, db_path):
-        [missing] = await say_and_wait(tg, ALICE, "/compare models llama3.2, nope:1b")
-        [one] = await say_and_wait(tg, ALICE, "/compare models llama3.2,")
-        [twice] = await say_and_wait(tg, ALICE, "/compare models llama3.2,llama3.2:latest")
-        [five] = await say_and_wait(tg, ALICE, "/compare models a,b,c,d,e")
-        [chosen] = await say_and_wait(tg, ALICE, f"/compare models mistral, {QWEN}")
-        [shown] = await say_and_wait(tg, ALICE, "/compare models")
+        [missing] = await exchange(tg, ALICE, "/compare models llama3.2, nope:1b")
+        [one] = await exchange(tg, ALICE, "/compare models llama3.2,")
+        [twice] = await exchange(tg, ALICE, "/compare models llama3.2,llama3.2:latest")
+        [five] = await exchange(tg, ALICE, "/compare models a,b,c,d,e")
+        [chosen] = await exchange(tg, ALICE, f"/compare models mistral, {QWEN}")
+        [shown] = await exchange(tg, ALICE, "/compare models")
     async with running_bot(tg, ollama, db_path):
-        await say_and_wait(tg, ALICE, "/compare hello", replies=2)
-        [reset] = await say_and_wait(tg, ALICE, "/compare models reset")
-        [default] = await say_and_wait(tg, ALICE, "/compare models")
+        await exchange(tg, ALICE, "/compare hello", replies=2)
+        [reset] = await exchange(tg, ALICE, "/compare models reset")
+        [default] = await exchange(tg, ALICE, "/compare models")
     assert "Not installed: nope:1b" in missing.content
     assert "Choose 2 to 4 different models" in one.content
     assert "Choose 2 to 4 different models" in twice.content
@@ -153,12 +143,12 @@ async def test_compare_needs_two_models_and_reports_a_removed_one_in_its_place(
     tg: FakeTelegram, ollama: FakeOllama, db_path: Path
 ) -> None:
     async with running_bot(tg, ollama, db_path):
-        await say_and_wait(tg, ALICE, f"/compare models {MODEL},{QWEN}")
+        await exchange(tg, ALICE, f"/compare models {MODEL},{QWEN}")
         ollama.remove_model(QWEN)
-        first, second = await say_and_wait(tg, ALICE, "/compare hi", replies=2)
+        first, second = await exchange(tg, ALICE, "/compare hi", replies=2)
         ollama.remove_model(MISTRAL)
-        await say_and_wait(tg, ALICE, "/compare models reset")
-        [too_few] = await say_and_wait(tg, ALICE, "/compare hi")
+        await exchange(tg, ALICE, "/compare models reset")
+        [too_few] = await exchange(tg, ALICE, "/compare hi")
     assert first.content.startswith(MODEL + "\n\n")
     assert second.content.startswith(QWEN + "\n\n")
     assert f"The model {QWEN} is not installed" in second.content
@@ -186,8 +176,8 @@ async def test_compare_concurrency_asks_models_at_once(
 ) -> None:
     ollama.script(*(Reply(text="same speed answer", token_delay=0.1) for _ in range(2)))
     async with running_bot(tg, ollama, db_path, compare_concurrency=2):
-        await say_and_wait(tg, ALICE, f"/compare models {MODEL},{QWEN}")
-        await say_and_wait(tg, ALICE, "/compare hi", replies=2)
+        await exchange(tg, ALICE, f"/compare models {MODEL},{QWEN}")
+        await exchange(tg, ALICE, "/compare hi", replies=2)
     first, second = [r for r in ollama.requests if r.path == "/api/generate"]
     assert second.at - first.at < 0.15, "both asked before either finished"
 
@@ -196,5 +186,5 @@ async def test_a_prompt_that_starts_with_models_is_a_prompt(
     tg: FakeTelegram, ollama: FakeOllama, db_path: Path
 ) -> None:
     async with running_bot(tg, ollama, db_path):
-        await say_and_wait(tg, ALICE, "/compare models of the universe", replies=3)
+        await exchange(tg, ALICE, "/compare models of the universe", replies=3)
     assert [r["prompt"] for r in ollama.generate_requests] == ["models of the universe"] * 3

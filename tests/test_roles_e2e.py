@@ -10,8 +10,18 @@ import pytest
 
 from bot.roles import BUILTIN_ROLES
 from tests.fakes.ollama import FakeOllama
-from tests.fakes.telegram import FakeTelegram, FakeUser, StoredMessage
-from tests.harness import ADMIN, ALICE, BOB, GROUP_ID, MODEL, running_bot, stored_messages
+from tests.fakes.telegram import FakeTelegram
+from tests.harness import (
+    ADMIN,
+    ALICE,
+    BOB,
+    GROUP_ID,
+    MODEL,
+    labels,
+    reply_to,
+    running_bot,
+    stored_messages,
+)
 
 ASSISTANT_PROMPT = BUILTIN_ROLES["assistant"].prompt
 
@@ -30,18 +40,6 @@ async def ollama() -> AsyncIterator[FakeOllama]:
         yield fake
 
 
-async def say_and_wait(tg: FakeTelegram, user: FakeUser, text: str) -> StoredMessage:
-    """`user` writes `text`; the bot's next message in their private chat."""
-    count = len(tg.bot_messages(user.id))
-    tg.user_sends(user, text)
-    messages = await tg.wait_for_bot_messages(user.id, count + 1)
-    return messages[count]
-
-
-def labels(menu: StoredMessage) -> list[str]:
-    return [key["text"] for row in menu.inline_keyboard for key in row]
-
-
 def stored_roles(db_path: Path) -> list[tuple[str, int | None]]:
     with sqlite3.connect(db_path) as db:
         return [(str(r[0]), r[1]) for r in db.execute("SELECT name, owner_id FROM roles")]
@@ -51,8 +49,8 @@ async def test_role_keyboard_switches_wraps_and_starts_a_fresh_conversation(
     tg: FakeTelegram, ollama: FakeOllama, db_path: Path
 ) -> None:
     async with running_bot(tg, ollama, db_path):
-        await say_and_wait(tg, ALICE, "remember the word banana")
-        menu = await say_and_wait(tg, ALICE, "/role")
+        await reply_to(tg, ALICE, "remember the word banana")
+        menu = await reply_to(tg, ALICE, "/role")
         assert labels(menu) == ["✅ assistant", *list(BUILTIN_ROLES)[1:]]
         assert "Your role: assistant" in menu.content
         tg.user_presses(ALICE, menu.message_id, f"role:{ALICE.id}:use:supervisor")
@@ -62,15 +60,15 @@ async def test_role_keyboard_switches_wraps_and_starts_a_fresh_conversation(
         assert "fresh conversation" in edited.content
         assert "Explain `%s` like I'm a 5 year old." in edited.content, "the prompt is shown"
         assert any("supervisor" in (a.text or "") for a in tg.callback_answers)
-        await say_and_wait(tg, ALICE, "photosynthesis")
+        await reply_to(tg, ALICE, "photosynthesis")
     # The template wraps the message, no system prompt, and the old conversation is not sent.
     assert ollama.chat_requests[-1]["messages"] == [
         {"role": "user", "content": "Explain `photosynthesis` like I'm a 5 year old."}
     ]
     async with running_bot(tg, ollama, db_path):
-        start = await say_and_wait(tg, ALICE, "/start")
+        start = await reply_to(tg, ALICE, "/start")
         assert "Role: supervisor" in start.content, "the choice survives a restart"
-        await say_and_wait(tg, ALICE, "gravity")
+        await reply_to(tg, ALICE, "gravity")
     # The template wraps every message of its conversation, the earlier ones too.
     assert ollama.chat_requests[-1]["messages"][0]["content"] == (
         "Explain `photosynthesis` like I'm a 5 year old."
@@ -85,16 +83,16 @@ async def test_private_roles_are_invisible_to_others_and_system_prompts_lead(
     tg: FakeTelegram, ollama: FakeOllama, db_path: Path
 ) -> None:
     async with running_bot(tg, ollama, db_path):
-        added = await say_and_wait(tg, ALICE, "/role add pirate Answer like a pirate.\nBe brief.")
+        added = await reply_to(tg, ALICE, "/role add pirate Answer like a pirate.\nBe brief.")
         assert "only you see it" in added.content
-        switched = await say_and_wait(tg, ALICE, "/role Pirate")
+        switched = await reply_to(tg, ALICE, "/role Pirate")
         assert "Now answering as pirate" in switched.content
-        await say_and_wait(tg, ALICE, "hello")
-        bob_menu = await say_and_wait(tg, BOB, "/role")
-        bob_try = await say_and_wait(tg, BOB, "/role pirate")
-        bob_delete = await say_and_wait(tg, BOB, "/role del pirate")
-        alice_menu = await say_and_wait(tg, ALICE, "/role")
-        deleted = await say_and_wait(tg, ALICE, "/role del pirate")
+        await reply_to(tg, ALICE, "hello")
+        bob_menu = await reply_to(tg, BOB, "/role")
+        bob_try = await reply_to(tg, BOB, "/role pirate")
+        bob_delete = await reply_to(tg, BOB, "/role del pirate")
+        alice_menu = await reply_to(tg, ALICE, "/role")
+        deleted = await reply_to(tg, ALICE, "/role del pirate")
         count = len(tg.bot_messages(ALICE.id))
         tg.user_sends(ALICE, "hello again")
         notice, _ = (await tg.wait_for_bot_messages(ALICE.id, count + 2))[count:]
@@ -123,18 +121,18 @@ async def test_only_admins_manage_shared_roles(
     tg: FakeTelegram, ollama: FakeOllama, db_path: Path
 ) -> None:
     async with running_bot(tg, ollama, db_path):
-        added = await say_and_wait(tg, ADMIN, "/role add reviewer You review code. Be strict.")
-        alice_menu = await say_and_wait(tg, ALICE, "/role")
+        added = await reply_to(tg, ADMIN, "/role add reviewer You review code. Be strict.")
+        alice_menu = await reply_to(tg, ALICE, "/role")
         alice_labels = labels(alice_menu)
-        alice_delete = await say_and_wait(tg, ALICE, "/role del reviewer")
-        alice_same_name = await say_and_wait(tg, ALICE, "/role add reviewer Mine now")
-        builtin = await say_and_wait(tg, ADMIN, "/role add supervisor Something else")
-        builtin_delete = await say_and_wait(tg, ADMIN, "/role del supervisor")
+        alice_delete = await reply_to(tg, ALICE, "/role del reviewer")
+        alice_same_name = await reply_to(tg, ALICE, "/role add reviewer Mine now")
+        builtin = await reply_to(tg, ADMIN, "/role add supervisor Something else")
+        builtin_delete = await reply_to(tg, ADMIN, "/role del supervisor")
         tg.user_presses(ALICE, alice_menu.message_id, f"role:{ALICE.id}:use:reviewer")
         await tg.wait_for(lambda: len(tg.callback_answers) == 1)
-        await say_and_wait(tg, ALICE, "def f(): pass")
-        admin_delete = await say_and_wait(tg, ADMIN, "/role del reviewer")
-        gone = await say_and_wait(tg, BOB, "/role reviewer")
+        await reply_to(tg, ALICE, "def f(): pass")
+        admin_delete = await reply_to(tg, ADMIN, "/role del reviewer")
+        gone = await reply_to(tg, BOB, "/role reviewer")
     assert "everyone can choose it" in added.content
     assert "👥 reviewer" in alice_labels
     assert "Shared roles can only be deleted by admins" in alice_delete.content
@@ -165,7 +163,7 @@ async def test_invalid_role_commands_are_refused_and_store_nothing(
     tg: FakeTelegram, ollama: FakeOllama, db_path: Path, command: str, expected: str
 ) -> None:
     async with running_bot(tg, ollama, db_path):
-        reply = await say_and_wait(tg, ALICE, command)
+        reply = await reply_to(tg, ALICE, command)
     assert expected in reply.content
     assert stored_roles(db_path) == []
     assert ollama.chat_requests == []
@@ -181,11 +179,11 @@ async def test_roles_file_is_loaded_at_start_and_can_be_the_default(
         encoding="utf-8",
     )
     async with running_bot(tg, ollama, db_path, roles_file=roles_file, default_role="haiku"):
-        await say_and_wait(tg, ALICE, "the sea")
-        menu = await say_and_wait(tg, ALICE, "/role")
-        delete = await say_and_wait(tg, ADMIN, "/role del french")
-        await say_and_wait(tg, ALICE, "/role french")
-        await say_and_wait(tg, ALICE, "good morning")
+        await reply_to(tg, ALICE, "the sea")
+        menu = await reply_to(tg, ALICE, "/role")
+        delete = await reply_to(tg, ADMIN, "/role del french")
+        await reply_to(tg, ALICE, "/role french")
+        await reply_to(tg, ALICE, "good morning")
     assert ollama.chat_requests[0]["messages"][0] == {
         "role": "system",
         "content": "You answer in haiku.\nNever explain.",
@@ -201,7 +199,7 @@ async def test_a_switch_is_ordered_before_a_message_sent_right_after_it(
     tg: FakeTelegram, ollama: FakeOllama, db_path: Path
 ) -> None:
     async with running_bot(tg, ollama, db_path):
-        menu = await say_and_wait(tg, ALICE, "/role")
+        menu = await reply_to(tg, ALICE, "/role")
         tg.user_sends(ALICE, "/role supervisor")
         tg.user_sends(ALICE, "gravity")  # not waiting for the switch to be confirmed
         tg.user_presses(ALICE, menu.message_id, f"role:{ALICE.id}:use:english_translator")
@@ -222,15 +220,15 @@ async def test_in_a_group_the_menu_hides_private_roles_and_answers_only_its_owne
     tg: FakeTelegram, ollama: FakeOllama, db_path: Path
 ) -> None:
     async with running_bot(tg, ollama, db_path):
-        await say_and_wait(tg, ALICE, "/role add diary Keep my secrets: be discreet.")
-        await say_and_wait(tg, ALICE, "/role diary")
+        await reply_to(tg, ALICE, "/role add diary Keep my secrets: be discreet.")
+        await reply_to(tg, ALICE, "/role diary")
         tg.user_sends(ALICE, "/role", chat_id=GROUP_ID, chat_type="supergroup")
         [menu] = await tg.wait_for_bot_messages(GROUP_ID)
         menu_text, menu_labels = menu.content, labels(menu)
         tg.user_presses(BOB, menu.message_id, f"role:{ALICE.id}:use:supervisor", chat_id=GROUP_ID)
         await tg.wait_for(lambda: len(tg.callback_answers) == 1)
         [refusal] = tg.callback_answers
-        await say_and_wait(tg, BOB, "/start")
+        await reply_to(tg, BOB, "/start")
     assert "Your role: diary" in menu_text
     assert "be discreet" not in menu_text, "a private prompt is not shown to the group"
     assert not any("diary" in label for label in menu_labels)
@@ -243,6 +241,6 @@ async def test_long_unknown_names_are_quoted_back_short(
     tg: FakeTelegram, ollama: FakeOllama, db_path: Path
 ) -> None:
     async with running_bot(tg, ollama, db_path):
-        reply = await say_and_wait(tg, ALICE, "/role " + "x" * 3000)
+        reply = await reply_to(tg, ALICE, "/role " + "x" * 3000)
     assert reply.content.startswith("There is no role called " + "x" * 63 + "…")
     assert len(reply.content) < 200

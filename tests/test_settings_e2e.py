@@ -11,8 +11,17 @@ import pytest
 
 from bot.render import utf16_len
 from tests.fakes.ollama import FakeOllama, Reply
-from tests.fakes.telegram import FakeTelegram, FakeUser, StoredMessage
-from tests.harness import ALICE, BOB, GROUP_ID, MODEL, running_bot, stored_messages
+from tests.fakes.telegram import FakeTelegram, StoredMessage
+from tests.harness import (
+    ALICE,
+    BOB,
+    GROUP_ID,
+    MODEL,
+    exchange,
+    labels,
+    running_bot,
+    stored_messages,
+)
 
 THINKER = "qwen3:8b"
 THOUGHT = "The user asks for six times seven. Six sevens: 7, 14, 21, 28, 35, 42."
@@ -33,19 +42,6 @@ async def ollama() -> AsyncIterator[FakeOllama]:
         yield fake
 
 
-async def say_and_wait(
-    tg: FakeTelegram, user: FakeUser, text: str, replies: int = 1
-) -> list[StoredMessage]:
-    count = len(tg.bot_messages(user.id))
-    tg.user_sends(user, text)
-    messages = await tg.wait_for_bot_messages(user.id, count + replies)
-    return messages[count:]
-
-
-def labels(message: StoredMessage) -> list[str]:
-    return [key["text"] for row in message.inline_keyboard for key in row]
-
-
 async def press(tg: FakeTelegram, menu: StoredMessage, data: str) -> None:
     """Press a button of `menu` and wait until the press is answered and the menu redrawn."""
     answered, edits = len(tg.callback_answers), menu.edit_count
@@ -58,7 +54,7 @@ async def test_settings_buttons_reach_the_request_and_persist(
 ) -> None:
     ollama.script("plain", Reply(text="with a footer", token_delay=0.02))
     async with running_bot(tg, ollama, db_path):
-        [menu] = await say_and_wait(tg, ALICE, "/settings")
+        [menu] = await exchange(tg, ALICE, "/settings")
         shown = labels(menu)
         assert "✅ 0.7" in shown
         # Context presets stop at the model's 8192; a model that cannot think gets no switch.
@@ -76,10 +72,10 @@ async def test_settings_buttons_reach_the_request_and_persist(
         assert "✅ 1.5" in labels(menu)
         assert "✅ 4K" in labels(menu)
         assert "Temperature: 1.5 (0.0 exact" in menu.content
-        await say_and_wait(tg, ALICE, "hello")
+        await exchange(tg, ALICE, "hello")
         await press(tg, menu, f"set:{ALICE.id}:footer:on")
         assert "Footer: on" in labels(menu)
-        [answer] = await say_and_wait(tg, ALICE, "hello again")
+        [answer] = await exchange(tg, ALICE, "hello again")
     assert ollama.chat_requests[0]["options"] == {"temperature": 1.5, "num_ctx": 4096}
     assert "think" not in ollama.chat_requests[0], "never sent to a model that cannot think"
     body, footer = answer.content.split("\n\n")
@@ -88,8 +84,8 @@ async def test_settings_buttons_reach_the_request_and_persist(
     assert {"type": "italic", "offset": len(body) + 2, "length": len(footer)} in answer.entities
     assert stored_messages(db_path, ALICE.id)[-1][1] == "with a footer", "stored without it"
     async with running_bot(tg, ollama, db_path):
-        await say_and_wait(tg, ALICE, "after a restart")
-        [bob_menu] = await say_and_wait(tg, BOB, "/settings")
+        await exchange(tg, ALICE, "after a restart")
+        [bob_menu] = await exchange(tg, BOB, "/settings")
     assert ollama.chat_requests[-1]["options"] == {"temperature": 1.5, "num_ctx": 4096}
     assert "✅ 0.7" in labels(bob_menu), "settings are per user"
 
@@ -112,19 +108,19 @@ async def test_out_of_range_values_are_refused_with_the_range(
     tg: FakeTelegram, ollama: FakeOllama, db_path: Path, command: str, expected: str
 ) -> None:
     async with running_bot(tg, ollama, db_path):
-        [refusal] = await say_and_wait(tg, ALICE, command)
-        await say_and_wait(tg, ALICE, "hi")
+        [refusal] = await exchange(tg, ALICE, command)
+        await exchange(tg, ALICE, "hi")
     assert refusal.content == expected or expected in refusal.content
     assert ollama.chat_requests[0]["options"] == {"temperature": 0.7, "num_ctx": 8192}
 
 
 async def test_typed_values_and_reset(tg: FakeTelegram, ollama: FakeOllama, db_path: Path) -> None:
     async with running_bot(tg, ollama, db_path):
-        [saved] = await say_and_wait(tg, ALICE, "/settings temperature 0,25")
-        await say_and_wait(tg, ALICE, "/settings context 6k")
-        await say_and_wait(tg, ALICE, "one")
-        [reset] = await say_and_wait(tg, ALICE, "/settings reset")
-        await say_and_wait(tg, ALICE, "two")
+        [saved] = await exchange(tg, ALICE, "/settings temperature 0,25")
+        await exchange(tg, ALICE, "/settings context 6k")
+        await exchange(tg, ALICE, "one")
+        [reset] = await exchange(tg, ALICE, "/settings reset")
+        await exchange(tg, ALICE, "two")
     assert saved.content.startswith("Saved.")
     assert "Temperature: 0.2" in saved.content  # 0.25 shown with one decimal
     assert ollama.chat_requests[0]["options"] == {"temperature": 0.25, "num_ctx": 6144}
@@ -141,14 +137,14 @@ async def test_thinking_shows_in_a_collapsed_quote_above_the_answer_and_is_not_h
         "No thinking this time.",
     )
     async with running_bot(tg, ollama, db_path):
-        await say_and_wait(tg, ALICE, f"/model {THINKER}")
-        [menu] = await say_and_wait(tg, ALICE, "/settings")
+        await exchange(tg, ALICE, f"/model {THINKER}")
+        [menu] = await exchange(tg, ALICE, "/settings")
         assert "💭 Thinking: on" in labels(menu), "offered for a model that thinks"
-        thought, answer = await say_and_wait(tg, ALICE, "What is 6 x 7?", replies=2)
-        await say_and_wait(tg, ALICE, "Sure?", replies=2)
+        thought, answer = await exchange(tg, ALICE, "What is 6 x 7?", replies=2)
+        await exchange(tg, ALICE, "Sure?", replies=2)
         await press(tg, menu, f"set:{ALICE.id}:thinking:off")
         assert "💭 Thinking: off" in labels(menu)
-        [plain] = await say_and_wait(tg, ALICE, "And now?")
+        [plain] = await exchange(tg, ALICE, "And now?")
         await asyncio.sleep(0.2)
     live = [d.text for d in tg.drafts_of(ALICE.id)]
     assert any(text.startswith("💭 Thinking…\n") for text in live), "visible while it thinks"
@@ -205,8 +201,8 @@ async def test_only_the_owner_of_a_settings_menu_can_press_it(
         [menu] = await tg.wait_for_bot_messages(GROUP_ID)
         tg.user_presses(BOB, menu.message_id, f"set:{ALICE.id}:temperature:2.0", chat_id=GROUP_ID)
         await tg.wait_for(lambda: len(tg.callback_answers) == 1)
-        [bob_menu] = await say_and_wait(tg, BOB, "/settings")
-        [alice_menu] = await say_and_wait(tg, ALICE, "/settings")
+        [bob_menu] = await exchange(tg, BOB, "/settings")
+        [alice_menu] = await exchange(tg, ALICE, "/settings")
     assert tg.callback_answers[0].show_alert
     assert "✅ 0.7" in labels(bob_menu), "Bob's press changed nothing of his"
     assert "✅ 0.7" in labels(alice_menu), "nor of Alice's"
