@@ -119,10 +119,24 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX message_images_by_image ON message_images(sha256);
     """,
+    # 5: who asked (a shared group thread holds many users' messages; /forget, /stats and
+    # /export go by it), each chat's thread mode, each user's language.
+    """
+    ALTER TABLE messages ADD COLUMN author_id INTEGER REFERENCES users(id) ON DELETE CASCADE;
+    UPDATE messages SET author_id =
+        (SELECT user_id FROM conversations c WHERE c.id = messages.conversation_id);
+    CREATE INDEX messages_by_author ON messages(author_id);
+    CREATE INDEX messages_by_time ON messages(created_at);
+    ALTER TABLE user_settings ADD COLUMN language TEXT;
+    CREATE TABLE chat_settings (
+        chat_id INTEGER PRIMARY KEY,
+        shared  INTEGER NOT NULL DEFAULT 0
+    );
+    """,
 )
 # The per-user settings a caller may change one at a time (columns of user_settings).
 SettingName = Literal[
-    "model", "role", "temperature", "num_ctx", "think", "footer", "compare_models"
+    "model", "role", "temperature", "num_ctx", "think", "footer", "compare_models", "language"
 ]
 SettingValue = str | float | int | bool | None
 
@@ -148,6 +162,7 @@ class UserSettings:
     think: bool | None = None
     footer: bool | None = None
     compare_models: tuple[str, ...] = ()
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +241,8 @@ class Store:
             await connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             await connection.execute("PRAGMA foreign_keys=ON")
             await connection.execute("PRAGMA synchronous=NORMAL")
+            # Deleted rows (/forget, retention) are overwritten, not left in free pages.
+            await connection.execute("PRAGMA secure_delete=ON")
             self._connection = connection
             await self._migrate()
         except BaseException as err:
@@ -286,7 +303,7 @@ class Store:
     async def user_settings(self, user_id: int) -> UserSettings:
         """The user's choices; defaults when they never chose."""
         async with self._db.execute(
-            "SELECT model, role, temperature, num_ctx, think, footer, compare_models"
+            "SELECT model, role, temperature, num_ctx, think, footer, compare_models, language"
             " FROM user_settings WHERE user_id = ?",
             (user_id,),
         ) as cur:
@@ -301,6 +318,7 @@ class Store:
             think=None if row[4] is None else bool(row[4]),
             footer=None if row[5] is None else bool(row[5]),
             compare_models=tuple(row[6].split("\n")) if row[6] else (),
+            language=row[7],
         )
 
     async def set_setting(self, user_id: int, name: SettingName, value: SettingValue) -> None:
@@ -376,7 +394,8 @@ class Store:
 
     async def users_count(self) -> int:
         """How many users ever wrote to the bot (and were let in)."""
-        async with self._db.execute("SELECT COUNT(*) FROM users") as cur:
+        # Negative ids are groups' shared threads, not people.
+        async with self._db.execute("SELECT COUNT(*) FROM users WHERE id > 0") as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
@@ -425,13 +444,15 @@ class Store:
         status: AnswerStatus = "complete",
         figures: AnswerFigures | None = None,
         images: Sequence[StoredImage] = (),
+        author_id: int | None = None,
     ) -> int:
-        """Append one turn (with its images, each kept once) to a conversation and commit it."""
+        """Append one turn (with its images, each kept once) to a conversation and commit it;
+        `author_id` is who asked (for an answer: who it answers)."""
         figures = figures or AnswerFigures()
         cursor = await self._db.execute(
             "INSERT INTO messages (conversation_id, role, content, model, status, prompt_tokens,"
-            " completion_tokens, total_duration_ns, eval_duration_ns, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " completion_tokens, total_duration_ns, eval_duration_ns, created_at, author_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 conversation_id,
                 role,
@@ -443,6 +464,7 @@ class Store:
                 figures.total_duration_ns,
                 figures.eval_duration_ns,
                 time.time(),
+                author_id,
             ),
         )
         assert cursor.lastrowid is not None  # noqa: S101 - an INSERT always sets it
@@ -459,10 +481,12 @@ class Store:
         await self._db.commit()
         return cursor.lastrowid
 
-    async def start_answer(self, conversation_id: int, model: str) -> int:
+    async def start_answer(
+        self, conversation_id: int, model: str, author_id: int | None = None
+    ) -> int:
         """The row an answer is written into while it streams; `interrupted` until finished."""
         return await self.add_message(
-            conversation_id, "assistant", "", model=model, status="interrupted"
+            conversation_id, "assistant", "", model=model, status="interrupted", author_id=author_id
         )
 
     async def save_partial(self, message_id: int, content: str) -> None:
@@ -512,6 +536,117 @@ class Store:
             for row in reversed(rows)
         ]
 
+    # -- groups -----------------------------------------------------------------------------
+
+    async def shared_chats(self) -> set[int]:
+        """The chats whose members share one thread."""
+        async with self._db.execute("SELECT chat_id FROM chat_settings WHERE shared = 1") as cur:
+            return {int(row[0]) async for row in cur}
+
+    async def set_shared(self, chat_id: int, shared: bool) -> None:
+        """One thread for the whole chat, or one per member."""
+        await self._db.execute(
+            "INSERT INTO chat_settings (chat_id, shared) VALUES (?, ?)"
+            " ON CONFLICT(chat_id) DO UPDATE SET shared = excluded.shared",
+            (chat_id, int(shared)),
+        )
+        await self._db.commit()
+
+    async def remember_shared_thread(self, chat_id: int) -> None:
+        """A group's shared thread is kept under the group's own (negative) id."""
+        now = time.time()
+        await self._db.execute(
+            "INSERT INTO users (id, first_name, first_seen, last_seen) VALUES (?, '', ?, ?)"
+            " ON CONFLICT(id) DO NOTHING",
+            (chat_id, now, now),
+        )
+        await self._db.commit()
+
+    # -- privacy ------------------------------------------------------------------------------
+
+    async def forget_user(self, user_id: int) -> None:
+        """Delete everything kept about a user: profile, settings, private roles, conversations,
+        their messages (and the answers to them) in shared threads, images no one else sent;
+        shared roles they added stay, without their id."""
+        db = self._db
+        await db.execute("DELETE FROM messages WHERE author_id = ?", (user_id,))
+        await db.execute("DELETE FROM users WHERE id = ?", (user_id,))  # cascades the rest
+        await db.execute("UPDATE roles SET created_by = 0 WHERE created_by = ?", (user_id,))
+        await self._drop_unused_images()
+        await db.commit()
+        # The write-ahead log still holds the deleted pages until a checkpoint.
+        await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    async def purge_before(self, cutoff: float) -> int:
+        """Delete messages older than `cutoff` (a Unix time), and conversations and images left
+        empty by that; how many messages went."""
+        cursor = await self._db.execute("DELETE FROM messages WHERE created_at < ?", (cutoff,))
+        await self._db.execute(
+            "DELETE FROM conversations WHERE started_at < ?"
+            " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id)"
+            " AND id NOT IN (SELECT MAX(id) FROM conversations GROUP BY chat_id, user_id)",
+            (cutoff,),
+        )
+        await self._drop_unused_images()
+        await self._db.commit()
+        return cursor.rowcount
+
+    async def _drop_unused_images(self) -> None:
+        await self._db.execute(
+            "DELETE FROM images WHERE NOT EXISTS"
+            " (SELECT 1 FROM message_images mi WHERE mi.sha256 = images.sha256)"
+        )
+
+    async def export(self, user_id: int) -> list[ExportedMessage]:
+        """Everything the user said and was answered, oldest first: their own conversations,
+        and their exchanges in groups' shared threads."""
+        async with self._db.execute(
+            "SELECT m.conversation_id, c.chat_id, m.role, m.content, m.model, m.status,"
+            " m.created_at, (SELECT COUNT(*) FROM message_images mi WHERE mi.message_id = m.id)"
+            " FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+            " WHERE c.user_id = ? OR m.author_id = ? ORDER BY m.conversation_id, m.id",
+            (user_id, user_id),
+        ) as cur:
+            return [
+                ExportedMessage(
+                    conversation_id=row[0],
+                    chat_id=row[1],
+                    role=row[2],
+                    content=row[3],
+                    model=row[4],
+                    status=row[5],
+                    created_at=row[6],
+                    images=row[7],
+                )
+                async for row in cur
+            ]
+
+    # -- usage --------------------------------------------------------------------------------
+
+    async def usage(self, user_id: int | None = None) -> list[Usage]:
+        """Answers, tokens and generation time per user (only `user_id`'s when given), most
+        active first."""
+        where = "AND m.author_id = ?" if user_id is not None else ""
+        query = (
+            "SELECT u.id, u.first_name, u.username, COUNT(*), SUM(m.prompt_tokens),"  # noqa: S608
+            " SUM(m.completion_tokens), SUM(m.eval_duration_ns)"
+            " FROM messages m JOIN users u ON u.id = m.author_id"
+            " WHERE m.role = 'assistant' AND m.status IN ('complete', 'stopped') AND u.id > 0"
+            f" {where} GROUP BY u.id ORDER BY COUNT(*) DESC, u.id"
+        )
+        async with self._db.execute(query, () if user_id is None else (user_id,)) as cur:
+            return [
+                Usage(
+                    user_id=row[0],
+                    name=row[1] or (f"@{row[2]}" if row[2] else str(row[0])),
+                    answers=row[3],
+                    prompt_tokens=row[4] or 0,
+                    completion_tokens=row[5] or 0,
+                    eval_duration_ns=row[6] or 0,
+                )
+                async for row in cur
+            ]
+
     async def _images_of(self, message_ids: Sequence[int]) -> dict[int, tuple[StoredImage, ...]]:
         found: dict[int, list[StoredImage]] = {}
         if not message_ids:
@@ -529,6 +664,39 @@ class Store:
                     StoredImage(sha256=row[1], data=bytes(row[2]), width=row[3], height=row[4])
                 )
         return {message_id: tuple(images) for message_id, images in found.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedMessage:
+    """One message of a user's export."""
+
+    conversation_id: int
+    chat_id: int
+    role: MessageRole
+    content: str
+    model: str | None
+    status: AnswerStatus
+    created_at: float
+    images: int
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What one user asked of the models."""
+
+    user_id: int
+    name: str
+    answers: int
+    prompt_tokens: int
+    completion_tokens: int
+    eval_duration_ns: int
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        """Average generation speed over all their answers."""
+        if not self.completion_tokens or not self.eval_duration_ns:
+            return None
+        return self.completion_tokens / (self.eval_duration_ns / 1e9)
 
 
 @dataclass(frozen=True, slots=True)
