@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 AheadListener = Callable[[int], None]
 
@@ -50,8 +51,9 @@ class SlotQueue:
         self._line.append(waiter)
         self._tell_positions()
         stopping = asyncio.ensure_future(stop.wait())
+        either: set[asyncio.Future[Any]] = {waiter.granted, stopping}
         try:
-            await asyncio.wait({waiter.granted, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             self._leave(waiter)
             raise
