@@ -84,6 +84,7 @@ def build_application(
 
     async def open_resources(app: BotApplication) -> None:
         await store.connect()
+        await chat.load()
         await app.bot.set_my_commands([BotCommand(name, say(f"cmd_{name}")) for name in COMMANDS])
         log.info("ollagram is up as @%s, Ollama at %s", app.bot.username, settings.ollama_host)
         if not settings.allowed_user_ids:
@@ -130,6 +131,7 @@ def build_application(
         num_ctx=settings.num_ctx,
         keep_alive=settings.keep_alive,
         compare_concurrency=settings.compare_concurrency,
+        concurrent_answers=settings.max_concurrent_answers,
     )
     chat = ChatService(store, llm, catalog, roles, defaults)
     picker = ModelPicker(store, catalog)

@@ -19,6 +19,7 @@ from typing import Any, Literal, Protocol
 from bot.errors import (
     BotError,
     FileProblem,
+    LeftQueue,
     LLMError,
     NoVisionModel,
     ShuttingDown,
@@ -35,6 +36,7 @@ from bot.llm import (
 )
 from bot.models import ModelChoice
 from bot.notices import AnswerFooter, DocumentCut, ModelReplaced, Notice, RoleReplaced
+from bot.queueing import SlotQueue
 from bot.roles import Role
 from bot.store import (
     AnswerFigures,
@@ -82,8 +84,14 @@ class HistoryStore(Protocol):
         status: AnswerStatus = "complete",
         figures: AnswerFigures | None = None,
         images: Sequence[StoredImage] = (),
+        author_id: int | None = None,
     ) -> int: ...
-    async def start_answer(self, conversation_id: int, model: str) -> int: ...
+    async def start_answer(
+        self, conversation_id: int, model: str, author_id: int | None = None
+    ) -> int: ...
+    async def shared_chats(self) -> set[int]: ...
+    async def set_shared(self, chat_id: int, shared: bool) -> None: ...
+    async def remember_shared_thread(self, chat_id: int) -> None: ...
     async def save_partial(self, message_id: int, content: str) -> None: ...
     async def finish_answer(
         self, message_id: int, content: str, status: AnswerStatus, figures: AnswerFigures
@@ -138,6 +146,9 @@ class AnswerSink(Protocol):
     def begin(self) -> None:
         """The answer's turn has come: show that the model is working; must not block."""
 
+    def waiting(self, ahead: int) -> None:
+        """The question waits for the model: `ahead` others go first; must not block."""
+
     def think(self, delta: str) -> None:
         """Add reasoning a thinking model wrote before its answer; must not block."""
 
@@ -189,6 +200,7 @@ class ChatDefaults:
     keep_alive: str | int | None = None
     compare_models: int = 3  # how many models /compare asks when the user chose none
     compare_concurrency: int = 1
+    concurrent_answers: int = 1  # generations at once, for everyone (MAX_CONCURRENT_ANSWERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +278,7 @@ class _Thread:
 
     turns: TurnQueue = field(default_factory=TurnQueue)
     stop: asyncio.Event | None = None
+    asker: int | None = None  # whose question is being answered (a shared thread has many)
 
 
 class ChatService:
@@ -286,6 +299,8 @@ class ChatService:
         self._roles = roles
         self._defaults = defaults
         self._threads: dict[tuple[int, int], _Thread] = {}
+        self._slots = SlotQueue(defaults.concurrent_answers)
+        self._shared: set[int] = set()  # chats with one thread for all their members
         self._closing = False
         self._writing = 0  # answers being written now
         self._idle = asyncio.Event()
@@ -408,16 +423,20 @@ class ChatService:
         footer: Literal["short", "detailed"] | None,
     ) -> None:
         """Stream one `/api/generate` answer into `sink`; nothing is stored."""
-        started = time.monotonic()
-        events = self._model.generate(
-            model,
-            role.wrap(question.text),
-            system=role.system_prompt(),
-            options=generation.options,
-            think=generation.think,
-            keep_alive=self._defaults.keep_alive,
-        )
-        streamed = await self._stream(events, sink, stop)
+        async with self._slots.slot(stop, sink.waiting) as held:
+            if not held:
+                await sink.fail(ShuttingDown() if self._closing else LeftQueue())
+                return
+            started = time.monotonic()
+            events = self._model.generate(
+                model,
+                role.wrap(question.text),
+                system=role.system_prompt(),
+                options=generation.options,
+                think=generation.think,
+                keep_alive=self._defaults.keep_alive,
+            )
+            streamed = await self._stream(events, sink, stop)
         log_answer(question, model, streamed, time.monotonic() - started, kind=kind)
         shown = None
         if footer is not None and streamed.done is not None:
@@ -450,6 +469,7 @@ class ChatService:
                 yield None
                 return
             thread.stop = asyncio.Event()
+            thread.asker = question.user.id
             self._writing += 1
             self._idle.clear()
             try:
@@ -459,20 +479,47 @@ class ChatService:
                 await sink.fail(BotError("unexpected failure"))
             finally:
                 thread.stop = None
+                thread.asker = None
                 self._writing -= 1
                 if not self._writing:
                     self._idle.set()
 
+    def _owner(self, chat_id: int, user_id: int) -> int:
+        """Whose thread a message belongs to: the user's, or in a shared chat the chat's."""
+        return chat_id if chat_id in self._shared else user_id
+
     def _thread(self, chat_id: int, user_id: int) -> _Thread:
-        return self._threads.setdefault((chat_id, user_id), _Thread())
+        key = (chat_id, self._owner(chat_id, user_id))
+        return self._threads.setdefault(key, _Thread())
 
     def stop(self, chat_id: int, user_id: int) -> bool:
-        """Cut the answer being written for this user in this chat; False if there is none."""
-        thread = self._threads.get((chat_id, user_id))
+        """Cut the answer being written (or waiting for the model) for this user in this chat;
+        False if there is none."""
+        thread = self._threads.get((chat_id, self._owner(chat_id, user_id)))
         if thread is None or thread.stop is None or thread.stop.is_set():
+            return False
+        if thread.asker != user_id:  # in a shared thread: someone else's question
             return False
         thread.stop.set()
         return True
+
+    # -- groups ------------------------------------------------------------------------------
+
+    async def load(self) -> None:
+        """Read what is kept about chats (which share one thread)."""
+        self._shared = await self._store.shared_chats()
+
+    def is_shared(self, chat_id: int) -> bool:
+        """Whether the chat's members share one thread."""
+        return chat_id in self._shared
+
+    async def set_shared(self, chat_id: int, shared: bool) -> None:
+        """One thread for the whole chat, or one per member, from the next message on."""
+        await self._store.set_shared(chat_id, shared)
+        if shared:
+            self._shared.add(chat_id)
+        else:
+            self._shared.discard(chat_id)
 
     async def close(self, grace_s: float) -> None:
         """Shutting down: start no new answer, give the running ones `grace_s` to finish, then
@@ -502,7 +549,10 @@ class ChatService:
         """
         async with self._thread(chat_id, user.id).turns.join():
             await self._store.remember_user(user)
-            await self._store.new_conversation(chat_id, user.id)
+            owner = self._owner(chat_id, user.id)
+            if owner != user.id:
+                await self._store.remember_shared_thread(chat_id)
+            await self._store.new_conversation(chat_id, owner)
 
     async def remember(self, user: UserProfile) -> None:
         """Keep the user's profile (settings and private roles belong to a known user)."""
@@ -578,57 +628,75 @@ class ChatService:
         return Generation({"temperature": temperature, "num_ctx": num_ctx}, think, num_ctx)
 
     async def _answer_now(self, question: Question, sink: AnswerSink, stop: asyncio.Event) -> None:
-        await self._store.remember_user(question.user)
-        conversation = await self._store.current_conversation(question.chat_id, question.user.id)
+        user = question.user
+        await self._store.remember_user(user)
+        owner = self._owner(question.chat_id, user.id)
+        if owner != user.id:
+            await self._store.remember_shared_thread(question.chat_id)
+        conversation = await self._store.current_conversation(question.chat_id, owner)
         earlier = await self._store.recent_messages(conversation, HISTORY_LOAD_LIMIT)
-        vision = self._needs_vision(
-            question, earlier, await self._store.user_settings(question.user.id)
-        )
+        vision = self._needs_vision(question, earlier, await self._store.user_settings(user.id))
+        said = question.text
+        if owner != user.id:  # a shared thread: the model is told who speaks
+            said = f"{user.first_name or user.username or user.id}: {said}"
         try:
             model, role, settings, generation = await self._prepare(question, sink, vision=vision)
         except LLMError as err:
             # Kept whole, so the conversation goes on from it once the model can be had; but
             # photos no model can see would only block every later message.
-            text = question.text
+            text = said
             if question.document is not None:
-                text, _ = with_document(question.text, question.document, None)
+                text, _ = with_document(said, question.document, None)
             images = () if isinstance(err, NoVisionModel) else question.images
-            await self._store.add_message(conversation, "user", text, images=images)
-            await self._store.add_message(conversation, "assistant", "", status="error")
+            await self._store.add_message(
+                conversation, "user", text, images=images, author_id=user.id
+            )
+            await self._store.add_message(
+                conversation, "assistant", "", status="error", author_id=user.id
+            )
             await sink.fail(err)
             return
-        text = question.text
+        text = said
         if question.document is not None:
             text, cut = with_document(
-                question.text, question.document, self._document_room(role, question, generation)
+                said, question.document, self._document_room(role, question, generation)
             )
             if cut:
                 await sink.notice(DocumentCut(question.document.name))
         # Saved before the model is asked: whatever happens next, the question is not lost.
-        await self._store.add_message(conversation, "user", text, images=question.images)
+        await self._store.add_message(
+            conversation, "user", text, images=question.images, author_id=user.id
+        )
         messages = _context(role, earlier, text, question.images, generation.context_tokens)
 
-        answer_id = await self._store.start_answer(conversation, model)
-        started = time.monotonic()
-        events = self._model.chat(
-            model,
-            messages,
-            options=generation.options,
-            think=generation.think,
-            keep_alive=self._defaults.keep_alive,
-        )
-
-        async def checkpoint(text: str) -> None:
-            await self._store.save_partial(answer_id, text)
-
-        streamed = await self._stream(events, sink, stop, checkpoint=checkpoint)
-        try:
-            # Stored before it is delivered: a crash while sending does not lose the answer.
-            await self._store.finish_answer(
-                answer_id, streamed.text, streamed.status, _figures(streamed.done)
+        async with self._slots.slot(stop, sink.waiting) as held:
+            if not held:  # /stop (or shutdown) while waiting for the model
+                await self._store.add_message(
+                    conversation, "assistant", "", status="stopped", author_id=user.id
+                )
+                await sink.fail(ShuttingDown() if self._closing else LeftQueue())
+                return
+            answer_id = await self._store.start_answer(conversation, model, user.id)
+            started = time.monotonic()
+            events = self._model.chat(
+                model,
+                messages,
+                options=generation.options,
+                think=generation.think,
+                keep_alive=self._defaults.keep_alive,
             )
-        except Exception:  # the user still gets the answer, which is all they asked for
-            log.exception("could not store the answer in chat %s", question.chat_id)
+
+            async def checkpoint(text: str) -> None:
+                await self._store.save_partial(answer_id, text)
+
+            streamed = await self._stream(events, sink, stop, checkpoint=checkpoint)
+            try:
+                # Stored before it is delivered: a crash while sending does not lose it.
+                await self._store.finish_answer(
+                    answer_id, streamed.text, streamed.status, _figures(streamed.done)
+                )
+            except Exception:  # the user still gets the answer, which is all they asked for
+                log.exception("could not store the answer in chat %s", question.chat_id)
         log_answer(question, model, streamed, time.monotonic() - started)
         footer = settings.footer and streamed.done is not None
         await self._deliver(

@@ -138,6 +138,12 @@ class Settings(BaseSettings):
     ollama_timeout: float = Field(default=300.0, gt=0)
     # /compare: how many models answer at once (a home GPU serves one at a time).
     compare_concurrency: int = Field(default=1, ge=1, le=4)
+    # Model answers written at once for everyone; the rest wait in line, first come first served.
+    max_concurrent_answers: int = Field(default=1, ge=1, le=16)
+    # Messages older than this many days are deleted (checked at start and daily); unset: kept.
+    history_retention_days: float | None = Field(default=None, gt=0)
+    # Log the text of questions and answers (off: logs never hold what people wrote).
+    log_content: bool = False
     # Seconds that answers being written get to finish when the service stops.
     shutdown_grace: float = Field(default=10.0, ge=0, le=600)
     # Webhook mode (behind a reverse proxy): Telegram POSTs updates to WEBHOOK_URL, which the

@@ -4,6 +4,7 @@ BotError
 ├── ConfigError            a setting is missing or malformed (the CLI prints it, exit code 2)
 ├── StoreUnavailable       the database file cannot be opened or migrated
 ├── ShuttingDown           the bot is stopping and takes no new question
+├── LeftQueue              /stop took a question out of the line for the model
 ├── TooFewModels           /compare needs two models and fewer are installed or chosen
 ├── FileProblem            a photo or file the bot cannot take
 │   ├── FileTooBig         over the size the bot (or Telegram's getFile, 20 MB) accepts
@@ -53,6 +54,13 @@ class ShuttingDown(BotError):
 
     def __init__(self) -> None:
         super().__init__("the bot is shutting down")
+
+
+class LeftQueue(BotError):
+    """The user stopped a question that was still waiting for the model."""
+
+    def __init__(self) -> None:
+        super().__init__("taken out of the queue")
 
 
 class TooFewModels(BotError):

@@ -82,6 +82,7 @@ class SlotQueue:
             waiter = self._line.pop(0)
             self._holders += 1
             waiter.granted.set_result(None)
+            waiter.on_ahead(0)  # its turn has come
         self._tell_positions()
 
     def _tell_positions(self) -> None:

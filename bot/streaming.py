@@ -254,6 +254,8 @@ class AnswerStream:
         self._thinking_since: float | None = None
         self._thought_for: float | None = None  # seconds, once the answer itself began
         self._thought_shown = False  # the reasoning's own message is final
+        self._ahead: int | None = None  # questions before this one in the queue for the model
+        self._live_is_notice = False  # the live message only says the question waits
 
     # -- AnswerSink -------------------------------------------------------------------------
 
@@ -261,6 +263,12 @@ class AnswerStream:
         """The answer's turn has come: show "typing…" until the first words are visible."""
         if self._typing is None:
             self._typing = asyncio.create_task(self._keep_typing())
+
+    def waiting(self, ahead: int) -> None:
+        """Show how many questions go to the model first (0: this one's turn has come)."""
+        self._ahead = ahead or None
+        if ahead:
+            self._wake()
 
     def think(self, delta: str) -> None:
         """Take new reasoning; shown at the next turn, until the answer itself begins."""
@@ -303,7 +311,9 @@ class AnswerStream:
         by the model's name in /compare when nothing else was shown)."""
         await self._close()
         problem = markdown_literal(describe_error(error, self._lang))
-        await self._send_final(render(self._heading + problem), force_new=True)
+        # A queue-position message is replaced by the failure; anything else stays.
+        replace = self._live_is_notice and self._live_id is not None
+        await self._send_final(render(self._heading + problem), force_new=not replace)
 
     async def notice(self, notice: Notice) -> None:
         """A message of its own, before the answer."""
@@ -351,6 +361,10 @@ class AnswerStream:
         if self._final:  # the answer ended while we waited: the turn in hand shows the final text
             return
         try:
+            if self._ahead is not None and not self._thinking and not self._has_answer():
+                waiting = RenderedText(say("waiting", self._lang, ahead=self._ahead))
+                await self._show_live(waiting, self._live_shown, notice=True)
+                return
             if self._thinking and not self._thought_shown:
                 if not self._has_answer():
                     await self._show_live(self._thought(), self._live_shown)
@@ -364,13 +378,18 @@ class AnswerStream:
             # A turn is used at once or not at all: kept for later, it would crowd the next one.
             self._turn_in_hand = False
 
-    async def _show_live(self, shown: RenderedText, showing: RenderedText | None) -> None:
+    async def _show_live(
+        self, shown: RenderedText, showing: RenderedText | None, *, notice: bool = False
+    ) -> None:
+        """Show `shown` in the draft or the live message; `notice` marks a placeholder (the
+        queue position) that the answer, or a failure, replaces."""
         if shown == showing:
             return
         if self._drafting:
             await self._show_draft(shown)
         else:
             await self._show_edit(shown)
+        self._live_is_notice = notice
 
     def _has_answer(self) -> bool:
         return bool(self._pager.sealed or self._pager.tail.strip())

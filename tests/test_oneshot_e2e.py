@@ -175,7 +175,7 @@ async def test_compare_concurrency_asks_models_at_once(
     tg: FakeTelegram, ollama: FakeOllama, db_path: Path
 ) -> None:
     ollama.script(*(Reply(text="same speed answer", token_delay=0.1) for _ in range(2)))
-    async with running_bot(tg, ollama, db_path, compare_concurrency=2):
+    async with running_bot(tg, ollama, db_path, compare_concurrency=2, max_concurrent_answers=2):
         await exchange(tg, ALICE, f"/compare models {MODEL},{QWEN}")
         await exchange(tg, ALICE, "/compare hi", replies=2)
     first, second = [r for r in ollama.requests if r.path == "/api/generate"]

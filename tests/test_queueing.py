@@ -29,7 +29,7 @@ async def test_three_users_one_slot_served_in_order_and_told_their_place() -> No
     release["c"].set()
     await asyncio.gather(*tasks)
     assert order == ["a", "b", "c"]
-    assert told == {"a": [], "b": [1], "c": [2, 1]}
+    assert told == {"a": [], "b": [1, 0], "c": [2, 1, 0]}
 
 
 async def test_stop_while_in_line_leaves_it_and_the_others_move_up() -> None:

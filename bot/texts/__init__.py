@@ -10,6 +10,7 @@ from bot.errors import (
     BotError,
     DownloadFailed,
     FileTooBig,
+    LeftQueue,
     ModelFailed,
     ModelNotFound,
     ModelTimeout,
@@ -47,6 +48,8 @@ def say(key: str, language_code: str | None = None, /, **values: object) -> str:
 def describe_error(error: BotError, language_code: str | None = None) -> str:
     """One line a user can act on: what failed, where, and what to do."""
     match error:
+        case LeftQueue():
+            return say("left_queue", language_code)
         case TooFewModels():
             return say("compare_too_few", language_code)
         case NoVisionModel():

@@ -38,6 +38,8 @@ MESSAGES: dict[str, str] = {
     ),
     "stopped_nothing": "Nothing is being written for you right now.",
     "stopped_marker": "(stopped)",
+    "left_queue": "Stopped: it was still waiting for the model, so nothing was written.",
+    "waiting": "⏳ Waiting for the model: {ahead} ahead of you…",
     "empty_answer": "(the model gave an empty answer)",
     "unknown_model": "unknown while Ollama is unreachable",
     "shutting_down": (

@@ -1,0 +1,241 @@
+"""简体中文: the bot's own words (keys as in en.py)."""
+
+from __future__ import annotations
+
+MESSAGES: dict[str, str] = {
+    "not_allowed": (
+        "抱歉，这是一个私人机器人，你不在允许名单里。\n"
+        "你的 Telegram id 是 {user_id}：如果你应该有权限，请把它发给机器人的主人。"
+    ),
+    "start": (
+        "你好，{name}！我用这台家用电脑上运行的语言模型来回答你；"
+        "除了经由 Telegram 传输，你写的内容不会离开这个家。\n\n"
+        "模型：{model}\n"
+        "角色：{role}\n\n"
+        "直接给我发消息就行。/new 开始新对话，/stop 中止正在写的回答，/help 列出所有命令。"
+    ),
+    "help": (
+        "发送任意消息，模型就会回答，并记住对话内容。"
+        "发送照片（把问题写在图片说明里），能看图的模型会回答；"
+        "发送文本文件或 PDF，其中的文字会成为你消息的一部分。\n\n"
+        "/start - 问候，显示当前模型和角色\n"
+        "/new - 开始新对话（别名 /reset）\n"
+        "/stop - 停止正在写的回答\n"
+        "/ask PROMPT - 在对话之外单独回答一次（/api/generate）\n"
+        "/compare PROMPT - 把同一个提示词发给多个模型；用 /compare models a,b,c 指定模型\n"
+        "/role - 选择模型扮演的角色（翻译、用五岁小孩能听懂的话解释等）；"
+        "/role add NAME PROMPT 添加自己的角色，PROMPT 中的 %s 处会填入你的每条消息\n"
+        "/settings - 温度、上下文长度、思考、回答页脚\n"
+        "/model - 列出已安装的模型并切换（或 /model NAME）\n"
+        "/status - Ollama、已加载的模型、机器人状态\n"
+        "/id - 你的用户 id 和本聊天的 id\n"
+        "/help - 本列表\n\n"
+        "管理员：/pull NAME 安装模型，/rm NAME 删除模型；"
+        "管理员用 /role add 添加的角色所有人都能用。"
+    ),
+    "new_conversation": "已开始新对话。之前的消息仍会保留，但不再发送给模型。",
+    "stopped_nothing": "现在没有正在为你写的回答。",
+    "stopped_marker": "（已停止）",
+    "left_queue": "已停止：它还在排队等待模型，所以什么都没有写。",
+    "waiting": "⏳ 正在排队等待模型，前面还有 {ahead} 个请求……",
+    "empty_answer": "（模型返回了空回答）",
+    "unknown_model": "未知（无法连接 Ollama）",
+    "shutting_down": "我正在重启，没能回答这条消息。请过一分钟再发一次。",
+    "model_replaced": (
+        "你的模型 {removed} 已不再安装，现改由 {now} 回答。/model 可查看已安装的模型。"
+    ),
+    "text_only": (
+        "我能读取文字、照片（也包括以文件形式发送的图片：JPEG、PNG、WebP）、"
+        "文本文件（.txt、.md、源代码、.csv、.json、.log 等）和 PDF。"
+        "语音消息、视频、贴纸和其他文件我读不了：请用文字写下你的问题。"
+    ),
+    "unsupported_file": (
+        "我读不了 {name}。我能读取照片和图片（JPEG、PNG、WebP）、"
+        "文本文件（.txt、.md、源代码、.csv、.json、.log 等）和 PDF。"
+    ),
+    "document_cut": "{name} 超出了你的模型的上下文窗口，所以只读取了开头部分。",
+    "ids": "你的用户 id：{user_id}\n本聊天的 id：{chat_id}",
+    "error_unavailable": (
+        "我连不上 {host} 上的 Ollama。它在运行吗？（`ollama serve` 或 `systemctl start ollama`）。"
+        "等它恢复后，我会自动重新开始工作。"
+    ),
+    "error_model_not_found": (
+        "{host} 上没有安装模型 {model}。请用 `ollama pull {model}` 安装，或者找管理员。"
+    ),
+    "error_no_model": "{host} 上还没有安装任何模型。请先安装一个，例如 `ollama pull llama3.2`。",
+    "error_stream_broken": (
+        "回答到一半时，与 {host} 上 Ollama 的连接断开了。已收到的内容在上面；再问一次即可重试。"
+    ),
+    "error_timeout": (
+        "{model} 已经 {seconds} 秒没有输出，所以我放弃了。"
+        "大模型加载可能需要这么久：请重试，或调大 OLLAMA_TIMEOUT。"
+    ),
+    "error_model_failed": "Ollama 无法用 {model} 回答：{detail}",
+    "error_no_vision": (
+        "这里没有能看图的模型：你的模型不支持看图，而 {model}（VISION_MODEL）没有安装在 {host} 上。"
+        "管理员可以用 /pull {model} 安装；也可以用 /new 开始新对话，不再带上本次对话中的照片。"
+    ),
+    "error_file_too_big": "{name} 有 {size} MB；我最多能读取 {limit} MB 的文件。",
+    "error_unreadable": "我读不了 {name}：{reason}。",
+    "error_download": "Telegram 没能把 {name} 交给我（{detail}）。请再发一次。",
+    "error_unexpected": "我这边出了点问题，错误已记录在机器人的日志里。请再试一次。",
+    "cmd_start": "问候，当前模型和角色",
+    "cmd_help": "所有命令",
+    "cmd_new": "开始新对话",
+    "cmd_reset": "同 /new",
+    "cmd_stop": "停止正在写的回答",
+    "cmd_id": "你的用户 id 和本聊天的 id",
+    "cmd_model": "查看并切换模型",
+    "cmd_pull": "安装模型（管理员）",
+    "cmd_rm": "删除模型（管理员）",
+    "cmd_status": "Ollama 和机器人状态一览",
+    "cmd_ask": "在对话之外单独回答一次",
+    "cmd_compare": "把同一个提示词发给多个模型",
+    "cmd_role": "选择角色（系统提示词）",
+    "cmd_settings": "温度、上下文、思考、页脚",
+    # Models
+    "model_menu": "{host} 上已安装的模型。你当前用的是：{current}",
+    "model_menu_page": (
+        "{host} 上已安装的模型（第 {page} 页，共 {pages} 页）。你当前用的是：{current}"
+    ),
+    "model_none": "{host} 上还没有安装任何模型。",
+    "model_none_admin": "{host} 上还没有安装任何模型。用 /pull NAME 安装一个，例如 /pull llama3.2",
+    "model_switched": "现在由 {model} 回答。",
+    "model_not_installed": "{host} 上没有安装 {name}。请让管理员下载它。",
+    "model_not_installed_admin": "{host} 上没有安装 {name}。要下载吗？",
+    "model_gone": "该模型已不再安装；这是当前的列表。",
+    "button_pull": "下载 {name}",
+    "button_previous": "◀",
+    "button_next": "▶",
+    "button_page": "{page}/{pages}",
+    "button_expired": "这个按钮已失效，请重新发送命令。",
+    "admins_only": "只有管理员可以安装或删除模型。",
+    "pull_usage": "用法：/pull NAME，例如 /pull llama3.2:3b",
+    "pull_invalid": (
+        "{name!r} 不是 Ollama 接受的模型名：[host/][namespace/]model[:tag]，"
+        "只能包含字母、数字和 . _ -，最多 200 个字符。"
+    ),
+    "pull_running": "{model} 已经在下载中。",
+    "pull_started": "正在下载 {model}……",
+    "pull_progress": "正在下载 {model}\n{status}",
+    "pull_progress_sized": (
+        "正在下载 {model}\n{status}\n{bar} {percent}\n{done} / {total} MB · {speed} · {eta}"
+    ),
+    "pull_speed": "{mb_per_s:.1f} MB/s",
+    "pull_speed_unknown": "正在测速",
+    "pull_eta": "剩余 {eta}",
+    "pull_eta_unknown": "剩余时间未知",
+    "pull_done": "{model} 已安装。用 /model 选择它。",
+    "pull_failed": "下载 {model} 失败：{detail}",
+    "pull_cancelled": "已取消下载 {model}。",
+    "button_cancel": "取消",
+    "rm_usage": "用法：/rm NAME，例如 /rm llama2:7b",
+    "rm_confirm": "要从 {host} 删除 {model} 吗？正在用它的人会改用默认模型。",
+    "button_rm_yes": "删除",
+    "button_rm_no": "保留",
+    "rm_done": "已删除 {model}。",
+    "rm_kept": "已保留 {model}。",
+    "rm_missing": "{host} 上没有模型 {model}。/model 可查看已安装的模型。",
+    # Status
+    "status": (
+        "{host} 上的 Ollama：{state}\n"
+        "已安装模型：{installed}\n"
+        "当前已加载：{loaded}\n"
+        "机器人已运行 {uptime}；数据库占用 {database}"
+    ),
+    "status_up": "运行中，版本 {version}",
+    "status_down": "无法连接",
+    "status_unknown": "未知",
+    "status_none_loaded": "无",
+    "status_loaded": "{model}（占用内存 {size}，其中 GPU 上 {vram}，{expiry}）",
+    "status_expires": "{left} 后卸载",
+    "status_kept": "常驻内存",
+    "status_users": "用户数：{users}",
+    # Roles
+    "role_menu": (
+        "你的角色：{role}\n"
+        "{prompt}\n\n"
+        "点一下角色即可切换（会开始新对话）。🔒 角色只属于你自己，👥 角色是共享的。"
+        "/role add NAME PROMPT 添加自己的角色（PROMPT 中的 %s 处会填入你的每条消息），"
+        "/role del NAME 删除角色。"
+    ),
+    "role_switched": "现在以 {role} 的身份回答。已为新角色开始新对话。",
+    "role_unknown": "没有名为 {name} 的角色。/role 可查看所有角色。",
+    "role_gone": "该角色已不存在；这是当前的列表。",
+    "role_prompt_hidden": "（私人角色：它的提示词只在你的私聊中显示）",
+    "role_replaced": "你的角色 {removed} 已被删除，已切回 {now}。/role 可查看所有角色。",
+    "menu_not_yours": "这个菜单是别人的。发送 {command} 打开你自己的菜单。",
+    "role_add_usage": (
+        "用法：/role add NAME PROMPT，例如 /role add pirate 像海盗一样说话。"
+        "如果在 PROMPT 中写入 %s，你的每条消息会被填进这个位置："
+        "/role add french 把 `%s` 翻译成法语。"
+    ),
+    "role_added_private": "已添加你的角色 {name}（只有你能看到）。/role {name} 即可切换过去。",
+    "role_added_shared": "已添加共享角色 {name}：所有人都可以用 /role 选择它。",
+    "role_del_usage": "用法：/role del NAME",
+    "role_deleted_private": "已删除你的角色 {name}。",
+    "role_deleted_shared": "已删除共享角色 {name}。",
+    "role_del_not_yours": "你没有名为 {name} 的角色。共享角色只能由管理员删除。",
+    "role_problem_bad_name": (
+        "{name!r} 不能用作角色名：只能用 1-{max_name} 个 a-z、0-9、_ 和 - 字符，不能有空格。"
+    ),
+    "role_problem_empty_prompt": "角色 {name} 的名字后面需要写上提示词。",
+    "role_problem_long_prompt": "提示词太长了：角色的提示词最多只能有 {max_prompt} 个字符。",
+    "role_problem_taken": "已经有名为 {name} 的角色了，请换个名字。",
+    "role_problem_reserved": "{name} 是内置角色（或来自角色文件），不能在这里修改。",
+    "role_problem_missing": "没有名为 {name} 的角色。",
+    # One-shot
+    "ask_usage": (
+        "用法：/ask PROMPT，例如 /ask 写一首关于茶的俳句。它会在对话之外单独回答。"
+        "回复某条消息时发送 /ask，就是针对那条消息提问。"
+    ),
+    "compare_usage": (
+        "用法：/compare PROMPT：把同一个提示词发给多个模型，每个模型各回一条消息。"
+        "/compare models a,b,c 选择要比较的模型（2-4 个），/compare models 查看当前选择。"
+    ),
+    "compare_too_few": (
+        "比较至少需要安装两个模型。/model 可查看已安装的模型；管理员可以用 /pull 安装更多。"
+    ),
+    "compare_set_is": "/compare 会询问：{models}",
+    "compare_set_reset": "/compare 将重新询问你的模型和最新安装的几个模型。",
+    "compare_set_count": "请选择 {low} 到 {high} 个不同的模型，例如 /compare models a,b,c",
+    "compare_set_missing": "未安装：{models}。/model 可查看已安装的模型。",
+    "compare_set_done": "/compare 将询问：{models}",
+    # Settings
+    "settings": (
+        "你的回答设置（模型 {model}）：\n"
+        "温度：{temperature}（0.0 精确 - 2.0 有创意）\n"
+        "上下文：{context} 个 token（最多 {context_max}）\n"
+        "思考：{thinking}\n"
+        "页脚：{footer}\n\n"
+        "每一项都可以直接输入：/settings temperature 0.9，/settings context 12000，"
+        "/settings thinking off，/settings footer on，/settings reset。"
+    ),
+    "settings_default_mark": "（默认）",
+    "settings_on": "开",
+    "settings_off": "关",
+    "settings_cannot_think": "此模型不支持思考",
+    "settings_unknown": (
+        "没有 {name!r} 这个设置项：可用的有 temperature、context、thinking、footer。"
+    ),
+    "settings_out_of_range": "{name} 必须在 {low} 到 {high} 之间。",
+    "settings_not_on_off": "{name} 只能是 on 或 off。",
+    "settings_cannot_think_refused": (
+        "你的模型不支持思考，所以无法切换思考模式。"
+        "支持思考的模型会在能力（capabilities）中列出 `thinking`（例如 qwen3、deepseek-r1）。"
+    ),
+    "settings_model_unknown": "我现在没法向 Ollama 确认你的模型是否支持思考。等它恢复后再试吧。",
+    "settings_usage": "用法：/settings NAME VALUE，例如 /settings temperature 0.9",
+    "settings_saved": "已保存。",
+    "settings_reset_done": "所有设置已恢复默认。",
+    "button_thinking_on": "💭 思考：开",
+    "button_thinking_off": "💭 思考：关",
+    "button_footer_on": "页脚：开",
+    "button_footer_off": "页脚：关",
+    "button_settings_reset": "恢复默认",
+    # Answers
+    "footer_tokens": "{tokens} 个 token",
+    "footer_speed": "{speed:.1f} token/s",
+    "thinking_now": "💭 思考中……",
+    "thought_for": "💭 思考了 {duration}",
+}
