@@ -31,6 +31,7 @@ from bot.chat import ChatDefaults, ChatService
 from bot.config import Settings
 from bot.doctor import Finding
 from bot.errors import StoreUnavailable
+from bot.handlers.account import AccountHandlers
 from bot.handlers.basics import BasicHandlers
 from bot.handlers.chat import ChatHandlers
 from bot.handlers.media import MediaHandlers
@@ -38,9 +39,11 @@ from bot.handlers.models import ModelHandlers
 from bot.handlers.roles import RoleHandlers
 from bot.handlers.settings import SettingsHandlers
 from bot.installer import ModelInstaller
+from bot.languages import LanguageChoices
 from bot.llm import OllamaGateway
 from bot.models import ModelCatalog, ModelPicker
 from bot.preferences import PreferenceService
+from bot.retention import Retention
 from bot.roles import RoleBook
 from bot.store import Store
 from bot.streaming import AnswerStreams, ChatPacer, ChatRateLimiter
@@ -69,6 +72,11 @@ COMMANDS = (
     "settings",
     "model",
     "status",
+    "stats",
+    "lang",
+    "export",
+    "forget",
+    "groupmode",
     "pull",
     "rm",
     "id",
@@ -85,6 +93,9 @@ def build_application(
     async def open_resources(app: BotApplication) -> None:
         await store.connect()
         await chat.load()
+        await langs.load()
+        if retention is not None:
+            retention.start()
         await app.bot.set_my_commands([BotCommand(name, say(f"cmd_{name}")) for name in COMMANDS])
         log.info("ollagram is up as @%s, Ollama at %s", app.bot.username, settings.ollama_host)
         if not settings.allowed_user_ids:
@@ -95,6 +106,8 @@ def build_application(
             )
 
     async def close_resources(app: BotApplication) -> None:
+        if retention is not None:
+            await retention.stop()
         await llm.close()
         await store.close()
 
@@ -132,9 +145,16 @@ def build_application(
         keep_alive=settings.keep_alive,
         compare_concurrency=settings.compare_concurrency,
         concurrent_answers=settings.max_concurrent_answers,
+        log_content=settings.log_content,
     )
     chat = ChatService(store, llm, catalog, roles, defaults)
     picker = ModelPicker(store, catalog)
+    langs = LanguageChoices(store)
+    retention = (
+        Retention(store, settings.history_retention_days)
+        if settings.history_retention_days
+        else None
+    )
     installer = ModelInstaller(llm, catalog)
     streams = AnswerStreams(
         app.bot,
@@ -144,6 +164,7 @@ def build_application(
     )
     app.bot_data[RUNNING_WORK] = RunningWork(chat, installer, settings.shutdown_grace)
     models = ModelHandlers(
+        langs=langs,
         picker=picker,
         installer=installer,
         policy=policy,
@@ -156,17 +177,19 @@ def build_application(
         app,
         policy,
         Handlers(
-            basics=BasicHandlers(chat),
-            talk=ChatHandlers(chat, streams, picker),
+            basics=BasicHandlers(chat, langs),
+            talk=ChatHandlers(chat, streams, picker, langs),
             models=models,
-            roles=RoleHandlers(chat, roles, policy),
+            roles=RoleHandlers(chat, roles, policy, langs),
             media=MediaHandlers(
                 chat,
                 streams,
+                langs,
                 offer_pull=models.pull_offer,
                 max_document_bytes=int(settings.max_document_mb * 1024 * 1024),
             ),
-            settings=SettingsHandlers(PreferenceService(store, catalog, llm, defaults)),
+            settings=SettingsHandlers(PreferenceService(store, catalog, llm, defaults), langs),
+            account=AccountHandlers(store, chat, policy, langs),
         ),
     )
     app.add_error_handler(report_error)
@@ -197,6 +220,7 @@ class Handlers:
     roles: RoleHandlers
     settings: SettingsHandlers
     media: MediaHandlers
+    account: AccountHandlers
 
 
 def register_handlers(app: BotApplication, policy: AccessPolicy, handlers: Handlers) -> None:
@@ -217,6 +241,14 @@ def register_handlers(app: BotApplication, policy: AccessPolicy, handlers: Handl
     app.add_handler(CallbackQueryHandler(models.on_pull_button, pattern=r"^pull:"))
     app.add_handler(CallbackQueryHandler(models.on_rm_button, pattern=r"^rm:"))
     app.add_handler(CallbackQueryHandler(handlers.settings.on_settings_button, pattern=r"^set:"))
+    account = handlers.account
+    app.add_handler(CommandHandler("forget", account.on_forget, filters=new))
+    app.add_handler(CallbackQueryHandler(account.on_forget_button, pattern=r"^forget:"))
+    app.add_handler(CommandHandler("export", account.on_export, filters=new))
+    app.add_handler(CommandHandler("stats", account.on_stats, filters=new))
+    app.add_handler(CommandHandler("lang", account.on_lang, filters=new))
+    app.add_handler(CallbackQueryHandler(account.on_lang_button, pattern=r"^lang:"))
+    app.add_handler(CommandHandler("groupmode", account.on_groupmode, filters=new))
     # Questions, /new and role switches wait their turn inside ChatService; block=False frees
     # PTB's update slot meanwhile, so a long queue never holds up /stop or other users.
     app.add_handler(CommandHandler(["new", "reset"], talk.on_new, filters=new, block=False))

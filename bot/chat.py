@@ -201,6 +201,7 @@ class ChatDefaults:
     compare_models: int = 3  # how many models /compare asks when the user chose none
     compare_concurrency: int = 1
     concurrent_answers: int = 1  # generations at once, for everyone (MAX_CONCURRENT_ANSWERS)
+    log_content: bool = False  # LOG_CONTENT: questions and answers in the log
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,7 +438,14 @@ class ChatService:
                 keep_alive=self._defaults.keep_alive,
             )
             streamed = await self._stream(events, sink, stop)
-        log_answer(question, model, streamed, time.monotonic() - started, kind=kind)
+        log_answer(
+            question,
+            model,
+            streamed,
+            time.monotonic() - started,
+            kind=kind,
+            with_content=self._defaults.log_content,
+        )
         shown = None
         if footer is not None and streamed.done is not None:
             shown = AnswerFooter(model, _figures(streamed.done), detailed=footer == "detailed")
@@ -697,7 +705,13 @@ class ChatService:
                 )
             except Exception:  # the user still gets the answer, which is all they asked for
                 log.exception("could not store the answer in chat %s", question.chat_id)
-        log_answer(question, model, streamed, time.monotonic() - started)
+        log_answer(
+            question,
+            model,
+            streamed,
+            time.monotonic() - started,
+            with_content=self._defaults.log_content,
+        )
         footer = settings.footer and streamed.done is not None
         await self._deliver(
             streamed, sink, AnswerFooter(model, _figures(streamed.done)) if footer else None
@@ -841,10 +855,12 @@ def log_answer(
     seconds: float,
     *,
     kind: Literal["chat", "ask", "compare"] = "chat",
+    with_content: bool = False,
 ) -> None:
-    """One line per answer, for the journal: who, where, which model, how much, how it ended."""
+    """One line per answer, for the journal: who, where, which model, how much, how it ended;
+    the question and answer themselves only `with_content` (LOG_CONTENT)."""
     figures = _figures(streamed.done)
-    fields = {
+    fields: dict[str, object] = {
         "user_id": question.user.id,
         "chat_id": question.chat_id,
         "model": model,
@@ -854,6 +870,9 @@ def log_answer(
         "seconds": round(seconds, 2),
         "kind": kind,
     }
+    if with_content:  # repr keeps each on the one line
+        fields["question"] = repr(question.text)
+        fields["answer"] = repr(streamed.text)
     log.info("answer " + " ".join(f"{key}=%s" for key in fields), *fields.values(), extra=fields)
 
 

@@ -332,6 +332,13 @@ class Store:
         )
         await self._db.commit()
 
+    async def languages(self) -> dict[int, str]:
+        """Every user's /lang choice."""
+        async with self._db.execute(
+            "SELECT user_id, language FROM user_settings WHERE language IS NOT NULL"
+        ) as cur:
+            return {int(row[0]): str(row[1]) async for row in cur}
+
     async def set_model(self, user_id: int, model: str | None) -> None:
         """Remember the user's model (None: back to the default). The user must be known."""
         await self.set_setting(user_id, "model", model)

@@ -397,6 +397,11 @@ async def test_start_help_and_id_and_registered_commands(
         "/compare",
         "/role",
         "/settings",
+        "/stats",
+        "/lang",
+        "/export",
+        "/forget",
+        "/groupmode",
     ):
         assert command in help_text
     assert f"Your user id: {ALICE.id}" in ids
@@ -416,6 +421,11 @@ async def test_start_help_and_id_and_registered_commands(
         "compare",
         "role",
         "settings",
+        "stats",
+        "lang",
+        "export",
+        "forget",
+        "groupmode",
     }
 
 

@@ -6,13 +6,16 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.chat import ChatService
+from bot.handlers.common import Speaking
+from bot.languages import LanguageChoices
 from bot.texts import say
 
 
-class BasicHandlers:
+class BasicHandlers(Speaking):
     """Callbacks that explain the bot."""
 
-    def __init__(self, chat: ChatService) -> None:
+    def __init__(self, chat: ChatService, langs: LanguageChoices) -> None:
+        super().__init__(langs)
         self._chat = chat
 
     async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -20,7 +23,7 @@ class BasicHandlers:
         message, user = update.effective_message, update.effective_user
         if message is None or user is None:
             return
-        lang = user.language_code
+        lang = self._lang(user)
         model, role = await self._chat.current_choice(user.id)
         await message.reply_text(
             say(
@@ -35,7 +38,7 @@ class BasicHandlers:
     async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/help: every command."""
         if (message := update.effective_message) is not None:
-            lang = update.effective_user.language_code if update.effective_user else None
+            lang = self._lang(update.effective_user)
             await message.reply_text(say("help", lang))
 
     async def on_id(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -44,11 +47,11 @@ class BasicHandlers:
         if message is None or user is None:
             return
         await message.reply_text(
-            say("ids", user.language_code, user_id=user.id, chat_id=message.chat_id)
+            say("ids", self._lang(user), user_id=user.id, chat_id=message.chat_id)
         )
 
     async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Anything but text in a private chat: say what the bot can read."""
         if (message := update.effective_message) is not None:
-            lang = update.effective_user.language_code if update.effective_user else None
+            lang = self._lang(update.effective_user)
             await message.reply_text(say("text_only", lang))

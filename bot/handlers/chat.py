@@ -10,7 +10,8 @@ from telegram.ext import ContextTypes
 
 from bot.chat import ChatService, Question
 from bot.errors import LLMError
-from bot.handlers.keyboards import command_text
+from bot.handlers.common import Speaking, command_text
+from bot.languages import LanguageChoices
 from bot.models import ModelPicker
 from bot.store import UserProfile
 from bot.streaming import AnswerStream, AnswerStreams
@@ -57,7 +58,7 @@ def addressed_text(message: Message, bot: User) -> str | None:
 
 
 def open_stream(
-    streams: AnswerStreams, message: Message, user: User, heading: str | None = None
+    streams: AnswerStreams, message: Message, language: str | None, heading: str | None = None
 ) -> AnswerStream:
     """A stream for the answer to `message`: in a group it replies to the question."""
     private = message.chat.type == ChatType.PRIVATE
@@ -65,21 +66,28 @@ def open_stream(
         message.chat_id,
         private=private,
         reply_to=None if private else message.message_id,
-        language=user.language_code,
+        language=language,
         heading=heading,
     )
 
 
-class ChatHandlers:
+class ChatHandlers(Speaking):
     """Callbacks that talk to the model."""
 
-    def __init__(self, chat: ChatService, streams: AnswerStreams, picker: ModelPicker) -> None:
+    def __init__(
+        self,
+        chat: ChatService,
+        streams: AnswerStreams,
+        picker: ModelPicker,
+        langs: LanguageChoices,
+    ) -> None:
+        super().__init__(langs)
         self._chat = chat
         self._streams = streams
         self._picker = picker
 
     def _stream_for(self, message: Message, user: User, heading: str | None = None) -> AnswerStream:
-        return open_stream(self._streams, message, user, heading)
+        return open_stream(self._streams, message, self._lang(user), heading)
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Answer a text message, streamed, in the user's conversation."""
@@ -100,7 +108,7 @@ class ChatHandlers:
             return
         prompt = prompt_of(message)
         if not prompt:
-            await message.reply_text(say("ask_usage", user.language_code))
+            await message.reply_text(say("ask_usage", self._lang(user)))
             return
         question = Question(message.chat_id, profile_of(user), prompt)
         await self._chat.ask(question, self._stream_for(message, user))
@@ -119,7 +127,7 @@ class ChatHandlers:
             return
         prompt = prompt_of(message)
         if not prompt:
-            await message.reply_text(say("compare_usage", user.language_code))
+            await message.reply_text(say("compare_usage", self._lang(user)))
             return
         question = Question(message.chat_id, profile_of(user), prompt)
         # The first await: the comparison takes its place behind earlier questions now.
@@ -128,7 +136,7 @@ class ChatHandlers:
         )
 
     async def _compare_set(self, user: User, listed: str) -> str:
-        lang = user.language_code
+        lang = self._lang(user)
         names = [name for name in re.split(r"[,\s]+", listed) if name]
         try:
             if not names:
@@ -158,7 +166,7 @@ class ChatHandlers:
         if message is None or user is None:
             return
         await self._chat.start_new_conversation(message.chat_id, profile_of(user))
-        await message.reply_text(say("new_conversation", user.language_code))
+        await message.reply_text(say("new_conversation", self._lang(user)))
 
     async def on_stop(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/stop: cut the running answer; what was written stays."""
@@ -166,4 +174,4 @@ class ChatHandlers:
         if message is None or user is None:
             return
         if not self._chat.stop(message.chat_id, user.id):
-            await message.reply_text(say("stopped_nothing", user.language_code))
+            await message.reply_text(say("stopped_nothing", self._lang(user)))

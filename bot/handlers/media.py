@@ -22,6 +22,8 @@ from telegram.ext import ContextTypes, ExtBot
 from bot.chat import AttachedText, ChatService, Question
 from bot.errors import DownloadFailed, FileTooBig, LLMError, NoVisionModel
 from bot.handlers.chat import addressed_text, open_stream, profile_of
+from bot.handlers.common import Speaking
+from bot.languages import LanguageChoices
 from bot.media import (
     PreparedImage,
     document_text,
@@ -113,18 +115,20 @@ def stored(image: PreparedImage) -> StoredImage:
     return StoredImage(image.sha256, image.data, image.width, image.height)
 
 
-class MediaHandlers:
+class MediaHandlers(Speaking):
     """Callbacks for photos and documents."""
 
     def __init__(
         self,
         chat: ChatService,
         streams: AnswerStreams,
+        langs: LanguageChoices,
         *,
         offer_pull: PullOffer,
         max_document_bytes: int,
         albums: Albums | None = None,
     ) -> None:
+        super().__init__(langs)
         self._chat = chat
         self._streams = streams
         self._offer_pull = offer_pull
@@ -180,7 +184,7 @@ class MediaHandlers:
             return
         document = message.document
         name = document.file_name or "file"
-        lang = user.language_code
+        lang = self._lang(user)
         if is_image(document.mime_type, name):
 
             async def load_image() -> Question | None:
@@ -239,8 +243,8 @@ class MediaHandlers:
         try:
             await self._chat.vision_model(user.id)
         except NoVisionModel as err:
-            keyboard = self._offer_pull(err.model, user.id, user.language_code)
-            await message.reply_text(describe_error(err, user.language_code), reply_markup=keyboard)
+            keyboard = self._offer_pull(err.model, user.id, self._lang(user))
+            await message.reply_text(describe_error(err, self._lang(user)), reply_markup=keyboard)
             return False
         except LLMError:
             pass  # Ollama down or the like: the answer itself says so
@@ -272,4 +276,4 @@ class MediaHandlers:
         return Question(message.chat_id, profile_of(user), "")
 
     def _stream(self, message: Message, user: User) -> AnswerStream:
-        return open_stream(self._streams, message, user)
+        return open_stream(self._streams, message, self._lang(user))

@@ -13,8 +13,9 @@ from telegram.ext import ContextTypes, ExtBot
 from bot.access import AccessPolicy
 from bot.errors import LLMError, ModelNotFound
 from bot.handlers.chat import profile_of
-from bot.handlers.keyboards import answer, edit_quietly, page_count, paged_keyboard
+from bot.handlers.common import Speaking, answer, edit_quietly, page_count, paged_keyboard
 from bot.installer import ModelInstaller
+from bot.languages import LanguageChoices
 from bot.models import ModelMenu, ModelPicker, full_name, model_id, valid_model_name
 from bot.status import StatusServer, StatusStore, gather_status
 from bot.streaming import ChatPacer, PullMessage
@@ -89,12 +90,13 @@ def menu_keyboard(menu: ModelMenu, page: int) -> InlineKeyboardMarkup:
     )
 
 
-class ModelHandlers:
+class ModelHandlers(Speaking):
     """Callbacks that show, switch, install and remove models."""
 
     def __init__(
         self,
         *,
+        langs: LanguageChoices,
         picker: ModelPicker,
         installer: ModelInstaller,
         policy: AccessPolicy,
@@ -103,6 +105,7 @@ class ModelHandlers:
         pacer: ChatPacer,
         pull_interval: float,
     ) -> None:
+        super().__init__(langs)
         self._picker = picker
         self._installer = installer
         self._policy = policy
@@ -120,7 +123,7 @@ class ModelHandlers:
         message, user = update.effective_message, update.effective_user
         if message is None or user is None:
             return
-        lang = user.language_code
+        lang = self._lang(user)
         try:
             if context.args:
                 name = " ".join(context.args)
@@ -144,7 +147,7 @@ class ModelHandlers:
         query, user = update.callback_query, update.effective_user
         if query is None or user is None or query.data is None:
             return
-        lang = user.language_code
+        lang = self._lang(user)
         _, action, value = query.data.split(":", 2)
         note = ""
         try:
@@ -204,7 +207,7 @@ class ModelHandlers:
         message, user = update.effective_message, update.effective_user
         if message is None or user is None:
             return
-        lang = user.language_code
+        lang = self._lang(user)
         if not await self._admin(update):
             return
         if not context.args:
@@ -221,7 +224,7 @@ class ModelHandlers:
         query, user = update.callback_query, update.effective_user
         if query is None or user is None or query.data is None or query.message is None:
             return
-        lang = user.language_code
+        lang = self._lang(user)
         if not await self._admin(update):
             return
         parts = query.data.split(":")
@@ -270,7 +273,7 @@ class ModelHandlers:
         message, user = update.effective_message, update.effective_user
         if message is None or user is None:
             return
-        lang = user.language_code
+        lang = self._lang(user)
         if not await self._admin(update):
             return
         if not context.args or not valid_model_name(name := " ".join(context.args)):
@@ -287,7 +290,7 @@ class ModelHandlers:
         query, user = update.callback_query, update.effective_user
         if query is None or user is None or query.data is None:
             return
-        lang = user.language_code
+        lang = self._lang(user)
         if not await self._admin(update):
             return
         _, choice, short_id = query.data.split(":", 2)
@@ -313,7 +316,7 @@ class ModelHandlers:
         user = update.effective_user
         if user is not None and self._policy.is_admin(user.id):
             return True
-        refusal = say("admins_only", user.language_code if user else None)
+        refusal = say("admins_only", self._lang(user))
         if update.callback_query is not None:
             await answer(update.callback_query, refusal, alert=True)
         elif update.effective_message is not None:
@@ -333,7 +336,7 @@ class ModelHandlers:
             started_at=self._started_at,
             with_users=self._policy.is_admin(user.id),
         )
-        await message.reply_text(status_text(report, user.language_code))
+        await message.reply_text(status_text(report, self._lang(user)))
 
 
 def page_of(menu: ModelMenu) -> int:

@@ -9,7 +9,8 @@ from telegram.ext import ContextTypes
 from bot.access import AccessPolicy
 from bot.chat import ChatService
 from bot.handlers.chat import profile_of
-from bot.handlers.keyboards import answer, command_text, edit_quietly, paged_keyboard
+from bot.handlers.common import Speaking, answer, command_text, edit_quietly, paged_keyboard
+from bot.languages import LanguageChoices
 from bot.roles import MAX_NAME_CHARS, MAX_PROMPT_CHARS, Role, RoleBook, RoleProblem
 from bot.texts import say
 
@@ -55,10 +56,13 @@ def clip(text: str, limit: int = ECHO_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class RoleHandlers:
+class RoleHandlers(Speaking):
     """Callbacks that show, switch, add and delete roles."""
 
-    def __init__(self, chat: ChatService, book: RoleBook, policy: AccessPolicy) -> None:
+    def __init__(
+        self, chat: ChatService, book: RoleBook, policy: AccessPolicy, langs: LanguageChoices
+    ) -> None:
+        super().__init__(langs)
         self._chat = chat
         self._book = book
         self._policy = policy
@@ -68,7 +72,7 @@ class RoleHandlers:
         message, user = update.effective_message, update.effective_user
         if message is None or user is None:
             return
-        lang = user.language_code
+        lang = self._lang(user)
         rest = command_text(message.text)
         action, _, argument = rest.partition(" ")
         if action.lower() == "add":
@@ -95,7 +99,7 @@ class RoleHandlers:
         query, user = update.callback_query, update.effective_user
         if query is None or user is None or query.data is None or query.message is None:
             return
-        lang = user.language_code
+        lang = self._lang(user)
         _, owner, action, value = query.data.split(":", 3)
         if owner != str(user.id):
             await answer(query, say("menu_not_yours", lang, command="/role"), alert=True)
@@ -123,7 +127,7 @@ class RoleHandlers:
     ) -> tuple[str, InlineKeyboardMarkup]:
         """The menu text (the user's role and its prompt) and the keyboard; `page` None shows
         the page of the user's role. In a group, private roles and prompts stay hidden."""
-        lang = user.language_code
+        lang = self._lang(user)
         _, current = await self._chat.current_choice(user.id)
         roles = [
             role
@@ -141,7 +145,7 @@ class RoleHandlers:
         return text, roles_keyboard(roles, current.name, shown, user.id)
 
     async def _add(self, user: User, argument: str) -> str:
-        lang = user.language_code
+        lang = self._lang(user)
         name, _, prompt = argument.partition(" ")
         if not name or not prompt.strip():
             return say("role_add_usage", lang)
@@ -154,7 +158,7 @@ class RoleHandlers:
         return _problem_text(problem, clip(name), lang)
 
     async def _delete(self, user: User, name: str) -> str:
-        lang = user.language_code
+        lang = self._lang(user)
         if not name:
             return say("role_del_usage", lang)
         name = clip(name)

@@ -6,7 +6,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 from telegram.ext import ContextTypes
 
 from bot.handlers.chat import profile_of
-from bot.handlers.keyboards import answer, command_text, edit_quietly
+from bot.handlers.common import Speaking, answer, command_text, edit_quietly
+from bot.languages import LanguageChoices
 from bot.preferences import (
     TEMPERATURE_CHOICES,
     Preferences,
@@ -112,10 +113,11 @@ def refusal_text(refusal: Refusal, name: str, lang: str | None) -> str:
             return say("settings_model_unknown", lang)
 
 
-class SettingsHandlers:
+class SettingsHandlers(Speaking):
     """Callbacks for /settings and its buttons."""
 
-    def __init__(self, preferences: PreferenceService) -> None:
+    def __init__(self, preferences: PreferenceService, langs: LanguageChoices) -> None:
+        super().__init__(langs)
         self._preferences = preferences
 
     async def on_settings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -123,7 +125,7 @@ class SettingsHandlers:
         message, user = update.effective_message, update.effective_user
         if message is None or user is None:
             return
-        lang = user.language_code
+        lang = self._lang(user)
         name, _, value = command_text(message.text).partition(" ")
         if name.lower() == "reset":
             await self._preferences.reset(profile_of(user))
@@ -147,7 +149,7 @@ class SettingsHandlers:
         query, user = update.callback_query, update.effective_user
         if query is None or user is None or query.data is None:
             return
-        lang = user.language_code
+        lang = self._lang(user)
         _, owner, name, value = [*query.data.split(":", 3), ""][:4]
         if owner != str(user.id):  # in a group: someone else's menu
             await answer(query, say("menu_not_yours", lang, command="/settings"), alert=True)
@@ -169,7 +171,7 @@ class SettingsHandlers:
 
     async def _view(self, user: User, note: str) -> tuple[str, InlineKeyboardMarkup]:
         prefs = await self._preferences.view(user.id)
-        text = settings_text(prefs, user.language_code)
+        text = settings_text(prefs, self._lang(user))
         return (f"{note}\n\n{text}" if note else text), settings_keyboard(
-            prefs, user.language_code, user.id
+            prefs, self._lang(user), user.id
         )

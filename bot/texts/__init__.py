@@ -23,9 +23,9 @@ from bot.errors import (
     UnreadableFile,
 )
 from bot.notices import DocumentCut, ModelReplaced, Notice, RoleReplaced
-from bot.texts import en
+from bot.texts import en, zh
 
-CATALOGS: dict[str, dict[str, str]] = {"en": en.MESSAGES}
+CATALOGS: dict[str, dict[str, str]] = {"en": en.MESSAGES, "zh": zh.MESSAGES}
 MB = 1024 * 1024  # file sizes as Telegram counts its limits
 FALLBACK = "en"
 

@@ -28,6 +28,10 @@ MESSAGES: dict[str, str] = {
         "/settings - temperature, context size, thinking, answer footer\n"
         "/model - list the installed models and switch (or /model NAME)\n"
         "/status - Ollama, its loaded models, the bot\n"
+        "/stats - your answers and tokens\n"
+        "/lang - the bot's language\n"
+        "/export - your conversations as a file; /forget deletes everything kept about you\n"
+        "/groupmode - in a group: one shared conversation or one each\n"
         "/id - your user id and this chat's id\n"
         "/help - this list\n\n"
         "Admins: /pull NAME installs a model, /rm NAME removes one; "
@@ -106,6 +110,11 @@ MESSAGES: dict[str, str] = {
     "cmd_ask": "one answer outside the conversation",
     "cmd_compare": "the same prompt to several models",
     "cmd_role": "choose a role (system prompt)",
+    "cmd_forget": "delete everything stored about you",
+    "cmd_export": "your conversations as a Markdown file",
+    "cmd_stats": "your answers and tokens",
+    "cmd_lang": "choose the bot's language",
+    "cmd_groupmode": "shared or personal threads (groups)",
     "cmd_settings": "temperature, context, thinking, footer",
     # Models
     "model_menu": "Models installed on {host}. Yours: {current}",
@@ -260,4 +269,51 @@ MESSAGES: dict[str, str] = {
     "footer_speed": "{speed:.1f} tokens/s",
     "thinking_now": "💭 Thinking…",
     "thought_for": "💭 Thought for {duration}",
+    # Privacy, usage, language, groups
+    "forget_confirm": (
+        "Delete everything I keep about you: your conversations, photos, settings and private "
+        "roles? This cannot be undone."
+    ),
+    "button_forget_yes": "Delete everything",
+    "button_forget_no": "Keep it",
+    "forget_done": "Done: nothing about you is stored any more. Write to me to start afresh.",
+    "forget_kept": "Nothing was deleted.",
+    "export_empty": "I keep no conversation of yours.",
+    "export_caption": "Your conversations with me: {count} messages.",
+    "export_title": "# Conversations of {name} with ollagram",
+    "export_exported": "Exported {date}.",
+    "export_conversation": "## {chat}, from {date}",
+    "export_private_chat": "Private chat",
+    "export_group_chat": "Group {chat_id}",
+    "export_you": "You",
+    "export_images": "[{count} image(s)]",
+    "export_stopped": "(stopped)",
+    "export_failed": "(no answer: it failed)",
+    "export_interrupted": "(cut off when the bot stopped)",
+    "stats_none": "You have no answers yet.",
+    "stats_mine": (
+        "Your use: {answers} answers, {prompt_tokens} tokens in, {completion_tokens} tokens "
+        "out, {speed}."
+    ),
+    "stats_all": "Everyone ({users} users):",
+    "stats_line": "{name}: {answers} answers, {prompt_tokens} in, {completion_tokens} out, {speed}",
+    "stats_total": "Total: {answers} answers, {prompt_tokens} tokens in, {completion_tokens} out",
+    "stats_speed": "{speed:.1f} tokens/s on average",
+    "stats_speed_unknown": "speed unknown",
+    "language_name": "English",
+    "lang_menu": (
+        "I speak {current} with you. Choose a language, or Auto to follow your Telegram app."
+    ),
+    "lang_set": "From now on I speak English with you.",
+    "lang_auto": "From now on I follow your Telegram app's language.",
+    "lang_unknown": "I speak: {languages}. /lang auto follows your Telegram app.",
+    "button_lang_auto": "Auto (Telegram)",
+    "groupmode_is": (
+        "This group has {mode}. Admins change it with /groupmode shared or /groupmode personal."
+    ),
+    "groupmode_shared": "one shared conversation: everyone talks in the same thread",
+    "groupmode_personal": "a conversation of its own for each member",
+    "groupmode_set": "Done: this group now has {mode}.",
+    "groupmode_private_chat": "/groupmode is for groups.",
+    "groupmode_admins": "Only admins can change how a group's conversations work.",
 }

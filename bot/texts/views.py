@@ -9,6 +9,7 @@ from bot.installer import PullCancelled, PullFailed, PullOutcome, PullProgress, 
 from bot.llm import InstalledModel, LoadedModel
 from bot.notices import AnswerFooter
 from bot.status import StatusReport
+from bot.store import ExportedMessage, Usage
 from bot.texts import describe_error, say
 
 BAR_CELLS = 12
@@ -153,3 +154,92 @@ def thought_header(seconds: float | None, lang: str | None) -> str:
     if seconds is None:
         return say("thinking_now", lang)
     return say("thought_for", lang, duration=human_seconds(seconds))
+
+
+def _when(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def export_markdown(
+    messages: list[ExportedMessage], name: str, lang: str | None, now: float
+) -> str:
+    """A user's conversations as one Markdown document, oldest first."""
+    lines = [
+        say("export_title", lang, name=name),
+        "",
+        say("export_exported", lang, date=_when(now)),
+    ]
+    conversation: int | None = None
+    for message in messages:
+        if message.conversation_id != conversation:
+            conversation = message.conversation_id
+            chat = (
+                say("export_private_chat", lang)
+                if message.chat_id > 0
+                else say("export_group_chat", lang, chat_id=message.chat_id)
+            )
+            lines += [
+                "",
+                say("export_conversation", lang, chat=chat, date=_when(message.created_at)),
+            ]
+        who = say("export_you", lang) if message.role == "user" else message.model or "?"
+        lines += ["", f"**{who}** · {_when(message.created_at)}", ""]
+        if message.images:
+            lines.append(say("export_images", lang, count=message.images))
+        if message.content:
+            lines.append(message.content)
+        marker = {
+            "stopped": "export_stopped",
+            "error": "export_failed",
+            "interrupted": "export_interrupted",
+        }.get(message.status)
+        if message.role == "assistant" and marker:
+            lines.append(f"_{say(marker, lang)}_")
+    return "\n".join(lines) + "\n"
+
+
+def _speed(usage: Usage, lang: str | None) -> str:
+    speed = usage.tokens_per_second
+    if speed is None:
+        return say("stats_speed_unknown", lang)
+    return say("stats_speed", lang, speed=speed)
+
+
+def stats_text(mine: Usage | None, everyone: list[Usage] | None, lang: str | None) -> str:
+    """/stats: the user's own figures; for admins (`everyone`) each user's and the total."""
+    parts = [
+        say(
+            "stats_mine",
+            lang,
+            answers=mine.answers,
+            prompt_tokens=mine.prompt_tokens,
+            completion_tokens=mine.completion_tokens,
+            speed=_speed(mine, lang),
+        )
+        if mine
+        else say("stats_none", lang)
+    ]
+    if everyone:
+        parts += ["", say("stats_all", lang, users=len(everyone))]
+        parts += [
+            say(
+                "stats_line",
+                lang,
+                name=u.name,
+                answers=u.answers,
+                prompt_tokens=u.prompt_tokens,
+                completion_tokens=u.completion_tokens,
+                speed=_speed(u, lang),
+            )
+            for u in everyone
+        ]
+        parts.append(
+            say(
+                "stats_total",
+                lang,
+                answers=sum(u.answers for u in everyone),
+                prompt_tokens=sum(u.prompt_tokens for u in everyone),
+                completion_tokens=sum(u.completion_tokens for u in everyone),
+            )
+        )
+    return "\n".join(parts)

@@ -28,6 +28,10 @@ MESSAGES: dict[str, str] = {
         "/settings - 温度、上下文长度、思考、回答页脚\n"
         "/model - 列出已安装的模型并切换（或 /model NAME）\n"
         "/status - Ollama、已加载的模型、机器人状态\n"
+        "/stats - 你的回答次数和 token 用量\n"
+        "/lang - 机器人的语言\n"
+        "/export - 把你的对话导出为文件；/forget 删除保存的关于你的一切\n"
+        "/groupmode - 群组里：大家共享一个对话，或每人各自一个\n"
         "/id - 你的用户 id 和本聊天的 id\n"
         "/help - 本列表\n\n"
         "管理员：/pull NAME 安装模型，/rm NAME 删除模型；"
@@ -92,6 +96,11 @@ MESSAGES: dict[str, str] = {
     "cmd_ask": "在对话之外单独回答一次",
     "cmd_compare": "把同一个提示词发给多个模型",
     "cmd_role": "选择角色（系统提示词）",
+    "cmd_forget": "删除保存的关于你的一切",
+    "cmd_export": "把你的对话导出为 Markdown 文件",
+    "cmd_stats": "你的回答次数和 token 用量",
+    "cmd_lang": "选择机器人的语言",
+    "cmd_groupmode": "群组里共享或各自的对话",
     "cmd_settings": "温度、上下文、思考、页脚",
     # Models
     "model_menu": "{host} 上已安装的模型。你当前用的是：{current}",
@@ -238,4 +247,52 @@ MESSAGES: dict[str, str] = {
     "footer_speed": "{speed:.1f} token/s",
     "thinking_now": "💭 思考中……",
     "thought_for": "💭 思考了 {duration}",
+    # 隐私、用量、语言、群组
+    "forget_confirm": (
+        "要删除我保存的关于你的一切吗？包括你的对话、照片、设置和私人角色。此操作无法撤销。"
+    ),
+    "button_forget_yes": "全部删除",
+    "button_forget_no": "保留",
+    "forget_done": "完成：关于你的任何内容都不再保存。给我发消息即可重新开始。",
+    "forget_kept": "没有删除任何内容。",
+    "export_empty": "我没有保存你的任何对话。",
+    "export_caption": "你和我的对话：共 {count} 条消息。",
+    "export_title": "# {name} 与 ollagram 的对话",
+    "export_exported": "导出时间：{date}。",
+    "export_conversation": "## {chat}，开始于 {date}",
+    "export_private_chat": "私聊",
+    "export_group_chat": "群组 {chat_id}",
+    "export_you": "你",
+    "export_images": "[{count} 张图片]",
+    "export_stopped": "（已停止）",
+    "export_failed": "（没有回答：出错了）",
+    "export_interrupted": "（机器人停止时被中断）",
+    "stats_none": "你还没有任何回答。",
+    "stats_mine": (
+        "你的用量：{answers} 次回答，输入 {prompt_tokens} 个 token，"
+        "输出 {completion_tokens} 个 token，{speed}。"
+    ),
+    "stats_all": "所有人（{users} 位用户）：",
+    "stats_line": (
+        "{name}：{answers} 次回答，输入 {prompt_tokens}，输出 {completion_tokens}，{speed}"
+    ),
+    "stats_total": (
+        "合计：{answers} 次回答，输入 {prompt_tokens} 个 token，输出 {completion_tokens} 个"
+    ),
+    "stats_speed": "平均每秒 {speed:.1f} 个 token",
+    "stats_speed_unknown": "速度未知",
+    "language_name": "简体中文",
+    "lang_menu": "我现在用{current}和你交流。请选择语言，或选“自动”以跟随你的 Telegram 应用。",
+    "lang_set": "从现在起，我用简体中文和你交流。",
+    "lang_auto": "从现在起，我跟随你的 Telegram 应用的语言。",
+    "lang_unknown": "我会说：{languages}。/lang auto 跟随你的 Telegram 应用。",
+    "button_lang_auto": "自动（Telegram）",
+    "groupmode_is": (
+        "本群目前是{mode}。管理员可以用 /groupmode shared 或 /groupmode personal 修改。"
+    ),
+    "groupmode_shared": "共享对话：所有人在同一个对话里交流",
+    "groupmode_personal": "每位成员各自一个对话",
+    "groupmode_set": "完成：本群现在是{mode}。",
+    "groupmode_private_chat": "/groupmode 只能在群组里使用。",
+    "groupmode_admins": "只有管理员可以修改群组的对话方式。",
 }

@@ -1,13 +1,14 @@
-"""Inline keyboards that take more than one screen: buttons in rows, pages with ◀ n/m ▶."""
+"""What the handlers share: paged inline keyboards, button answers, command text."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable, Sequence
 
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, User
 from telegram.error import BadRequest
 
+from bot.languages import LanguageChoices
 from bot.texts import say
 
 ANSWER_LIMIT = 200  # Telegram's limit for the text of answerCallbackQuery
@@ -72,3 +73,13 @@ async def edit_quietly(edit: Awaitable[object]) -> None:
     except BadRequest as err:
         if "not modified" not in err.message.lower():
             raise
+
+
+class Speaking:
+    """A handler class that speaks each user's language (their /lang choice, else Telegram's)."""
+
+    def __init__(self, langs: LanguageChoices) -> None:
+        self._langs = langs
+
+    def _lang(self, user: User | None) -> str | None:
+        return None if user is None else self._langs.of(user.id, user.language_code)
