@@ -35,7 +35,14 @@ from bot.llm import (
     ThinkingDelta,
 )
 from bot.models import ModelChoice
-from bot.notices import AnswerFooter, DocumentCut, ModelReplaced, Notice, RoleReplaced
+from bot.notices import (
+    AnswerFooter,
+    DocumentCut,
+    ImagesCut,
+    ModelReplaced,
+    Notice,
+    RoleReplaced,
+)
 from bot.queueing import SlotQueue
 from bot.roles import Role
 from bot.store import (
@@ -54,7 +61,10 @@ from bot.turns import Turn, TurnQueue
 log = logging.getLogger(__name__)
 
 HISTORY_LOAD_LIMIT = 400  # turns read from the store before trimming to the window
-IMAGE_TOKENS = 768  # what one image costs in the context (llava: 576; others more)
+# What one image costs in the context: LLaVA 1.6 (llava:latest) takes up to 2,880 tokens; models
+# whose architecture says otherwise are looked up, by /api/show's general.architecture.
+IMAGE_TOKENS = 2880
+IMAGE_TOKENS_BY_ARCHITECTURE = {"gemma3": 256, "gemma3n": 256, "mllama": 1601, "qwen25vl": 2304}
 COMPARE_MIN_MODELS = 2
 DOCUMENT_MARGIN_TOKENS = 64  # the delimiters around a document's text, and rounding
 CHECKPOINT_INTERVAL_S = 2.0  # how much of an answer a crash may lose
@@ -211,6 +221,13 @@ class Generation:
     options: dict[str, Any]
     think: bool | None  # None for models that cannot think: Ollama refuses `think` for them
     context_tokens: int
+    image_tokens: int = IMAGE_TOKENS  # what one image costs this model
+
+    @property
+    def budget_tokens(self) -> int:
+        """What the prompt may take: the window less a quarter for the answer, which Ollama
+        needs in the same context."""
+        return self.context_tokens - self.context_tokens // 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,9 +245,9 @@ def estimate_tokens(text: str) -> int:
     return len(text.encode("utf-8")) // 3 + 4
 
 
-def message_tokens(message: ChatMessage) -> int:
+def message_tokens(message: ChatMessage, image_tokens: int = IMAGE_TOKENS) -> int:
     """The estimate for a message with its images."""
-    return estimate_tokens(message.content) + IMAGE_TOKENS * len(message.images)
+    return estimate_tokens(message.content) + image_tokens * len(message.images)
 
 
 def with_document(
@@ -253,16 +270,18 @@ def trim_to_context(
     history: Sequence[ChatMessage],
     question: ChatMessage,
     budget_tokens: int,
+    image_tokens: int = IMAGE_TOKENS,
 ) -> list[ChatMessage]:
     """System prompt + the newest turns that fit `budget_tokens` + the question.
 
     The oldest turns go first; the system prompt and the question are always kept, since Ollama
     itself would silently cut the front of an over-long context, system prompt included.
     """
-    used = message_tokens(question) + (estimate_tokens(system.content) if system else 0)
+    used = message_tokens(question, image_tokens)
+    used += estimate_tokens(system.content) if system else 0
     kept: list[ChatMessage] = []
     for message in reversed(history):
-        used += message_tokens(message)
+        used += message_tokens(message, image_tokens)
         if used > budget_tokens:
             break
         kept.append(message)
@@ -633,7 +652,9 @@ class ChatService:
         think = None
         if "thinking" in facts.capabilities:
             think = settings.think if settings.think is not None else self._defaults.think
-        return Generation({"temperature": temperature, "num_ctx": num_ctx}, think, num_ctx)
+        image_tokens = IMAGE_TOKENS_BY_ARCHITECTURE.get(facts.architecture, IMAGE_TOKENS)
+        options = {"temperature": temperature, "num_ctx": num_ctx}
+        return Generation(options, think, num_ctx, image_tokens)
 
     async def _answer_now(self, question: Question, sink: AnswerSink, stop: asyncio.Event) -> None:
         user = question.user
@@ -653,8 +674,10 @@ class ChatService:
             # Kept whole, so the conversation goes on from it once the model can be had; but
             # photos no model can see would only block every later message.
             text = said
-            if question.document is not None:
-                text, _ = with_document(said, question.document, None)
+            if question.document is not None:  # cut as for the default window
+                default = Generation({}, None, self._defaults.num_ctx)
+                room = _document_room(said, question.images, default, None)
+                text, _ = with_document(said, question.document, room)
             images = () if isinstance(err, NoVisionModel) else question.images
             await self._store.add_message(
                 conversation, "user", text, images=images, author_id=user.id
@@ -664,18 +687,20 @@ class ChatService:
             )
             await sink.fail(err)
             return
+        images = question.images
+        fitting = _images_that_fit(said, role, generation)
+        if len(images) > fitting:  # an album larger than the window: the first ones go
+            images = images[:fitting]
+            await sink.notice(ImagesCut(kept=fitting, sent=len(question.images)))
         text = said
         if question.document is not None:
-            text, cut = with_document(
-                said, question.document, self._document_room(role, question, generation)
-            )
+            room = _document_room(said, images, generation, role)
+            text, cut = with_document(said, question.document, room)
             if cut:
                 await sink.notice(DocumentCut(question.document.name))
         # Saved before the model is asked: whatever happens next, the question is not lost.
-        await self._store.add_message(
-            conversation, "user", text, images=question.images, author_id=user.id
-        )
-        messages = _context(role, earlier, text, question.images, generation.context_tokens)
+        await self._store.add_message(conversation, "user", text, images=images, author_id=user.id)
+        messages = _context(role, earlier, text, images, generation)
 
         async with self._slots.slot(stop, sink.waiting) as held:
             if not held:  # /stop (or shutdown) while waiting for the model
@@ -732,15 +757,6 @@ class ChatService:
             budget_tokens=num_ctx - num_ctx // 4,
         )
         return any(message.images for message in kept)
-
-    @staticmethod
-    def _document_room(role: Role, question: Question, generation: Generation) -> int:
-        """Tokens a document may take: the window less the answer's quarter, the role, the
-        question, its images and a margin for at least the last exchange."""
-        budget = generation.context_tokens - generation.context_tokens // 4
-        used = estimate_tokens(role.prompt) + estimate_tokens(question.text)
-        used += IMAGE_TOKENS * len(question.images) + DOCUMENT_MARGIN_TOKENS
-        return max(budget - used, 0)
 
     @staticmethod
     async def _deliver(streamed: _Streamed, sink: AnswerSink, footer: AnswerFooter | None) -> None:
@@ -809,12 +825,28 @@ def _history(earlier: Sequence[StoredMessage]) -> list[ChatMessage]:
     ]
 
 
+def _document_room(
+    question: str, images: Sequence[StoredImage], generation: Generation, role: Role | None
+) -> int:
+    """Tokens a document may take: half of what the prompt may hold less the role, the question
+    and its images, so the next question still has the document and its answer in context."""
+    used = estimate_tokens(question) + generation.image_tokens * len(images)
+    used += estimate_tokens(role.prompt) if role else 0
+    return max(generation.budget_tokens // 2 - used - DOCUMENT_MARGIN_TOKENS, 0)
+
+
+def _images_that_fit(question: str, role: Role, generation: Generation) -> int:
+    """How many images one message can carry in this window (at least one)."""
+    room = generation.budget_tokens - estimate_tokens(question) - estimate_tokens(role.prompt)
+    return max(room // generation.image_tokens, 1)
+
+
 def _context(
     role: Role,
     earlier: Sequence[StoredMessage],
     text: str,
     images: Sequence[StoredImage],
-    context_tokens: int,
+    generation: Generation,
 ) -> list[ChatMessage]:
     """The messages for `/api/chat`: the role, the history that fits, the question. Each image
     goes with the message it came with, and only there."""
@@ -824,12 +856,12 @@ def _context(
         ChatMessage(m.role, role.wrap(m.content), m.images) if m.role == "user" else m
         for m in _history(earlier)
     ]
-    # Room for the answer: a quarter of the window, as Ollama needs it in the same context.
     return trim_to_context(
         ChatMessage("system", system_prompt) if system_prompt else None,
         history,
         ChatMessage("user", role.wrap(text), tuple(i.data for i in images)),
-        budget_tokens=context_tokens - context_tokens // 4,
+        budget_tokens=generation.budget_tokens,
+        image_tokens=generation.image_tokens,
     )
 
 

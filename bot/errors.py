@@ -170,9 +170,11 @@ class ModelPullFailed(LLMError):
 
 
 class NoVisionModel(LLMError):
-    """Neither the user's model nor `model` (VISION_MODEL) on `host` can see images."""
+    """Neither the user's model nor `model` (VISION_MODEL) on `host` can see images; `installed`
+    says whether VISION_MODEL is there at all (installed, it lacks the capability)."""
 
-    def __init__(self, model: str, host: str) -> None:
+    def __init__(self, model: str, host: str, *, installed: bool = False) -> None:
         super().__init__(f"no model that can see images is installed on {host} ({model})")
         self.model = model
         self.host = host
+        self.installed = installed

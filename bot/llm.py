@@ -102,6 +102,7 @@ class ModelFacts:
 
     context_length: int | None
     capabilities: frozenset[str] = field(default_factory=frozenset)
+    architecture: str = ""  # model_info's general.architecture: llama, gemma3, qwen25vl…
 
 
 def _context_length(model_info: Mapping[str, Any] | None) -> int | None:
@@ -280,6 +281,7 @@ class OllamaGateway:
         facts = ModelFacts(
             context_length=_context_length(shown.modelinfo),
             capabilities=frozenset(shown.capabilities or ()),
+            architecture=str((shown.modelinfo or {}).get("general.architecture", "")),
         )
         self._facts[model] = facts
         return facts

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 import pypdf
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from bot.errors import UnreadableFile
 
 MAX_IMAGE_SIDE = 1344
 JPEG_QUALITY = 90
 MAX_IMAGE_PIXELS = 50_000_000  # a decompression bomb is refused, not decoded
+MAX_DOCUMENT_CHARS = 2_000_000  # far more than any context window takes
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 PDF_TYPE = "application/pdf"
 # Files read as text, by extension, when Telegram's mime type does not say text/*.
@@ -63,28 +64,40 @@ class PreparedImage:
 def prepare_image(data: bytes, name: str = "image") -> PreparedImage:
     """Decode, turn upright, downscale (long side ≤ MAX_IMAGE_SIDE) and re-encode as JPEG."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as opened:
-                if opened.width * opened.height > MAX_IMAGE_PIXELS:
-                    raise UnreadableFile(name, "the image has too many pixels")
-                image = ImageOps.exif_transpose(opened)
-                image.thumbnail((MAX_IMAGE_SIDE, MAX_IMAGE_SIDE), Image.Resampling.LANCZOS)
-                image = _flatten(image)
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as err:
-        raise UnreadableFile(name, "not an image Pillow can read") from err
+        image = _decoded_image(data, name)
+    except UnreadableFile:
+        raise
     except Image.DecompressionBombWarning as err:
         raise UnreadableFile(name, "the image has too many pixels") from err
+    except Exception as err:  # Pillow raises many kinds for damaged or odd files
+        raise UnreadableFile(name, "not an image Pillow can read") from err
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
     encoded = out.getvalue()
     return PreparedImage(encoded, hashlib.sha256(encoded).hexdigest(), image.width, image.height)
 
 
+def _decoded_image(data: bytes, name: str) -> Image.Image:
+    """The image upright, downscaled, in RGB."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(io.BytesIO(data)) as opened:
+            if opened.width * opened.height > MAX_IMAGE_PIXELS:
+                raise UnreadableFile(name, "the image has too many pixels")
+            # A JPEG decodes at a fraction of its size when that is all we keep.
+            opened.draft("RGB", (MAX_IMAGE_SIDE, MAX_IMAGE_SIDE))
+            image = ImageOps.exif_transpose(opened)
+            image.thumbnail((MAX_IMAGE_SIDE, MAX_IMAGE_SIDE), Image.Resampling.LANCZOS)
+            return _flatten(image)
+
+
 def _flatten(image: Image.Image) -> Image.Image:
-    """RGB for JPEG: transparency goes onto white (black would hide dark drawings)."""
+    """RGB for JPEG: transparency goes onto white (black would hide dark drawings), 16-bit and
+    float greys are scaled to 8 bits (converted directly they would clip to white)."""
     if image.mode == "RGB":
         return image
+    if image.mode in {"I", "I;16", "I;16B", "I;16L", "F"}:
+        return image.convert("I").point(lambda value: value / 256).convert("RGB")
     if image.mode in {"RGBA", "LA", "P", "PA"}:
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, "white")
@@ -124,16 +137,24 @@ def is_readable_document(mime_type: str | None, file_name: str | None) -> bool:
     return is_pdf(mime_type, file_name) or is_text(mime_type, file_name)
 
 
-def document_text(data: bytes, mime_type: str | None, file_name: str) -> str:
-    """The text of a text file or a PDF; UnreadableFile when there is none to be had."""
-    if is_pdf(mime_type, file_name):
-        return _pdf_text(data, file_name)
-    return _decoded(data, file_name)
+def document_text(
+    data: bytes, mime_type: str | None, file_name: str, max_chars: int = MAX_DOCUMENT_CHARS
+) -> str:
+    """The text of a text file or a PDF (a PDF is read only until `max_chars`, more would not
+    fit any context); UnreadableFile when there is none to be had."""
+    try:
+        if is_pdf(mime_type, file_name):
+            return _pdf_text(data, file_name, max_chars)
+        return _decoded(data, file_name)
+    except UnreadableFile:
+        raise
+    except Exception as err:  # pypdf and codecs raise many kinds for damaged files
+        raise UnreadableFile(file_name, "the file is damaged") from err
 
 
 def _decoded(data: bytes, file_name: str) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+        return data.decode("utf-16", errors="replace")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -145,15 +166,20 @@ def _decoded(data: bytes, file_name: str) -> str:
     return text
 
 
-def _pdf_text(data: bytes, file_name: str) -> str:
-    try:
-        reader = pypdf.PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise UnreadableFile(file_name, "the PDF is password-protected")
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except pypdf.errors.PyPdfError as err:
-        raise UnreadableFile(file_name, "the PDF is damaged") from err
-    text = "\n\n".join(page.strip() for page in pages if page.strip())
-    if not text:
+def _pdf_text(data: bytes, file_name: str, max_chars: int) -> str:
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    # Many PDFs are encrypted with only an owner password: they open with the empty one.
+    if reader.is_encrypted and not reader.decrypt(""):
+        raise UnreadableFile(file_name, "the PDF is password-protected")
+    pages: list[str] = []
+    length = 0
+    for page in reader.pages:
+        text = (page.extract_text() or "").strip()
+        if text:
+            pages.append(text)
+            length += len(text)
+        if length >= max_chars:
+            break
+    if not pages:
         raise UnreadableFile(file_name, "the PDF has no text layer (a scan?)")
-    return text
+    return "\n\n".join(pages)

@@ -152,8 +152,10 @@ class ModelCatalog:
         if not vision or await self._sees(choice.model):
             return choice
         found = find_installed(self._vision, await self.installed())
-        if found is None or not await self._sees(found.name, unknown=True):
+        if found is None:
             raise NoVisionModel(self._vision, self._server.host)
+        if not await self._sees(found.name, unknown=True):
+            raise NoVisionModel(self._vision, self._server.host, installed=True)
         return ModelChoice(found.name, replaced=choice.replaced)
 
     async def vision_model_for(self, chosen: str | None) -> str:

@@ -30,7 +30,15 @@ class DocumentCut:
     name: str
 
 
-Notice = ModelReplaced | RoleReplaced | DocumentCut
+@dataclass(frozen=True, slots=True)
+class ImagesCut:
+    """More photos came together than the model's window holds: the first `kept` were sent."""
+
+    kept: int
+    sent: int
+
+
+Notice = ModelReplaced | RoleReplaced | DocumentCut | ImagesCut
 
 
 @dataclass(frozen=True, slots=True)

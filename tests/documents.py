@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pypdf
 from PIL import Image
 
 
@@ -54,4 +55,14 @@ def pdf_bytes(pages: list[list[str]]) -> bytes:
     out.write(
         b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
     )
+    return out.getvalue()
+
+
+def encrypted_pdf(data: bytes, *, user_password: str) -> bytes:
+    """`data` encrypted with AES-128; an empty user password opens it without asking."""
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    writer = pypdf.PdfWriter(clone_from=reader)
+    writer.encrypt(user_password=user_password, owner_password="owner", algorithm="AES-128")
+    out = io.BytesIO()
+    writer.write(out)
     return out.getvalue()

@@ -108,3 +108,12 @@ def test_a_pdf_keeps_its_pages_in_order() -> None:
 )
 def test_which_documents_are_read(mime: str | None, name: str, readable: bool) -> None:
     assert is_readable_document(mime, name) is readable
+
+
+def test_sixteen_bit_greys_keep_their_shade() -> None:
+    out = io.BytesIO()
+    Image.new("I;16", (20, 20), 32768).save(out, format="PNG")  # mid-grey in 16 bits
+    prepared = prepare_image(out.getvalue())
+    pixel = Image.open(io.BytesIO(prepared.data)).getpixel((10, 10))
+    assert isinstance(pixel, tuple)
+    assert all(120 <= channel <= 136 for channel in pixel[:3]), pixel

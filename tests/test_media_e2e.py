@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.documents import image_bytes, pdf_bytes
+from tests.documents import encrypted_pdf, image_bytes, pdf_bytes
 from tests.fakes.ollama import FakeOllama, Reply
 from tests.fakes.telegram import FakeTelegram, FakeUser, StoredMessage
 from tests.harness import ADMIN, ALICE, GROUP_ID, MODEL, running_bot, stored_messages
@@ -21,6 +21,7 @@ from tests.harness import ADMIN, ALICE, GROUP_ID, MODEL, running_bot, stored_mes
 LLAVA = "llava:latest"
 GEMMA = "gemma3:4b"
 BIG = 25 * 1024 * 1024  # more than getFile hands over
+GROUP: dict[str, Any] = {"chat_id": GROUP_ID, "chat_type": "supergroup"}
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ async def tg() -> AsyncIterator[FakeTelegram]:
 @pytest.fixture
 async def ollama() -> AsyncIterator[FakeOllama]:
     async with FakeOllama() as fake:
-        fake.add_model(LLAVA, capabilities=("completion", "vision"), context_length=4096)
+        fake.add_model(LLAVA, capabilities=("completion", "vision"), context_length=32768)
         fake.add_model(MODEL, context_length=8192)  # newest: everyone's default, cannot see
         yield fake
 
@@ -171,7 +172,7 @@ async def test_an_album_of_three_photos_is_one_question(
     tg: FakeTelegram, ollama: FakeOllama, db_path: Path
 ) -> None:
     photos = [tg.add_file(image_bytes(300, 200, color=c)) for c in ("red", "green", "blue")]
-    async with running_bot(tg, ollama, db_path):
+    async with running_bot(tg, ollama, db_path, num_ctx=16384):
         tg.user_sends_photo(ALICE, [photos[0]], caption="compare these", media_group_id="album1")
         for photo in photos[1:]:
             await asyncio.sleep(0.1)
@@ -286,8 +287,9 @@ async def test_once_the_image_leaves_the_window_the_users_model_answers_again(
     tg: FakeTelegram, ollama: FakeOllama, db_path: Path
 ) -> None:
     photo = tg.add_file(image_bytes(500, 500))
-    long_text = "tell me more " * 115  # ~1,500 bytes: ~500 tokens by the bot's estimate
-    async with running_bot(tg, ollama, db_path, num_ctx=2048):
+    long_text = "tell me more " * 460  # ~6,000 bytes: ~2,000 tokens by the bot's estimate
+    # 8192 tokens: 6144 for the prompt; the photo costs 2880 (LLaVA 1.6's most).
+    async with running_bot(tg, ollama, db_path, num_ctx=8192):
         tg.user_sends_photo(ALICE, [photo], caption="what?")
         await answered(tg, ALICE)
         for count in (2, 3):
@@ -296,3 +298,76 @@ async def test_once_the_image_leaves_the_window_the_users_model_answers_again(
     models = [r["model"] for r in ollama.chat_requests]
     assert models == [LLAVA, LLAVA, MODEL]
     assert sent_images(ollama.chat_requests[2]) == [], "the photo no longer fits the window"
+
+
+async def test_an_album_larger_than_the_window_sends_the_first_photos_and_says_so(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    photos = [tg.add_file(image_bytes(100, 100, color=c)) for c in ("red", "green", "blue")]
+    async with running_bot(tg, ollama, db_path):  # NUM_CTX 8192: two photos of 2880 tokens
+        for photo in photos:
+            tg.user_sends_photo(ALICE, [photo], media_group_id="big")
+        notice, _answer = await answered(tg, ALICE, 2)
+    assert notice.content == (
+        "Only the first 2 of your 3 photos fit your model's context window; "
+        "the answer is about those."
+    )
+    [request] = ollama.chat_requests
+    assert len(sent_images(request)) == 2
+
+
+async def test_in_a_group_an_album_is_answered_when_any_part_mentions_the_bot(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    tg.privacy_mode = False  # the bot sees every part, as with privacy mode off
+    photos = [tg.add_file(image_bytes(100, 100)) for _ in range(2)]
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends_photo(ALICE, [photos[0]], media_group_id="g1", **GROUP)
+        tg.user_sends_photo(
+            ALICE,
+            [photos[1]],
+            caption="@ollagram_test_bot which is nicer?",
+            media_group_id="g1",
+            **GROUP,
+        )
+        tg.user_sends_photo(ALICE, [photos[0]], media_group_id="g2", **GROUP)
+        tg.user_sends_photo(
+            ALICE, [photos[1]], caption="just for friends", media_group_id="g2", **GROUP
+        )
+        await tg.wait_for_bot_messages(GROUP_ID)
+        await asyncio.sleep(1.5)
+    [request] = ollama.chat_requests
+    assert request["messages"][-1]["content"] == "which is nicer?"
+    assert len(sent_images(request)) == 2
+    assert len(tg.bot_messages(GROUP_ID)) == 1, "the album without a mention is left alone"
+
+
+async def test_a_follow_up_after_a_long_document_still_has_the_document(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    log = tg.add_file(("".join(f"line {n}: all is well\n" for n in range(20_000))).encode())
+    ollama.script("It is a log. " * 60, "Line 5 says all is well.")  # a real-sized answer
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends_document(ALICE, log, file_name="server.log", mime_type="text/plain")
+        await answered(tg, ALICE, 2)
+        tg.user_sends(ALICE, "what is on line 5?")
+        await answered(tg, ALICE, 3)
+    follow_up = ollama.chat_requests[1]["messages"]
+    assert "--- server.log ---" in follow_up[-3]["content"], "the document is still in context"
+    assert follow_up[-2]["role"] == "assistant"
+    assert follow_up[-1]["content"] == "what is on line 5?"
+
+
+async def test_a_pdf_encrypted_without_a_password_is_read_and_a_locked_one_is_refused(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    opened = tg.add_file(encrypted_pdf(pdf_bytes([["Owner-only protection."]]), user_password=""))
+    locked = tg.add_file(encrypted_pdf(pdf_bytes([["Secret."]]), user_password="s3cret"))
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends_document(ALICE, opened, file_name="open.pdf", mime_type="application/pdf")
+        await answered(tg, ALICE)
+        tg.user_sends_document(ALICE, locked, file_name="locked.pdf", mime_type="application/pdf")
+        [*_, refusal] = await answered(tg, ALICE, 2)
+    assert "Owner-only protection." in ollama.chat_requests[0]["messages"][-1]["content"]
+    assert refusal.content == "I can't read locked.pdf: the PDF is password-protected."
+    assert len(ollama.chat_requests) == 1

@@ -77,11 +77,15 @@ class Albums:
         # A debounce: each new part pushes the end further, so a timed sleep is the point here.
         while (quiet := time.monotonic() - album.last_part_at) < self.wait_s:  # noqa: ASYNC110
             await asyncio.sleep(self.wait_s - quiet)
+        self.close(album)
+        return sorted(album.messages, key=lambda m: m.message_id)
+
+    def close(self, album: _Album) -> None:
+        """Take no more parts into `album` and forget it (a later part starts a new one)."""
         album.complete = True
         for key, value in list(self._open.items()):
             if value is album:
                 del self._open[key]
-        return sorted(album.messages, key=lambda m: m.message_id)
 
 
 def largest_photo(sizes: Sequence[PhotoSize], limit: int) -> PhotoSize | None:
@@ -144,21 +148,10 @@ class MediaHandlers(Speaking):
             album = self._albums.add(message, message.media_group_id)
             if album is None:
                 return  # another part's handler answers the whole album
-            if not self._addressed(message, context):
-                return
-
-            async def load_album() -> Question | None:
-                if not await self._can_see(message, user):
-                    return None
-                parts = await self._albums.parts(album)
-                images = [await self._photo(context.bot, part) for part in parts]
-                captioned = next((p for p in parts if p.caption), None)
-                caption = self._caption(captioned, context) if captioned else ""
-                return self._question(message, user, caption, DEFAULT_ALBUM_QUESTION, images)
-
-            await self._chat.answer(
-                self._placeholder(message, user), self._stream(message, user), load=load_album
-            )
+            try:
+                await self._answer_album(message, user, album, context)
+            finally:
+                self._albums.close(album)
             return
         if not self._addressed(message, context):
             return
@@ -223,6 +216,28 @@ class MediaHandlers(Speaking):
             self._placeholder(message, user), self._stream(message, user), load=load_document
         )
 
+    async def _answer_album(
+        self, first: Message, user: User, album: _Album, context: ContextTypes.DEFAULT_TYPE
+    ) -> None:
+        if first.chat.type != ChatType.PRIVATE:
+            # In a group any part may carry the mention: wait for all of them to decide.
+            parts = await self._albums.parts(album)
+            if not any(self._addressed(part, context) for part in parts):
+                return
+
+        async def load_album() -> Question | None:
+            if not await self._can_see(first, user):
+                return None
+            parts = await self._albums.parts(album)
+            images = [await self._photo(context.bot, part) for part in parts]
+            captioned = next((p for p in parts if p.caption), None)
+            caption = self._caption(captioned, context) if captioned else ""
+            return self._question(first, user, caption, DEFAULT_ALBUM_QUESTION, images)
+
+        await self._chat.answer(
+            self._placeholder(first, user), self._stream(first, user), load=load_album
+        )
+
     # -- helpers ----------------------------------------------------------------------------
 
     def _addressed(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:
@@ -243,7 +258,9 @@ class MediaHandlers(Speaking):
         try:
             await self._chat.vision_model(user.id)
         except NoVisionModel as err:
-            keyboard = self._offer_pull(err.model, user.id, self._lang(user))
+            keyboard = (
+                None if err.installed else self._offer_pull(err.model, user.id, self._lang(user))
+            )
             await message.reply_text(describe_error(err, self._lang(user)), reply_markup=keyboard)
             return False
         except LLMError:

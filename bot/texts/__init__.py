@@ -22,7 +22,7 @@ from bot.errors import (
     TooFewModels,
     UnreadableFile,
 )
-from bot.notices import DocumentCut, ModelReplaced, Notice, RoleReplaced
+from bot.notices import DocumentCut, ImagesCut, ModelReplaced, Notice, RoleReplaced
 from bot.texts import en, zh
 
 CATALOGS: dict[str, dict[str, str]] = {"en": en.MESSAGES, "zh": zh.MESSAGES}
@@ -53,7 +53,8 @@ def describe_error(error: BotError, language_code: str | None = None) -> str:
         case TooFewModels():
             return say("compare_too_few", language_code)
         case NoVisionModel():
-            return say("error_no_vision", language_code, model=error.model, host=error.host)
+            key = "error_vision_model_blind" if error.installed else "error_no_vision"
+            return say(key, language_code, model=error.model, host=error.host)
         case FileTooBig():
             return say(
                 "error_file_too_big",
@@ -95,3 +96,5 @@ def describe_notice(notice: Notice, language_code: str | None = None) -> str:
             return say("role_replaced", language_code, removed=notice.removed, now=notice.now)
         case DocumentCut():
             return say("document_cut", language_code, name=notice.name)
+        case ImagesCut():
+            return say("images_cut", language_code, kept=notice.kept, sent=notice.sent)

@@ -62,6 +62,10 @@ MESSAGES: dict[str, str] = {
         "I can't read {name}. I read photos and images (JPEG, PNG, WebP), text files (.txt, "
         ".md, source code, .csv, .json, .log …) and PDFs."
     ),
+    "images_cut": (
+        "Only the first {kept} of your {sent} photos fit your model's context window; "
+        "the answer is about those."
+    ),
     "document_cut": (
         "{name} is longer than your model's context window, so only its beginning was read."
     ),
@@ -90,6 +94,10 @@ MESSAGES: dict[str, str] = {
         "No model here can see images: your model can't, and {model} (VISION_MODEL) is not "
         "installed on {host}. An admin can install it with /pull {model}; "
         "/new goes on without the photos of this conversation."
+    ),
+    "error_vision_model_blind": (
+        "Your model can't see images, and neither can {model}, the VISION_MODEL on {host}: "
+        "set VISION_MODEL to a model with vision (llava, gemma3, qwen2.5vl…)."
     ),
     "error_file_too_big": "{name} has {size} MB; I can read files up to {limit} MB.",
     "error_unreadable": "I can't read {name}: {reason}.",

@@ -57,6 +57,7 @@ MESSAGES: dict[str, str] = {
         "我读不了 {name}。我能读取照片和图片（JPEG、PNG、WebP）、"
         "文本文件（.txt、.md、源代码、.csv、.json、.log 等）和 PDF。"
     ),
+    "images_cut": "你的 {sent} 张照片中只有前 {kept} 张能放进模型的上下文窗口，回答只针对这几张。",
     "document_cut": "{name} 超出了你的模型的上下文窗口，所以只读取了开头部分。",
     "ids": "你的用户 id：{user_id}\n本聊天的 id：{chat_id}",
     "error_unavailable": (
@@ -78,6 +79,10 @@ MESSAGES: dict[str, str] = {
     "error_no_vision": (
         "这里没有能看图的模型：你的模型不支持看图，而 {model}（VISION_MODEL）没有安装在 {host} 上。"
         "管理员可以用 /pull {model} 安装；也可以用 /new 开始新对话，不再带上本次对话中的照片。"
+    ),
+    "error_vision_model_blind": (
+        "你的模型看不了图片，{host} 上的 VISION_MODEL {model} 也看不了："
+        "请把 VISION_MODEL 设为能看图的模型（llava、gemma3、qwen2.5vl 等）。"
     ),
     "error_file_too_big": "{name} 有 {size} MB；我最多能读取 {limit} MB 的文件。",
     "error_unreadable": "我读不了 {name}：{reason}。",
