@@ -10,7 +10,7 @@ import pytest
 
 from bot.app import COMMANDS
 from bot.roles import RoleProblem
-from bot.texts import en
+from bot.texts import en, say, zh
 
 BOT = Path(__file__).resolve().parents[1] / "bot"
 
@@ -46,3 +46,23 @@ def test_every_key_the_code_says_is_in_the_english_catalog() -> None:
 def test_templates_are_valid_format_strings(key: str) -> None:
     fields = [name for _, name, _, _ in string.Formatter().parse(en.MESSAGES[key]) if name]
     assert all(name.isidentifier() for name in fields), fields
+
+
+def test_the_chinese_catalog_has_every_english_key_with_the_same_placeholders() -> None:
+    def fields(template: str) -> list[tuple[str, str | None, str | None]]:
+        return sorted(
+            (name, conversion, spec)
+            for _, name, spec, conversion in string.Formatter().parse(template)
+            if name is not None
+        )
+
+    assert zh.MESSAGES.keys() == en.MESSAGES.keys()
+    for key, template in en.MESSAGES.items():
+        assert fields(zh.MESSAGES[key]) == fields(template), key
+
+
+def test_a_language_code_picks_its_catalog() -> None:
+    assert say("stopped_nothing", "zh-hans") == zh.MESSAGES["stopped_nothing"]
+    assert say("stopped_nothing", "zh-TW") == zh.MESSAGES["stopped_nothing"]
+    assert say("stopped_nothing", "de") == en.MESSAGES["stopped_nothing"]
+    assert say("stopped_nothing", None) == en.MESSAGES["stopped_nothing"]

@@ -53,8 +53,16 @@ def addressed_text(message: Message, bot: User) -> str | None:
     )
     for value in mentions.values():
         if mention and value.lower() == mention:
-            return text.replace(value, "", 1).strip()
+            return _without(text, value)
     return None
+
+
+def _without(text: str, mention: str) -> str:
+    """`text` without the @mention, tidied: "what do you think, @bot?" → "what do you think?"."""
+    text = text.replace(mention, " ", 1)
+    text = re.sub(r"\s+", " ", text)
+    text = re.sub(r"\s+([,.!?;:])", r"\1", text)
+    return re.sub(r"[,;:]+([.!?])", r"\1", text).strip(" ,;:")
 
 
 def open_stream(
