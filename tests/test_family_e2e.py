@@ -6,7 +6,7 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from tests.harness import (
 
 CAROL = FakeUser(id=1003, first_name="Carol", language_code="en")
 WEI = FakeUser(id=1004, first_name="Wei", language_code="zh-hans")
+DAVE = FakeUser(id=1005, first_name="Dave", language_code="en")
 GROUP: dict[str, Any] = {"chat_id": GROUP_ID, "chat_type": "supergroup"}
 BOT = "@ollagram_test_bot"
 
@@ -49,7 +50,13 @@ async def ollama() -> AsyncIterator[FakeOllama]:
 
 
 def family(**overrides: Any) -> dict[str, Any]:
-    return {"allowed_user_ids": frozenset({ALICE.id, BOB.id, CAROL.id, WEI.id}), **overrides}
+    users = frozenset({ALICE.id, BOB.id, CAROL.id, WEI.id, DAVE.id})
+    return {"allowed_user_ids": users, **overrides}
+
+
+def shows(tg: FakeTelegram, user: FakeUser, part: str) -> Callable[[], bool]:
+    """A check that the bot's messages to `user` contain `part`."""
+    return lambda: part in "".join(tg.bot_texts(user.id))
 
 
 def group_texts(tg: FakeTelegram) -> list[str]:
@@ -113,26 +120,32 @@ async def test_the_queue_tells_each_user_their_place_keeps_the_order_and_stop_le
     ollama.script(
         Reply(text="Alice's long answer " * 8, token_delay=0.08),
         Reply(text="Bob's answer", token_delay=0.02),
-        "Dave never asks",
+        Reply(text="Dave's answer", token_delay=0.02),
     )
     async with running_bot(tg, ollama, db_path, **family(stream_mode="edit")):
         tg.user_sends(ALICE, "first")
         await ollama.wait_for(lambda: len(ollama.chat_requests) == 1)
-        tg.user_sends(BOB, "second")
-        await tg.wait_for(lambda: "1 ahead" in "".join(tg.bot_texts(BOB.id)))
-        tg.user_sends(CAROL, "third")
-        await tg.wait_for(lambda: "2 ahead" in "".join(tg.bot_texts(CAROL.id)))
+        for user, text, ahead in ((BOB, "second", 1), (CAROL, "third", 2), (DAVE, "fourth", 3)):
+            tg.user_sends(user, text)
+            await tg.wait_for(shows(tg, user, f"{ahead} ahead"))
         [carol_waiting] = tg.bot_messages(CAROL.id)
         tg.user_sends(CAROL, "/stop")
         await tg.wait_for(lambda: "still waiting" in carol_waiting.content)
         [bob_message] = tg.bot_messages(BOB.id)
-        await tg.wait_for(lambda: bob_message.content == "Bob's answer", timeout=10)
-    assert [r["messages"][-1]["content"] for r in ollama.chat_requests] == ["first", "second"]
-    assert bob_message.edits[0].startswith("⏳ Waiting for the model: 1 ahead of you")
-    assert carol_waiting.edits[0].startswith("⏳ Waiting for the model: 2 ahead of you")
+        [dave_message] = tg.bot_messages(DAVE.id)
+        await tg.wait_for(lambda: dave_message.content == "Dave's answer", timeout=15)
+    # First come, first served across users; Carol left the line and was never asked.
+    asked = [r["messages"][-1]["content"] for r in ollama.chat_requests]
+    assert asked == ["first", "second", "fourth"]
+    assert bob_message.edits[0] == "⏳ Waiting for the model: 1 ahead of you…"
+    assert bob_message.content == "Bob's answer", "the waiting message became the answer"
+    assert carol_waiting.edits[0] == "⏳ Waiting for the model: 2 ahead of you…"
     assert carol_waiting.content == (
         "Stopped: it was still waiting for the model, so nothing was written."
     )
+    # Dave's place was updated as the line moved: Carol left, then Alice was done.
+    waited = [text for text in dave_message.edits if text.startswith("⏳")]
+    assert [text.split(": ")[1].split(" ahead")[0] for text in waited] == ["3", "2", "1"]
     assert stored_messages(db_path, CAROL.id) == [
         ("user", "third", "complete", None),
         ("assistant", "", "stopped", None),
