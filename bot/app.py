@@ -47,7 +47,7 @@ from bot.retention import Retention
 from bot.roles import RoleBook
 from bot.store import Store
 from bot.streaming import AnswerStreams, ChatPacer, ChatRateLimiter
-from bot.texts import say
+from bot.texts import CATALOGS, FALLBACK, say
 
 # PTB's announced future: durations as timedelta. Opting in now keeps its deprecation warning
 # (raised on every `RetryAfter.retry_after`) out of the logs; our code accepts both types.
@@ -96,7 +96,12 @@ def build_application(
         await langs.load()
         if retention is not None:
             retention.start()
-        await app.bot.set_my_commands([BotCommand(name, say(f"cmd_{name}")) for name in COMMANDS])
+        for language in (None, *(code for code in CATALOGS if code != FALLBACK)):
+            # Telegram shows each user the menu in their app's language (English otherwise).
+            await app.bot.set_my_commands(
+                [BotCommand(name, say(f"cmd_{name}", language)) for name in COMMANDS],
+                language_code=language,
+            )
         log.info("ollagram is up as @%s, Ollama at %s", app.bot.username, settings.ollama_host)
         if not settings.allowed_user_ids:
             log.warning(
@@ -192,7 +197,7 @@ def build_application(
             account=AccountHandlers(store, chat, policy, langs),
         ),
     )
-    app.add_error_handler(report_error)
+    app.add_error_handler(ErrorReporter(langs))
     return app
 
 
@@ -270,13 +275,21 @@ def register_handlers(app: BotApplication, policy: AccessPolicy, handlers: Handl
     app.add_handler(MessageHandler(new & filters.ChatType.PRIVATE & ~filters.TEXT, basics.on_other))
 
 
-async def report_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log any unexpected failure with its traceback and tell the user something went wrong."""
-    log.error("unexpected error while handling an update", exc_info=context.error)
-    if isinstance(update, Update) and update.effective_message is not None:
-        lang = update.effective_user.language_code if update.effective_user else None
-        with contextlib.suppress(TelegramError):
-            await update.effective_message.reply_text(say("error_unexpected", lang))
+class ErrorReporter:
+    """Logs any unexpected failure with its traceback and tells the user, in their language,
+    that something went wrong."""
+
+    def __init__(self, langs: LanguageChoices) -> None:
+        self._langs = langs
+
+    async def __call__(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """PTB's error handler."""
+        log.error("unexpected error while handling an update", exc_info=context.error)
+        if isinstance(update, Update) and update.effective_message is not None:
+            user = update.effective_user
+            lang = self._langs.of(user.id, user.language_code) if user else None
+            with contextlib.suppress(TelegramError):
+                await update.effective_message.reply_text(say("error_unexpected", lang))
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,6 +79,7 @@ class HistoryStore(Protocol):
     async def forget_model(self, user_id: int, model: str) -> None: ...
     async def set_setting(self, user_id: int, name: SettingName, value: SettingValue) -> None: ...
     async def current_conversation(self, chat_id: int, user_id: int) -> int: ...
+    async def forget_user(self, user_id: int) -> None: ...
     async def new_conversation(self, chat_id: int, user_id: int) -> int: ...
     async def new_conversations(self, user_id: int) -> None: ...
     async def recent_messages(
@@ -293,12 +294,24 @@ def trim_to_context(
 
 
 @dataclass(slots=True)
+class _Pending:
+    """A question waiting for its thread's turn."""
+
+    asker: int
+    sink: AnswerSink
+    epoch: int  # the asker's /forget count when it was asked
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass(slots=True)
 class _Thread:
-    """One (chat, user) pair's turn-taking: `turns` orders answers, `stop` cuts the current."""
+    """One (chat, user) pair's turn-taking: `turns` orders answers, `stop` cuts the current,
+    `pending` are the questions waiting for their turn."""
 
     turns: TurnQueue = field(default_factory=TurnQueue)
     stop: asyncio.Event | None = None
     asker: int | None = None  # whose question is being answered (a shared thread has many)
+    pending: list[_Pending] = field(default_factory=list)
 
 
 class ChatService:
@@ -321,6 +334,7 @@ class ChatService:
         self._threads: dict[tuple[int, int], _Thread] = {}
         self._slots = SlotQueue(defaults.concurrent_answers)
         self._shared: set[int] = set()  # chats with one thread for all their members
+        self._epochs: dict[int, int] = {}  # user id → how often they used /forget
         self._closing = False
         self._writing = 0  # answers being written now
         self._idle = asyncio.Event()
@@ -486,30 +500,52 @@ class ChatService:
     async def _turn(
         self, question: Question, sink: AnswerSink
     ) -> AsyncIterator[asyncio.Event | None]:
-        """This thread's turn: the event /stop sets, or None when shutting down (the user is
-        told). Unexpected failures inside are logged and the user is told."""
-        thread = self._thread(question.chat_id, question.user.id)
+        """This thread's turn: the event /stop sets, or None when there is nothing to answer
+        (shutting down, taken out of the line by /stop, or the asker used /forget; the user is
+        told what applies). Unexpected failures inside are logged and the user is told."""
+        asker = question.user.id
+        thread = self._thread(question.chat_id, asker)
         # Joined before any await, so questions are answered in the order they arrived.
-        async with thread.turns.join():
-            if self._closing:
-                await sink.fail(ShuttingDown())
-                yield None
-                return
-            thread.stop = asyncio.Event()
-            thread.asker = question.user.id
-            self._writing += 1
-            self._idle.clear()
-            try:
-                yield thread.stop
-            except Exception:  # the boundary: a bug or a broken database must not go silent
-                log.exception("answering failed in chat %s", question.chat_id)
-                await sink.fail(BotError("unexpected failure"))
-            finally:
-                thread.stop = None
-                thread.asker = None
-                self._writing -= 1
-                if not self._writing:
-                    self._idle.set()
+        turn = thread.turns.join()
+        waiting = _Pending(asker, sink, self._epochs.get(asker, 0))
+        thread.pending.append(waiting)
+        if self.is_shared(question.chat_id) and (
+            thread.asker is not None or len(thread.pending) > 1
+        ):
+            sink.waiting(len(thread.pending) - (0 if thread.asker is not None else 1))
+        try:
+            async with turn:
+                thread.pending.remove(waiting)
+                self._tell_places(question.chat_id, thread)
+                forgotten = waiting.epoch != self._epochs.get(asker, 0)  # nothing may be kept
+                if self._closing or waiting.cancel.is_set() or forgotten:
+                    await sink.fail(ShuttingDown() if self._closing else LeftQueue())
+                    yield None
+                    return
+                thread.stop = asyncio.Event()
+                thread.asker = asker
+                self._writing += 1
+                self._idle.clear()
+                try:
+                    yield thread.stop
+                except Exception:  # the boundary: a bug or a broken database must not go silent
+                    log.exception("answering failed in chat %s", question.chat_id)
+                    await sink.fail(BotError("unexpected failure"))
+                finally:
+                    thread.stop = None
+                    thread.asker = None
+                    self._writing -= 1
+                    if not self._writing:
+                        self._idle.set()
+        finally:
+            if waiting in thread.pending:  # cancelled while waiting
+                thread.pending.remove(waiting)
+
+    def _tell_places(self, chat_id: int, thread: _Thread) -> None:
+        """In a shared thread, everyone still waiting hears their new place."""
+        if self.is_shared(chat_id):
+            for ahead, waiting in enumerate(thread.pending, start=1):
+                waiting.sink.waiting(ahead)
 
     def _owner(self, chat_id: int, user_id: int) -> int:
         """Whose thread a message belongs to: the user's, or in a shared chat the chat's."""
@@ -521,14 +557,37 @@ class ChatService:
 
     def stop(self, chat_id: int, user_id: int) -> bool:
         """Cut the answer being written (or waiting for the model) for this user in this chat;
-        False if there is none."""
+        in a shared thread, where others' answers go first, take the user's waiting questions
+        out of the line instead. False if there is nothing of theirs."""
         thread = self._threads.get((chat_id, self._owner(chat_id, user_id)))
-        if thread is None or thread.stop is None or thread.stop.is_set():
+        if thread is None:
             return False
-        if thread.asker != user_id:  # in a shared thread: someone else's question
+        if thread.asker == user_id and thread.stop is not None and not thread.stop.is_set():
+            thread.stop.set()
+            return True
+        if thread.asker == user_id or not self.is_shared(chat_id):
             return False
-        thread.stop.set()
-        return True
+        mine = [p for p in thread.pending if p.asker == user_id and not p.cancel.is_set()]
+        for waiting in mine:
+            waiting.cancel.set()
+        return bool(mine)
+
+    async def forget(self, user: UserProfile) -> None:
+        """/forget: cut the user's answers, drop their questions still waiting (silently), and
+        once nothing of theirs runs, delete everything kept about them."""
+        self._epochs[user.id] = self._epochs.get(user.id, 0) + 1
+        involved = [
+            thread
+            for thread in self._threads.values()
+            if thread.asker == user.id or any(p.asker == user.id for p in thread.pending)
+        ]
+        for thread in involved:
+            if thread.asker == user.id and thread.stop is not None:
+                thread.stop.set()
+        for thread in involved:
+            async with thread.turns.join():  # after every turn taken before this
+                pass
+        await self._store.forget_user(user.id)
 
     # -- groups ------------------------------------------------------------------------------
 
@@ -552,6 +611,7 @@ class ChatService:
         """Shutting down: start no new answer, give the running ones `grace_s` to finish, then
         cut them (the text so far is delivered and kept as `stopped`)."""
         self._closing = True
+        self._slots.close()  # questions still waiting for the model are told to ask again
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(grace_s):
                 await self._idle.wait()
@@ -563,6 +623,7 @@ class ChatService:
     def stop_all(self) -> None:
         """Cut every running answer (kept as `stopped`) and start no new one."""
         self._closing = True
+        self._slots.close()
         for thread in self._threads.values():
             if thread.stop is not None:
                 thread.stop.set()

@@ -89,10 +89,11 @@ class FileTooBig(FileProblem):
 
 
 class UnreadableFile(FileProblem):
-    """`name` cannot be read; `reason` says why, in words for the user."""
+    """`name` cannot be read; `reason` says why, as a key of the texts' `unreadable_*` (e.g.
+    `password`, `damaged`, `not_an_image`)."""
 
     def __init__(self, name: str, reason: str) -> None:
-        super().__init__(name, f"{name} cannot be read: {reason}")
+        super().__init__(name, f"{name} cannot be read ({reason})")
         self.reason = reason
 
 

@@ -68,9 +68,9 @@ def prepare_image(data: bytes, name: str = "image") -> PreparedImage:
     except UnreadableFile:
         raise
     except Image.DecompressionBombWarning as err:
-        raise UnreadableFile(name, "the image has too many pixels") from err
+        raise UnreadableFile(name, "too_many_pixels") from err
     except Exception as err:  # Pillow raises many kinds for damaged or odd files
-        raise UnreadableFile(name, "not an image Pillow can read") from err
+        raise UnreadableFile(name, "not_an_image") from err
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
     encoded = out.getvalue()
@@ -83,7 +83,7 @@ def _decoded_image(data: bytes, name: str) -> Image.Image:
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         with Image.open(io.BytesIO(data)) as opened:
             if opened.width * opened.height > MAX_IMAGE_PIXELS:
-                raise UnreadableFile(name, "the image has too many pixels")
+                raise UnreadableFile(name, "too_many_pixels")
             # A JPEG decodes at a fraction of its size when that is all we keep.
             opened.draft("RGB", (MAX_IMAGE_SIDE, MAX_IMAGE_SIDE))
             image = ImageOps.exif_transpose(opened)
@@ -149,7 +149,7 @@ def document_text(
     except UnreadableFile:
         raise
     except Exception as err:  # pypdf and codecs raise many kinds for damaged files
-        raise UnreadableFile(file_name, "the file is damaged") from err
+        raise UnreadableFile(file_name, "damaged") from err
 
 
 def _decoded(data: bytes, file_name: str) -> str:
@@ -159,10 +159,10 @@ def _decoded(data: bytes, file_name: str) -> str:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         if b"\x00" in data:  # binary content under a text name
-            raise UnreadableFile(file_name, "it is not a text file") from None
+            raise UnreadableFile(file_name, "not_text") from None
         text = data.decode("cp1252", errors="replace")
     if "\x00" in text:
-        raise UnreadableFile(file_name, "it is not a text file")
+        raise UnreadableFile(file_name, "not_text")
     return text
 
 
@@ -170,7 +170,7 @@ def _pdf_text(data: bytes, file_name: str, max_chars: int) -> str:
     reader = pypdf.PdfReader(io.BytesIO(data))
     # Many PDFs are encrypted with only an owner password: they open with the empty one.
     if reader.is_encrypted and not reader.decrypt(""):
-        raise UnreadableFile(file_name, "the PDF is password-protected")
+        raise UnreadableFile(file_name, "password")
     pages: list[str] = []
     length = 0
     for page in reader.pages:
@@ -181,5 +181,5 @@ def _pdf_text(data: bytes, file_name: str, max_chars: int) -> str:
         if length >= max_chars:
             break
     if not pages:
-        raise UnreadableFile(file_name, "the PDF has no text layer (a scan?)")
+        raise UnreadableFile(file_name, "no_text_layer")
     return "\n\n".join(pages)

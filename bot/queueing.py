@@ -30,6 +30,7 @@ class SlotQueue:
     slots: int = 1
     _holders: int = 0
     _line: list[_Waiter] = field(default_factory=list)
+    _closed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def waiting(self) -> int:
@@ -38,8 +39,12 @@ class SlotQueue:
 
     @contextlib.asynccontextmanager
     async def slot(self, stop: asyncio.Event, on_ahead: AheadListener) -> AsyncIterator[bool]:
-        """Hold a slot for the block: True once it is held, False if `stop` was set first
-        (then nothing is held). While in line, `on_ahead(n)` says how many are ahead."""
+        """Hold a slot for the block: True once it is held, False if `stop` was set first or
+        the queue was closed (then nothing is held). While in line, `on_ahead(n)` says how many
+        are ahead; `on_ahead(0)` when the turn has come."""
+        if self._closed.is_set():
+            yield False
+            return
         if self._holders < self.slots and not self._line:
             self._holders += 1
             try:
@@ -51,7 +56,8 @@ class SlotQueue:
         self._line.append(waiter)
         self._tell_positions()
         stopping = asyncio.ensure_future(stop.wait())
-        either: set[asyncio.Future[Any]] = {waiter.granted, stopping}
+        closing = asyncio.ensure_future(self._closed.wait())
+        either: set[asyncio.Future[Any]] = {waiter.granted, stopping, closing}
         try:
             await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
@@ -59,6 +65,7 @@ class SlotQueue:
             raise
         finally:
             stopping.cancel()
+            closing.cancel()
         if not waiter.granted.done():  # stopped while in line
             self._leave(waiter)
             yield False
@@ -67,6 +74,10 @@ class SlotQueue:
             yield True
         finally:
             self._release()
+
+    def close(self) -> None:
+        """Shutting down: whoever waits, and whoever comes, gets no slot; holders keep theirs."""
+        self._closed.set()
 
     def _leave(self, waiter: _Waiter) -> None:
         if waiter.granted.done():  # granted in the same moment: hand the slot on

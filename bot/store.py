@@ -7,13 +7,14 @@ WAL journal, a busy timeout, foreign keys on, numbered migrations applied at sta
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Self
+from typing import Any, Concatenate, Literal, ParamSpec, Self, TypeVar
 
 import aiosqlite
 
@@ -206,12 +207,32 @@ class StoredMessage:
     images: tuple[StoredImage, ...] = ()
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _writes(
+    method: Callable[Concatenate[Store, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[Store, P], Coroutine[Any, Any, R]]:
+    """A write method: it runs alone, from its first statement to its commit."""
+
+    @functools.wraps(method)
+    async def alone(store: Store, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        async with store._write_lock:
+            return await method(store, *args, **kwargs)
+
+    return alone
+
+
 class Store:
     """Owns the one connection to the database file; `connect` before use, `close` after."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._connection: aiosqlite.Connection | None = None
+        # One connection means one transaction: a write's statements and its commit must not
+        # interleave with another write's (whose commit would carry them half done).
+        self._write_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path) -> Self:
@@ -287,6 +308,7 @@ class Store:
             row = await cur.fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
+    @_writes
     async def remember_user(self, profile: UserProfile) -> None:
         """Insert or refresh a user's profile."""
         now = time.time()
@@ -321,6 +343,7 @@ class Store:
             language=row[7],
         )
 
+    @_writes
     async def set_setting(self, user_id: int, name: SettingName, value: SettingValue) -> None:
         """Change one of the user's settings (None: back to the default). The user must be
         known (remember_user)."""
@@ -347,6 +370,7 @@ class Store:
         """The models /compare asks for this user (empty: the default choice)."""
         await self.set_setting(user_id, "compare_models", "\n".join(models) or None)
 
+    @_writes
     async def reset_generation_settings(self, user_id: int) -> None:
         """Temperature, context size, thinking and footer back to the defaults."""
         await self._db.execute(
@@ -366,6 +390,7 @@ class Store:
             rows = await cur.fetchall()
         return [StoredRole(name=r[0], prompt=r[1], owner_id=r[2]) for r in rows]
 
+    @_writes
     async def add_role(
         self, name: str, prompt: str, owner_id: int | None, *, created_by: int
     ) -> bool:
@@ -383,6 +408,7 @@ class Store:
         await self._db.commit()
         return True
 
+    @_writes
     async def delete_role(self, name: str, owner_id: int | None) -> bool:
         """Delete a shared (owner_id None) or private role; False if there was none."""
         cursor = await self._db.execute(
@@ -391,6 +417,7 @@ class Store:
         await self._db.commit()
         return cursor.rowcount > 0
 
+    @_writes
     async def forget_model(self, user_id: int, model: str) -> None:
         """Drop the user's choice of `model` (removed from the server) unless it changed since."""
         await self._db.execute(
@@ -422,6 +449,7 @@ class Store:
             return int(row[0])
         return await self.new_conversation(chat_id, user_id)
 
+    @_writes
     async def new_conversation(self, chat_id: int, user_id: int) -> int:
         """Start a fresh conversation; earlier ones stay stored."""
         cursor = await self._db.execute(
@@ -432,6 +460,7 @@ class Store:
         assert cursor.lastrowid is not None  # noqa: S101 - an INSERT always sets it
         return cursor.lastrowid
 
+    @_writes
     async def new_conversations(self, user_id: int) -> None:
         """A fresh conversation in every chat where the user has one."""
         await self._db.execute(
@@ -441,6 +470,7 @@ class Store:
         )
         await self._db.commit()
 
+    @_writes
     async def add_message(
         self,
         conversation_id: int,
@@ -496,6 +526,7 @@ class Store:
             conversation_id, "assistant", "", model=model, status="interrupted", author_id=author_id
         )
 
+    @_writes
     async def save_partial(self, message_id: int, content: str) -> None:
         """Checkpoint the text written so far (kept if the process dies)."""
         await self._db.execute(
@@ -503,6 +534,7 @@ class Store:
         )
         await self._db.commit()
 
+    @_writes
     async def finish_answer(
         self, message_id: int, content: str, status: AnswerStatus, figures: AnswerFigures
     ) -> None:
@@ -550,6 +582,7 @@ class Store:
         async with self._db.execute("SELECT chat_id FROM chat_settings WHERE shared = 1") as cur:
             return {int(row[0]) async for row in cur}
 
+    @_writes
     async def set_shared(self, chat_id: int, shared: bool) -> None:
         """One thread for the whole chat, or one per member."""
         await self._db.execute(
@@ -559,6 +592,7 @@ class Store:
         )
         await self._db.commit()
 
+    @_writes
     async def remember_shared_thread(self, chat_id: int) -> None:
         """A group's shared thread is kept under the group's own (negative) id."""
         now = time.time()
@@ -571,6 +605,7 @@ class Store:
 
     # -- privacy ------------------------------------------------------------------------------
 
+    @_writes
     async def forget_user(self, user_id: int) -> None:
         """Delete everything kept about a user: profile, settings, private roles, conversations,
         their messages (and the answers to them) in shared threads, images no one else sent;
@@ -584,6 +619,7 @@ class Store:
         # The write-ahead log still holds the deleted pages until a checkpoint.
         await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
+    @_writes
     async def purge_before(self, cutoff: float) -> int:
         """Delete messages older than `cutoff` (a Unix time), and conversations and images left
         empty by that; how many messages went."""

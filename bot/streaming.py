@@ -265,10 +265,10 @@ class AnswerStream:
             self._typing = asyncio.create_task(self._keep_typing())
 
     def waiting(self, ahead: int) -> None:
-        """Show how many questions go to the model first (0: this one's turn has come)."""
-        self._ahead = ahead or None
-        if ahead:
-            self._wake()
+        """Show how many questions go to the model first; 0: this one's turn has come (the
+        notice then says the model is at work, until its first words replace it)."""
+        self._ahead = ahead
+        self._wake()
 
     def think(self, delta: str) -> None:
         """Take new reasoning; shown at the next turn, until the answer itself begins."""
@@ -362,8 +362,11 @@ class AnswerStream:
             return
         try:
             if self._ahead is not None and not self._thinking and not self._has_answer():
-                waiting = RenderedText(say("waiting", self._lang, ahead=self._ahead))
-                await self._show_live(waiting, self._live_shown, notice=True)
+                if self._ahead == 0 and not self._live_is_notice:
+                    return  # never told to wait: "typing…" says enough
+                key = "waiting" if self._ahead else "working"
+                notice = RenderedText(say(key, self._lang, ahead=self._ahead))
+                await self._show_live(notice, self._live_shown, notice=True)
                 return
             if self._thinking and not self._thought_shown:
                 if not self._has_answer():

@@ -211,6 +211,9 @@ async def test_forget_deletes_every_row_of_the_user_and_nothing_of_others(
     assert "in the group too" not in everything, "her messages in the shared thread went too"
     assert "Bob stays" in everything
     assert "Bob's own question" in everything
+    for path in (db_path, db_path.with_name(db_path.name + "-wal")):
+        if path.exists():  # secure_delete and the checkpoint: no bytes of it left in the files
+            assert b"my secret is 42" not in path.read_bytes()
     assert "Hello Alice" in start.content, "back to English, the Telegram language"
 
 
@@ -267,13 +270,13 @@ async def test_stats_for_the_user_and_everyone_for_admins(
         mine = await reply_to(tg, ALICE, "/stats")
         admin = await reply_to(tg, ADMIN, "/stats")
     assert none.content == "You have no answers yet."
-    assert mine.content.startswith("Your use: 2 answers, ")
+    assert mine.content.startswith("Your use: answers: 2; tokens in: ")
     assert "tokens/s on average" in mine.content
     assert "Everyone" not in mine.content
     assert "Everyone (2 users):" in admin.content
-    assert "Alice: 2 answers" in admin.content
-    assert "Bob: 1 answers" in admin.content
-    assert "Total: 3 answers" in admin.content
+    assert "Alice: answers: 2;" in admin.content
+    assert "Bob: answers: 1;" in admin.content
+    assert "Total: answers: 3;" in admin.content
 
 
 async def test_chinese_for_zh_users_and_lang_overrides(
@@ -309,3 +312,75 @@ async def test_log_content_puts_questions_in_the_log_only_when_asked(
     [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("answer ")]
     assert "question='the question text'" in line
     assert "answer='the answer text'" in line
+
+
+async def test_export_asked_in_a_group_goes_to_the_private_chat(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script("A private answer.")
+    async with running_bot(tg, ollama, db_path):
+        await reply_to(tg, ALICE, "my private question")
+        tg.user_sends(ALICE, f"/export{BOT}", **GROUP)
+        [notice] = await tg.wait_for_bot_messages(GROUP_ID)
+        export = (await tg.wait_for_bot_messages(ALICE.id, 2))[-1]
+        tg.user_sends(ADMIN, "/stats", **GROUP)
+        [_, stats] = await tg.wait_for_bot_messages(GROUP_ID, 2)
+    assert notice.content == "Sent to you in our private chat."
+    assert notice.document is None, "nothing of it in the group"
+    assert export.document is not None
+    assert "Everyone" not in stats.content, "the totals are for a private chat only"
+
+
+async def test_shutdown_turns_away_questions_still_waiting_for_the_model(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script(Reply(text="slow " * 40, token_delay=0.05), "never")
+    async with running_bot(tg, ollama, db_path, shutdown_grace=0.3, stream_mode="edit"):
+        tg.user_sends(ALICE, "first")
+        await ollama.wait_for(lambda: len(ollama.chat_requests) == 1)
+        tg.user_sends(BOB, "second")
+        await tg.wait_for(shows(tg, BOB, "1 ahead"))
+    [bob] = tg.bot_messages(BOB.id)
+    assert bob.content.startswith("I'm restarting right now"), "the waiting notice says so"
+    assert len(ollama.chat_requests) == 1, "nothing new starts during the grace period"
+
+
+async def test_forget_cuts_the_running_answer_and_drops_the_waiting_question(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script(Reply(text="long " * 60, token_delay=0.05), "never written")
+    async with running_bot(tg, ollama, db_path):
+        await reply_to(tg, ALICE, "/id")
+        confirm = await reply_to(tg, ALICE, "/forget")
+        tg.user_sends(ALICE, "a question being answered")
+        await ollama.wait_for(lambda: len(ollama.chat_requests) == 1)
+        tg.user_sends(ALICE, "a question waiting its turn")
+        await asyncio.sleep(0.2)
+        tg.user_presses(ALICE, confirm.message_id, f"forget:yes:{ALICE.id}")
+        await tg.wait_for(lambda: confirm.content.startswith("Done"), timeout=10)
+        await asyncio.sleep(0.3)
+    assert rows_mentioning(db_path, ALICE.id) == []
+    assert len(ollama.chat_requests) == 1, "the waiting question was never asked"
+
+
+async def test_in_a_shared_thread_a_waiting_member_sees_the_line_and_can_leave_it(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script(Reply(text="Alice's answer " * 10, token_delay=0.05), "Carol's answer")
+    async with running_bot(tg, ollama, db_path, **family()):
+        tg.user_sends(ADMIN, "/groupmode shared", **GROUP)
+        await tg.wait_for_bot_messages(GROUP_ID)
+        tg.user_sends(ALICE, f"{BOT} first", **GROUP)
+        await ollama.wait_for(lambda: len(ollama.chat_requests) == 1)
+        tg.user_sends(BOB, f"{BOT} second", **GROUP)
+        tg.user_sends(CAROL, f"{BOT} third", **GROUP)
+        await tg.wait_for(lambda: any("2 ahead" in t for t in group_texts(tg)))
+        tg.user_sends(BOB, "/stop", **GROUP)
+        await tg.wait_for(lambda: any("still waiting" in t for t in group_texts(tg)))
+        await ollama.wait_for(lambda: len(ollama.chat_requests) == 2, timeout=10)
+        await tg.wait_for(lambda: "Carol's answer" in group_texts(tg), timeout=10)
+    asked = [r["messages"][-1]["content"] for r in ollama.chat_requests]
+    assert asked == ["Alice: first", "Carol: third"], "Bob left the line; Carol moved up"
+    carol = next(m for m in tg.bot_messages(GROUP_ID) if m.content == "Carol's answer")
+    assert any("2 ahead" in text for text in carol.edits)
+    assert any("1 ahead" in text for text in carol.edits)

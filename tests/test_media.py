@@ -49,8 +49,8 @@ def test_the_same_picture_gets_the_same_sha256() -> None:
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
-        (b"not an image at all", "not an image Pillow can read"),
-        (image_bytes(10, 10)[:40], "not an image Pillow can read"),
+        (b"not an image at all", "not_an_image"),
+        (image_bytes(10, 10)[:40], "not_an_image"),
     ],
 )
 def test_broken_images_are_unreadable_files(data: bytes, reason: str) -> None:
@@ -62,7 +62,7 @@ def test_broken_images_are_unreadable_files(data: bytes, reason: str) -> None:
 def test_an_image_with_too_many_pixels_is_refused_without_decoding() -> None:
     out = io.BytesIO()
     Image.new("1", (12_000, 12_000)).save(out, format="PNG")  # 144 Mpx, a few KB of PNG
-    with pytest.raises(UnreadableFile, match="too many pixels"):
+    with pytest.raises(UnreadableFile, match="too_many_pixels"):
         prepare_image(out.getvalue())
 
 
@@ -80,9 +80,9 @@ def test_text_files_in_common_encodings(data: bytes, text: str) -> None:
 
 
 def test_binary_under_a_text_name_and_pdfs_without_text_are_refused() -> None:
-    with pytest.raises(UnreadableFile, match="not a text file"):
+    with pytest.raises(UnreadableFile, match="not_text"):
         document_text(b"\x00\x01\x02\xff\xfe binary", "text/plain", "data.txt")
-    with pytest.raises(UnreadableFile, match="no text layer"):
+    with pytest.raises(UnreadableFile, match="no_text_layer"):
         document_text(pdf_bytes([[]]), "application/pdf", "scan.pdf")
     with pytest.raises(UnreadableFile, match="damaged"):
         document_text(b"%PDF-1.4 then nothing", "application/pdf", "cut.pdf")

@@ -81,3 +81,53 @@ async def test_a_cancelled_waiter_gives_its_place_up() -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
     assert held == [0, 1, 3]
     assert queue.waiting == 0
+
+
+async def test_a_waiter_cancelled_as_its_slot_is_granted_hands_the_slot_on() -> None:
+    queue = SlotQueue(slots=1)
+    first_done = asyncio.Event()
+    got: list[str] = []
+
+    async def first() -> None:
+        async with queue.slot(asyncio.Event(), lambda _: None):
+            await first_done.wait()
+
+    async def second() -> None:
+        async with queue.slot(asyncio.Event(), lambda _: None):
+            got.append("second")  # never: cancelled in the same moment it was granted
+
+    async def third() -> None:
+        async with queue.slot(asyncio.Event(), lambda _: None):
+            got.append("third")
+
+    tasks = [asyncio.create_task(job()) for job in (first, second, third)]
+    await asyncio.sleep(0.01)
+    first_done.set()  # grants the second...
+    tasks[1].cancel()  # ...which is cancelled before it ever runs
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert got == ["third"]
+    assert queue.waiting == 0
+
+
+async def test_closing_turns_away_the_line_and_newcomers() -> None:
+    queue = SlotQueue(slots=1)
+    release = asyncio.Event()
+    outcomes: list[bool] = []
+
+    async def holder() -> None:
+        async with queue.slot(asyncio.Event(), lambda _: None) as held:
+            outcomes.append(held)
+            await release.wait()
+
+    async def waiter() -> None:
+        async with queue.slot(asyncio.Event(), lambda _: None) as held:
+            outcomes.append(held)
+
+    tasks = [asyncio.create_task(holder()), asyncio.create_task(waiter())]
+    await asyncio.sleep(0.01)
+    queue.close()
+    await asyncio.sleep(0.01)
+    await waiter()
+    release.set()
+    await asyncio.gather(*tasks)
+    assert outcomes == [True, False, False]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import string
 from pathlib import Path
 
@@ -35,6 +36,8 @@ def test_every_key_the_code_says_is_in_the_english_catalog() -> None:
     asked = keys_asked_for()
     asked |= {f"cmd_{command}" for command in COMMANDS}
     asked |= {f"role_problem_{problem.value}" for problem in RoleProblem}
+    media = (BOT / "media.py").read_text(encoding="utf-8")
+    asked |= {f"unreadable_{key}" for key in re.findall(r'UnreadableFile\([^,]+, "(\w+)"', media)}
     asked |= {
         f"button_{name}_{state}" for name in ("thinking", "footer") for state in ("on", "off")
     }

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update, User
 from telegram.constants import ChatType
+from telegram.error import Forbidden
 from telegram.ext import ContextTypes
 
 from bot.access import AccessPolicy
@@ -25,7 +26,6 @@ AUTO = "auto"
 class AccountStore(Protocol):
     """What these commands need from the database."""
 
-    async def forget_user(self, user_id: int) -> None: ...
     async def export(self, user_id: int) -> list[ExportedMessage]: ...
     async def usage(self, user_id: int | None = None) -> list[Usage]: ...
 
@@ -77,7 +77,7 @@ class AccountHandlers(Speaking):
             return
         await answer(query)
         if choice == "yes":
-            await self._store.forget_user(user.id)
+            await self._chat.forget(profile_of(user))
             await self._langs.forget(user.id)
             text = say("forget_done", lang)
         else:
@@ -87,7 +87,8 @@ class AccountHandlers(Speaking):
     # -- /export ------------------------------------------------------------------------------
 
     async def on_export(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """/export: the user's conversations as a Markdown file, sent to them."""
+        """/export: the user's conversations as a Markdown file, always sent in private (asked
+        in a group, the group only hears that it went to them)."""
         message, user = update.effective_message, update.effective_user
         if message is None or user is None:
             return
@@ -99,20 +100,28 @@ class AccountHandlers(Speaking):
         now = time.time()
         document = export_markdown(messages, user.full_name, lang, now)
         day = dtm.datetime.fromtimestamp(now, dtm.UTC).strftime("%Y-%m-%d")
-        await message.reply_document(
-            InputFile(document.encode("utf-8"), filename=f"ollagram-{user.id}-{day}.md"),
-            caption=say("export_caption", lang, count=len(messages)),
-        )
+        try:
+            await context.bot.send_document(
+                user.id,
+                InputFile(document.encode("utf-8"), filename=f"ollagram-{user.id}-{day}.md"),
+                caption=say("export_caption", lang, count=len(messages)),
+            )
+        except Forbidden:  # they never opened a private chat with the bot
+            await message.reply_text(say("export_open_private", lang))
+            return
+        if message.chat.type != ChatType.PRIVATE:
+            await message.reply_text(say("export_sent_privately", lang))
 
     # -- /stats -------------------------------------------------------------------------------
 
     async def on_stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """/stats: the user's answers, tokens and speed; admins also everyone's."""
+        """/stats: the user's answers, tokens and speed; admins, in private, also everyone's."""
         message, user = update.effective_message, update.effective_user
         if message is None or user is None:
             return
         mine = await self._store.usage(user.id)
-        everyone = await self._store.usage() if self._policy.is_admin(user.id) else None
+        private = message.chat.type == ChatType.PRIVATE
+        everyone = await self._store.usage() if private and self._policy.is_admin(user.id) else None
         await message.reply_text(stats_text(mine[0] if mine else None, everyone, self._lang(user)))
 
     # -- /lang --------------------------------------------------------------------------------

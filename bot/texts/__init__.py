@@ -64,7 +64,8 @@ def describe_error(error: BotError, language_code: str | None = None) -> str:
                 limit=f"{error.limit / MB:g}",
             )
         case UnreadableFile():
-            return say("error_unreadable", language_code, name=error.name, reason=error.reason)
+            reason = say(f"unreadable_{error.reason}", language_code)
+            return say("error_unreadable", language_code, name=error.name, reason=reason)
         case DownloadFailed():
             return say("error_download", language_code, name=error.name, detail=error.detail)
         case OllamaUnavailable():

@@ -43,6 +43,7 @@ MESSAGES: dict[str, str] = {
     "stopped_nothing": "Nothing is being written for you right now.",
     "stopped_marker": "(stopped)",
     "left_queue": "Stopped: it was still waiting for the model, so nothing was written.",
+    "working": "✍️ The model is working on your question…",
     "waiting": "⏳ Waiting for the model: {ahead} ahead of you…",
     "empty_answer": "(the model gave an empty answer)",
     "unknown_model": "unknown while Ollama is unreachable",
@@ -101,6 +102,12 @@ MESSAGES: dict[str, str] = {
     ),
     "error_file_too_big": "{name} has {size} MB; I can read files up to {limit} MB.",
     "error_unreadable": "I can't read {name}: {reason}.",
+    "unreadable_too_many_pixels": "the image has too many pixels",
+    "unreadable_not_an_image": "not an image Pillow can read",
+    "unreadable_damaged": "the file is damaged",
+    "unreadable_not_text": "it is not a text file",
+    "unreadable_password": "the PDF is password-protected",
+    "unreadable_no_text_layer": "the PDF has no text layer (a scan?)",
     "error_download": "Telegram would not give me {name} ({detail}). Please send it again.",
     "error_unexpected": (
         "Something went wrong on my side; the error is in the bot's log. Please try again."
@@ -287,6 +294,10 @@ MESSAGES: dict[str, str] = {
     "forget_done": "Done: nothing about you is stored any more. Write to me to start afresh.",
     "forget_kept": "Nothing was deleted.",
     "export_empty": "I keep no conversation of yours.",
+    "export_sent_privately": "Sent to you in our private chat.",
+    "export_open_private": (
+        "Open a private chat with me first (press Start there), then /export again."
+    ),
     "export_caption": "Your conversations with me: {count} messages.",
     "export_title": "# Conversations of {name} with ollagram",
     "export_exported": "Exported {date}.",
@@ -300,12 +311,16 @@ MESSAGES: dict[str, str] = {
     "export_interrupted": "(cut off when the bot stopped)",
     "stats_none": "You have no answers yet.",
     "stats_mine": (
-        "Your use: {answers} answers, {prompt_tokens} tokens in, {completion_tokens} tokens "
-        "out, {speed}."
+        "Your use: answers: {answers}; tokens in: {prompt_tokens}, out: {completion_tokens}; "
+        "{speed}."
     ),
     "stats_all": "Everyone ({users} users):",
-    "stats_line": "{name}: {answers} answers, {prompt_tokens} in, {completion_tokens} out, {speed}",
-    "stats_total": "Total: {answers} answers, {prompt_tokens} tokens in, {completion_tokens} out",
+    "stats_line": (
+        "{name}: answers: {answers}; tokens in: {prompt_tokens}, out: {completion_tokens}; {speed}"
+    ),
+    "stats_total": (
+        "Total: answers: {answers}; tokens in: {prompt_tokens}, out: {completion_tokens}"
+    ),
     "stats_speed": "{speed:.1f} tokens/s on average",
     "stats_speed_unknown": "speed unknown",
     "language_name": "English",

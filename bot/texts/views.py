@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from bot.installer import PullCancelled, PullFailed, PullOutcome, PullProgress, PullSucceeded
 from bot.llm import InstalledModel, LoadedModel
 from bot.notices import AnswerFooter
+from bot.render import close_open_fence
 from bot.status import StatusReport
 from bot.store import ExportedMessage, Usage
 from bot.texts import describe_error, say
@@ -187,7 +188,8 @@ def export_markdown(
         if message.images:
             lines.append(say("export_images", lang, count=message.images))
         if message.content:
-            lines.append(message.content)
+            # An answer cut off inside a code block would turn the rest of the file into code.
+            lines.append(close_open_fence(message.content))
         marker = {
             "stopped": "export_stopped",
             "error": "export_failed",
