@@ -288,6 +288,7 @@ async def test_once_the_image_leaves_the_window_the_users_model_answers_again(
 ) -> None:
     photo = tg.add_file(image_bytes(500, 500))
     long_text = "tell me more " * 460  # ~6,000 bytes: ~2,000 tokens by the bot's estimate
+    ollama.script("A photo.", "More.", "Even more.")
     # 8192 tokens: 6144 for the prompt; the photo costs 2880 (LLaVA 1.6's most).
     async with running_bot(tg, ollama, db_path, num_ctx=8192):
         tg.user_sends_photo(ALICE, [photo], caption="what?")
