@@ -40,7 +40,7 @@ from bot.handlers.roles import RoleHandlers
 from bot.handlers.settings import SettingsHandlers
 from bot.installer import ModelInstaller
 from bot.languages import LanguageChoices
-from bot.llm import OllamaGateway
+from bot.llm import Backend, ModelRouter, OllamaGateway, OpenAICompatibleGateway
 from bot.models import ModelCatalog, ModelPicker
 from bot.preferences import PreferenceService
 from bot.retention import Retention
@@ -83,12 +83,31 @@ COMMANDS = (
 )
 
 
+def model_servers(settings: Settings) -> ModelRouter:
+    """Every configured model server behind one router: the Ollama hosts, then the
+    OpenAI-compatible server if there is one."""
+    backends: list[Backend] = [
+        OllamaGateway(host, timeout_s=settings.ollama_timeout) for host in settings.ollama_hosts()
+    ]
+    if settings.openai_base_url:
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        backends.append(
+            OpenAICompatibleGateway(
+                settings.openai_base_url,
+                api_key=key,
+                name=settings.openai_name,
+                timeout_s=settings.ollama_timeout,
+            )
+        )
+    return ModelRouter(backends)
+
+
 def build_application(
-    settings: Settings, *, store: Store | None = None, llm: OllamaGateway | None = None
+    settings: Settings, *, store: Store | None = None, llm: ModelRouter | None = None
 ) -> BotApplication:
     """The bot, wired: handlers registered, resources opened at start and closed at stop."""
     store = store or Store(settings.database_path)
-    llm = llm or OllamaGateway(settings.ollama_host, timeout_s=settings.ollama_timeout)
+    llm = llm or model_servers(settings)
 
     async def open_resources(app: BotApplication) -> None:
         await store.connect()
@@ -102,7 +121,7 @@ def build_application(
                 [BotCommand(name, say(f"cmd_{name}", language)) for name in COMMANDS],
                 language_code=language,
             )
-        log.info("ollagram is up as @%s, Ollama at %s", app.bot.username, settings.ollama_host)
+        log.info("ollagram is up as @%s, models at %s", app.bot.username, llm.host)
         if not settings.allowed_user_ids:
             log.warning(
                 "ALLOWED_USER_IDS is empty: only admins (ADMIN_USER_IDS) can chat. To let someone "

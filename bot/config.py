@@ -110,7 +110,12 @@ class Settings(BaseSettings):
 
     telegram_bot_token: SecretStr
     telegram_api_url: str = "https://api.telegram.org"
+    # One Ollama server, or several separated by commas (a GPU desktop and a laptop).
     ollama_host: str = "http://127.0.0.1:11434"
+    # An OpenAI-compatible server (LM Studio, llamafile, llama.cpp's server, vLLM…), optional.
+    openai_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    openai_name: str | None = None
     allowed_user_ids: IdSet = frozenset()
     admin_user_ids: IdSet = frozenset()
     allowed_chat_ids: IdSet = frozenset()
@@ -173,7 +178,27 @@ class Settings(BaseSettings):
     @field_validator("ollama_host")
     @classmethod
     def _full_ollama_url(cls, host: str) -> str:
-        return ollama_url(host)
+        hosts = [ollama_url(part) for part in host.split(",") if part.strip()]
+        return ",".join(hosts or [ollama_url("")])
+
+    @field_validator("openai_base_url", "openai_api_key", "openai_name", mode="before")
+    @classmethod
+    def _blank_openai_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("openai_base_url")
+    @classmethod
+    def _openai_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        url = url.strip().rstrip("/")
+        if urlsplit(url).scheme not in {"http", "https"} or not urlsplit(url).netloc:
+            raise ValueError("use the server's full address, e.g. http://127.0.0.1:1234/v1")
+        return url
+
+    def ollama_hosts(self) -> list[str]:
+        """Every Ollama server, as full URLs."""
+        return self.ollama_host.split(",")
 
     @field_validator("webhook_url", "webhook_secret", mode="before")
     @classmethod

@@ -12,6 +12,8 @@ BotError
 │   └── DownloadFailed     Telegram would not hand the file over
 └── LLMError               the model server could not give an answer
     ├── OllamaUnavailable  nothing answers at the configured host (down, wrong address)
+    │   └── ServerUnavailable   the same for an OpenAI-compatible server
+    ├── ManagedElsewhere   /pull or /rm on a server whose models are managed in its own app
     ├── ModelNotFound      the model is not installed on that host
     ├── NoModelInstalled   the host answers but has no model at all
     ├── StreamBroken       the connection dropped in the middle of an answer
@@ -179,3 +181,15 @@ class NoVisionModel(LLMError):
         self.model = model
         self.host = host
         self.installed = installed
+
+
+class ServerUnavailable(OllamaUnavailable):
+    """Nothing answers at `host`, an OpenAI-compatible server (LM Studio, llamafile…)."""
+
+
+class ManagedElsewhere(LLMError):
+    """The server called `name` installs and removes models in its own app, not through us."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"models on {name} are managed in that server's own app")
+        self.name = name

@@ -29,12 +29,14 @@ from bot.errors import BotError
 from bot.installer import PullOutcome, PullProgress
 from bot.notices import AnswerFooter, Notice
 from bot.render import (
+    Entity,
     MarkdownPager,
     RenderedText,
     close_open_fence,
     markdown_literal,
     render,
     render_thought,
+    utf16_len,
 )
 from bot.store import AnswerStatus
 from bot.texts import describe_error, describe_notice, say
@@ -310,10 +312,16 @@ class AnswerStream:
         """Keep what was written, then say what went wrong in a message of its own (headed
         by the model's name in /compare when nothing else was shown)."""
         await self._close()
-        problem = markdown_literal(describe_error(error, self._lang))
+        # Plain text with a hand-made bold heading: error texts quote commands in backticks and
+        # parentheses, which Markdown would turn into formatting.
+        problem = describe_error(error, self._lang)
+        shown = RenderedText(problem)
+        if self._heading and self._heading_name:  # nothing of this model was shown yet
+            head = self._heading_name
+            shown = RenderedText(f"{head}\n\n{problem}", (Entity("bold", 0, utf16_len(head)),))
         # A queue-position message is replaced by the failure; anything else stays.
         replace = self._live_is_notice and self._live_id is not None
-        await self._send_final(render(self._heading + problem), force_new=not replace)
+        await self._send_final(shown, force_new=not replace)
 
     async def notice(self, notice: Notice) -> None:
         """A message of its own, before the answer."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import ollama
@@ -73,8 +74,12 @@ def _error_text(err: ollama.ResponseError) -> str:
 class OllamaGateway:
     """Typed access to one Ollama server at `host`."""
 
+    kind = "Ollama"
+    manages_models = True
+
     def __init__(self, host: str, *, timeout_s: float = 300.0) -> None:
         self.host = host
+        self.name = urlsplit(host).hostname or host
         self._timeout_s = timeout_s
         self._client = ollama.AsyncClient(
             host=host, timeout=httpx.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S)

@@ -72,6 +72,7 @@ class InstalledModel:
     family: str = ""
     parameter_size: str = ""
     quantization: str = ""
+    location: str = ""  # which server has it, when there are several (names joined by ", ")
 
 
 @dataclass(frozen=True, slots=True)

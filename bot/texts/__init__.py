@@ -11,12 +11,14 @@ from bot.errors import (
     DownloadFailed,
     FileTooBig,
     LeftQueue,
+    ManagedElsewhere,
     ModelFailed,
     ModelNotFound,
     ModelTimeout,
     NoModelInstalled,
     NoVisionModel,
     OllamaUnavailable,
+    ServerUnavailable,
     ShuttingDown,
     StreamBroken,
     TooFewModels,
@@ -68,6 +70,10 @@ def describe_error(error: BotError, language_code: str | None = None) -> str:
             return say("error_unreadable", language_code, name=error.name, reason=reason)
         case DownloadFailed():
             return say("error_download", language_code, name=error.name, detail=error.detail)
+        case ServerUnavailable():
+            return say("error_server_unavailable", language_code, host=error.host)
+        case ManagedElsewhere():
+            return say("error_managed_elsewhere", language_code, name=error.name)
         case OllamaUnavailable():
             return say("error_unavailable", language_code, host=error.host)
         case ModelNotFound():

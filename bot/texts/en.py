@@ -75,6 +75,13 @@ MESSAGES: dict[str, str] = {
         "I can't reach Ollama at {host}. Is it running? (`ollama serve`, or "
         "`systemctl start ollama`). I'll work again by myself once it is back."
     ),
+    "error_server_unavailable": (
+        "I can't reach the model server at {host}. Is it running (LM Studio's server, "
+        "llamafile, llama-server)? I'll work again by myself once it is back."
+    ),
+    "error_managed_elsewhere": (
+        "Models on {name} are added and removed in that server's own app, not here."
+    ),
     "error_model_not_found": (
         "The model {model} is not installed on {host}. Install it with `ollama pull {model}`, "
         "or ask an admin."

@@ -65,6 +65,13 @@ MESSAGES: dict[str, str] = {
         "我连不上 {host} 上的 Ollama。它在运行吗？（`ollama serve` 或 `systemctl start ollama`）。"
         "等它恢复后，我会自动重新开始工作。"
     ),
+    "error_server_unavailable": (
+        "我连不上 {host} 上的模型服务器。它在运行吗（LM Studio 的服务器、llamafile、"
+        "llama-server）？等它恢复后，我会自动重新开始工作。"
+    ),
+    "error_managed_elsewhere": (
+        "{name} 上的模型要在那个服务器自己的应用里添加和删除，不能在这里操作。"
+    ),
     "error_model_not_found": (
         "{host} 上没有安装模型 {model}。请用 `ollama pull {model}` 安装，或者找管理员。"
     ),

@@ -1,0 +1,223 @@
+"""OpenAICompatibleGateway: LM Studio, llamafile, llama.cpp's server, vLLM… through `openai`.
+
+The only module that imports `openai`. It speaks `/v1/models` and streamed
+`/v1/chat/completions`; images go as data-URL content parts, and a reasoning stream that such
+servers send as `reasoning_content` (or `reasoning`) arrives as thinking, like Ollama's. Those
+servers manage their models in their own app, so /pull and /rm are refused here.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import openai
+
+from bot.errors import (
+    LLMError,
+    ManagedElsewhere,
+    ModelFailed,
+    ModelNotFound,
+    ModelTimeout,
+    ServerUnavailable,
+    StreamBroken,
+)
+from bot.llm.types import (
+    AnswerDone,
+    ChatEvent,
+    ChatMessage,
+    InstalledModel,
+    LoadedModel,
+    ModelFacts,
+    PullStatus,
+    TextDelta,
+    ThinkingDelta,
+)
+
+REASONING_FIELDS = ("reasoning_content", "reasoning")
+
+
+def _content(message: ChatMessage) -> str | list[dict[str, Any]]:
+    """Text, or text plus images as data URLs (the OpenAI vision format)."""
+    if not message.images:
+        return message.content
+    parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}]
+    for image in message.images:
+        url = "data:image/jpeg;base64," + base64.b64encode(image).decode("ascii")
+        parts.append({"type": "image_url", "image_url": {"url": url}})
+    return parts
+
+
+class OpenAICompatibleGateway:
+    """Typed access to one OpenAI-compatible server at `host` (its `/v1` base URL)."""
+
+    kind = "OpenAI-compatible"
+    manages_models = False
+
+    def __init__(
+        self,
+        host: str,
+        *,
+        api_key: str | None = None,
+        name: str | None = None,
+        timeout_s: float = 300.0,
+    ) -> None:
+        self.host = host
+        self.name = name or urlsplit(host).netloc or host
+        self._timeout_s = timeout_s
+        self._client = openai.AsyncOpenAI(
+            base_url=host,
+            # Local servers ignore the key, but the client insists on one.
+            api_key=api_key or "not-needed",
+            timeout=timeout_s,
+            max_retries=0,
+        )
+
+    async def close(self) -> None:
+        """Close the HTTP connections."""
+        await self._client.close()
+
+    def forget(self, model: str) -> None:
+        """Nothing is cached per model here."""
+
+    def _translate(self, err: Exception, model: str, *, streaming: bool) -> LLMError:
+        if isinstance(err, openai.APITimeoutError):
+            return ModelTimeout(model, self.host, self._timeout_s)
+        if isinstance(err, openai.APIConnectionError):
+            return StreamBroken(self.host) if streaming else ServerUnavailable(self.host)
+        if isinstance(err, openai.NotFoundError):
+            return ModelNotFound(model, self.name)
+        if isinstance(err, openai.APIStatusError):
+            return ModelFailed(model, _error_text(err))
+        return ModelFailed(model, str(err))
+
+    async def chat(
+        self,
+        model: str,
+        messages: Sequence[ChatMessage],
+        *,
+        options: Mapping[str, Any] | None = None,
+        think: bool | None = None,
+        keep_alive: str | int | None = None,
+    ) -> AsyncIterator[ChatEvent]:
+        """Stream `/v1/chat/completions`: thinking and text deltas, then one AnswerDone.
+        `think` and `keep_alive` are Ollama's; such servers decide those themselves."""
+        payload = [{"role": m.role, "content": _content(m)} for m in messages]
+        temperature = (options or {}).get("temperature")
+        started = time.monotonic()
+        first_token: float | None = None
+        done = AnswerDone()
+        try:
+            # Plain dicts, as the API takes them (the client's TypedDicts are only hints).
+            stream = await self._client.chat.completions.create(  # type: ignore[call-overload]
+                model=model,
+                messages=payload,
+                stream=True,
+                stream_options={"include_usage": True},
+                temperature=openai.omit if temperature is None else float(temperature),
+            )
+        except openai.APIConnectionError as err:
+            raise ServerUnavailable(self.host) from err
+        except openai.OpenAIError as err:
+            raise self._translate(err, model, streaming=False) from err
+        finished = False
+        try:
+            async for chunk in stream:
+                if chunk.usage is not None:
+                    done = AnswerDone(
+                        done_reason=done.done_reason,
+                        prompt_eval_count=chunk.usage.prompt_tokens,
+                        eval_count=chunk.usage.completion_tokens,
+                    )
+                for choice in chunk.choices:
+                    delta = choice.delta
+                    extra = delta.model_extra or {}
+                    thinking = next((extra[f] for f in REASONING_FIELDS if extra.get(f)), None)
+                    if isinstance(thinking, str) and thinking:
+                        first_token = first_token or time.monotonic()
+                        yield ThinkingDelta(thinking)
+                    if delta.content:
+                        first_token = first_token or time.monotonic()
+                        yield TextDelta(delta.content)
+                    if choice.finish_reason is not None:
+                        finished = True
+                        done = AnswerDone(
+                            done_reason=choice.finish_reason,
+                            prompt_eval_count=done.prompt_eval_count,
+                            eval_count=done.eval_count,
+                        )
+        except openai.OpenAIError as err:
+            raise self._translate(err, model, streaming=True) from err
+        if not finished:
+            raise StreamBroken(self.host)
+        ended = time.monotonic()
+        # The API has no timings: measured here, from the request and from the first token.
+        yield AnswerDone(
+            done_reason=done.done_reason,
+            prompt_eval_count=done.prompt_eval_count,
+            eval_count=done.eval_count,
+            total_duration_ns=int((ended - started) * 1e9),
+            eval_duration_ns=int((ended - (first_token or ended)) * 1e9) or None,
+        )
+
+    async def generate(
+        self,
+        model: str,
+        prompt: str,
+        *,
+        system: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        think: bool | None = None,
+        keep_alive: str | int | None = None,
+    ) -> AsyncIterator[ChatEvent]:
+        """A one-shot answer: the chat endpoint with just the system prompt and the prompt
+        (the old `/v1/completions` is not served by all of them)."""
+        messages = [ChatMessage("system", system)] if system else []
+        messages.append(ChatMessage("user", prompt))
+        async for event in self.chat(model, messages, options=options):
+            yield event
+
+    async def installed_models(self) -> list[InstalledModel]:
+        """The models of `/v1/models`."""
+        try:
+            page = await self._client.models.list()
+        except openai.OpenAIError as err:
+            raise ServerUnavailable(self.host) from err
+        return [InstalledModel(name=model.id, size_bytes=0) async for model in page]
+
+    async def model_facts(self, model: str) -> ModelFacts:
+        """Nothing beyond the name is known: no context length, no capabilities (both are
+        then taken as unknown, never as missing)."""
+        return ModelFacts(context_length=None)
+
+    def pull(self, model: str) -> AsyncIterator[PullStatus]:
+        """Models are added in the server's own app."""
+        raise ManagedElsewhere(self.name)
+
+    async def delete(self, model: str) -> None:
+        """Models are removed in the server's own app."""
+        raise ManagedElsewhere(self.name)
+
+    async def loaded_models(self) -> list[LoadedModel]:
+        """The API does not say what is loaded."""
+        return []
+
+    async def version(self) -> str:
+        """There is no version call: a reachable server answers `/v1/models`."""
+        await self.installed_models()
+        return self.kind
+
+
+def _error_text(err: openai.APIStatusError) -> str:
+    """The server's own message from `{"error": {"message": …}}`, else the status line."""
+    body = err.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return str(inner["message"])
+        if isinstance(inner, str):
+            return inner
+    return err.message

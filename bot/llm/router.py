@@ -1,0 +1,333 @@
+"""ModelRouter: several model servers behind the one gateway interface.
+
+A household may run Ollama on two machines and LM Studio on a third. The router lists the
+models of every reachable server, sends each request to a server that has the model, and when a
+server does not answer before the first word, tries the next one that has it. A server that did
+not answer is left alone for a while (5 s, doubling up to a minute) and then asked again, so one
+that comes back is used again without a restart. Above this module nothing knows there is more
+than one server.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from bot.errors import LLMError, ModelNotFound, OllamaUnavailable
+from bot.llm.types import (
+    ChatEvent,
+    ChatMessage,
+    InstalledModel,
+    LoadedModel,
+    ModelFacts,
+    PullStatus,
+)
+
+BACKOFF_START_S = 5.0
+BACKOFF_MAX_S = 60.0
+
+
+class Backend(Protocol):
+    """One model server: Ollama, or an OpenAI-compatible one."""
+
+    host: str  # its address
+    name: str  # how users see it
+    kind: str  # "Ollama" or "OpenAI-compatible"
+    manages_models: bool  # /pull and /rm work here
+
+    def chat(
+        self,
+        model: str,
+        messages: Sequence[ChatMessage],
+        *,
+        options: Mapping[str, Any] | None = None,
+        think: bool | None = None,
+        keep_alive: str | int | None = None,
+    ) -> AsyncIterator[ChatEvent]: ...
+    def generate(
+        self,
+        model: str,
+        prompt: str,
+        *,
+        system: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        think: bool | None = None,
+        keep_alive: str | int | None = None,
+    ) -> AsyncIterator[ChatEvent]: ...
+    async def installed_models(self) -> list[InstalledModel]: ...
+    async def model_facts(self, model: str) -> ModelFacts: ...
+    def pull(self, model: str) -> AsyncIterator[PullStatus]: ...
+    async def delete(self, model: str) -> None: ...
+    async def loaded_models(self) -> list[LoadedModel]: ...
+    async def version(self) -> str: ...
+    def forget(self, model: str) -> None: ...
+    async def close(self) -> None: ...
+
+
+@dataclass(slots=True)
+class _Health:
+    down_until: float = 0.0
+    backoff_s: float = BACKOFF_START_S
+
+
+@dataclass(frozen=True, slots=True)
+class BackendReport:
+    """One server as /status and doctor show it."""
+
+    name: str
+    kind: str
+    host: str
+    version: str | None  # None: not reachable
+    models: int | None
+
+
+def _same(a: str, b: str) -> bool:
+    """Model names as servers compare them (`name` means `name:latest` to Ollama)."""
+
+    def norm(name: str) -> str:
+        name = name.lower()
+        return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+
+    return a == b or norm(a) == norm(b)
+
+
+class ModelRouter:
+    """Every configured server behind one gateway; the first one is the default for /pull."""
+
+    def __init__(self, backends: Sequence[Backend]) -> None:
+        if not backends:
+            raise ValueError("a router needs at least one backend")
+        self.backends = list(backends)
+        # Where the servers are, for messages: one address, or all of them.
+        self.host = ", ".join(b.host for b in self.backends)
+        self._health = {b.name: _Health() for b in self.backends}
+        self._models: dict[str, list[str]] = {}  # server name → its models, as last listed
+
+    # -- health -------------------------------------------------------------------------------
+
+    def _up(self, backend: Backend) -> bool:
+        return time.monotonic() >= self._health[backend.name].down_until
+
+    def _failed(self, backend: Backend) -> None:
+        health = self._health[backend.name]
+        health.down_until = time.monotonic() + health.backoff_s
+        health.backoff_s = min(health.backoff_s * 2, BACKOFF_MAX_S)
+
+    def _answered(self, backend: Backend) -> None:
+        self._health[backend.name] = _Health()
+
+    def is_up(self, name: str) -> bool:
+        """Whether the server called `name` answered last time it was asked."""
+        return self._health[name].down_until <= time.monotonic()
+
+    # -- listing ------------------------------------------------------------------------------
+
+    async def installed_models(self) -> list[InstalledModel]:
+        """The models of every reachable server, each once, `location` naming where it lives
+        when there is more than one server."""
+        found: dict[str, InstalledModel] = {}
+        listings = [(b, await self._listing(b)) for b in self.backends]
+        if all(models is None for _, models in listings):
+            # Every server is resting after a failure: ask them anyway rather than fail
+            # without asking (the one that is back answers).
+            listings = [(b, await self._listing(b, force=True)) for b in self.backends]
+        reached = False
+        for backend, models in listings:
+            if models is None:
+                continue
+            reached = True
+            for model in models:
+                key = model.name.lower()
+                if key in found:
+                    where = f"{found[key].location}, {backend.name}"
+                    found[key] = replace(found[key], location=where)
+                else:
+                    location = backend.name if len(self.backends) > 1 else ""
+                    found[key] = replace(model, location=location)
+        if not reached:
+            raise OllamaUnavailable(self.host)
+        return list(found.values())
+
+    async def _listing(
+        self, backend: Backend, *, force: bool = False
+    ) -> list[InstalledModel] | None:
+        """The server's models, or None when it is down (it is then left alone a while, unless
+        `force`)."""
+        if not force and not self._up(backend):
+            return None
+        try:
+            models = await backend.installed_models()
+        except OllamaUnavailable:
+            self._failed(backend)
+            return None
+        self._answered(backend)
+        self._models[backend.name] = [m.name for m in models]
+        return models
+
+    async def _servers_for(self, model: str) -> list[Backend]:
+        """The servers to try for `model`: those that listed it, reachable ones first; if none
+        did, the lists are asked again."""
+        having = [b for b in self.backends if self._has(b, model)]
+        if not having:
+            for backend in self.backends:
+                await self._listing(backend, force=True)
+            having = [b for b in self.backends if self._has(b, model)]
+        if not having and len(self.backends) == 1:
+            return list(self.backends)  # one server: let it say what is wrong itself
+        return sorted(having, key=lambda b: not self._up(b))
+
+    def _has(self, backend: Backend, model: str) -> bool:
+        return any(_same(name, model) for name in self._models.get(backend.name, ()))
+
+    # -- answers ------------------------------------------------------------------------------
+
+    async def chat(
+        self,
+        model: str,
+        messages: Sequence[ChatMessage],
+        *,
+        options: Mapping[str, Any] | None = None,
+        think: bool | None = None,
+        keep_alive: str | int | None = None,
+    ) -> AsyncIterator[ChatEvent]:
+        """`/api/chat` (or its OpenAI equivalent) on a server that has `model`."""
+        for backend, last in self._tries(await self._servers_for(model)):
+            events = backend.chat(
+                model, messages, options=options, think=think, keep_alive=keep_alive
+            )
+            async for event in self._until_it_answers(backend, events, last):
+                yield event
+            return
+        raise ModelNotFound(model, self.host)
+
+    async def generate(
+        self,
+        model: str,
+        prompt: str,
+        *,
+        system: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        think: bool | None = None,
+        keep_alive: str | int | None = None,
+    ) -> AsyncIterator[ChatEvent]:
+        """A one-shot answer on a server that has `model`."""
+        for backend, last in self._tries(await self._servers_for(model)):
+            events = backend.generate(
+                model, prompt, system=system, options=options, think=think, keep_alive=keep_alive
+            )
+            async for event in self._until_it_answers(backend, events, last):
+                yield event
+            return
+        raise ModelNotFound(model, self.host)
+
+    @staticmethod
+    def _tries(servers: list[Backend]) -> list[tuple[Backend, bool]]:
+        return [(server, index == len(servers) - 1) for index, server in enumerate(servers)]
+
+    async def _until_it_answers(
+        self, backend: Backend, events: AsyncIterator[ChatEvent], last: bool
+    ) -> AsyncIterator[ChatEvent]:
+        """The server's events; a failure to connect before the first one moves on to the next
+        server (raised on the last), one after it is the answer's own."""
+        started = False
+        try:
+            async for event in events:
+                started = True
+                yield event
+        except OllamaUnavailable:
+            self._failed(backend)
+            if started or last:
+                raise
+            return  # the caller's loop tries the next server
+        self._answered(backend)
+
+    async def model_facts(self, model: str) -> ModelFacts:
+        """What the first server that has `model` says about it."""
+        servers = await self._servers_for(model)
+        error: LLMError = ModelNotFound(model, self.host)
+        for backend in servers:
+            try:
+                return await backend.model_facts(model)
+            except OllamaUnavailable as err:
+                self._failed(backend)
+                error = err
+        raise error
+
+    def forget(self, model: str) -> None:
+        """Drop what every server's gateway cached about `model`."""
+        for backend in self.backends:
+            backend.forget(model)
+
+    # -- management ---------------------------------------------------------------------------
+
+    def managers(self) -> list[Backend]:
+        """The servers that install and remove models (Ollama's)."""
+        return [b for b in self.backends if b.manages_models]
+
+    def where(self, model: str) -> list[str]:
+        """The names of the servers that listed `model`."""
+        return [b.name for b in self.backends if self._has(b, model)]
+
+    def _manager(self, location: str | None) -> Backend:
+        managers = self.managers()
+        if location is not None:
+            managers = [b for b in managers if b.name == location]
+        if not managers:
+            raise OllamaUnavailable(location or self.host)
+        return managers[0]
+
+    def pull(self, model: str, location: str | None = None) -> AsyncIterator[PullStatus]:
+        """Install `model` on the server called `location` (default: the first Ollama)."""
+        return self._manager(location).pull(model)
+
+    async def delete(self, model: str, location: str | None = None) -> None:
+        """Remove `model` from the server called `location` (default: the first that has it)."""
+        if location is None:
+            having = [b for b in self.managers() if self._has(b, model)]
+            location = having[0].name if having else None
+        await self._manager(location).delete(model)
+
+    # -- status -------------------------------------------------------------------------------
+
+    async def loaded_models(self) -> list[LoadedModel]:
+        """Models in memory on every reachable server."""
+        loaded: list[LoadedModel] = []
+        for backend in self.backends:
+            try:
+                loaded += await backend.loaded_models()
+            except OllamaUnavailable:
+                continue
+        return loaded
+
+    async def version(self) -> str:
+        """Each reachable server's version ("name 0.12.6, laptop 0.11.4"), one server's alone."""
+        versions = []
+        for report in await self.reports():
+            if report.version is not None:
+                label = (
+                    report.version if len(self.backends) == 1 else f"{report.name} {report.version}"
+                )
+                versions.append(label)
+        if not versions:
+            raise OllamaUnavailable(self.host)
+        return ", ".join(versions)
+
+    async def reports(self) -> list[BackendReport]:
+        """Every server: reachable or not, version, how many models."""
+        reports = []
+        for backend in self.backends:
+            try:
+                version: str | None = await backend.version()
+                models: int | None = len(await backend.installed_models())
+                self._answered(backend)
+            except LLMError:
+                version, models = None, None
+            reports.append(BackendReport(backend.name, backend.kind, backend.host, version, models))
+        return reports
+
+    async def close(self) -> None:
+        """Close every server's connections."""
+        for backend in self.backends:
+            await backend.close()
