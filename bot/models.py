@@ -59,9 +59,11 @@ def model_id(name: str) -> str:
 
 def find_installed(name: str, installed: Sequence[InstalledModel]) -> InstalledModel | None:
     """The installed model `name` means: exact, then `:latest`, then an alias or family name."""
-    wanted = full_name(name).lower()
+    # Ollama's names carry a tag (`:latest` when none was given); OpenAI-compatible servers'
+    # ids often have none, so the name as typed counts too.
+    wanted = {full_name(name).lower(), name.lower()}
     for model in installed:
-        if model.name.lower() == wanted:
+        if model.name.lower() in wanted:
             return model
     alias = name.lower()
     article_tag = ARTICLE_MODELS.get(alias)

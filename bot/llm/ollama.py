@@ -79,7 +79,7 @@ class OllamaGateway:
 
     def __init__(self, host: str, *, timeout_s: float = 300.0) -> None:
         self.host = host
-        self.name = urlsplit(host).hostname or host
+        self.name = urlsplit(host).netloc or host
         self._timeout_s = timeout_s
         self._client = ollama.AsyncClient(
             host=host, timeout=httpx.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S)

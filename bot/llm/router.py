@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from bot.errors import LLMError, ModelNotFound, OllamaUnavailable
+from bot.errors import LLMError, ManagedElsewhere, ModelNotFound, OllamaUnavailable
 from bot.llm.types import (
     ChatEvent,
     ChatMessage,
@@ -68,8 +68,15 @@ class Backend(Protocol):
 
 @dataclass(slots=True)
 class _Health:
+    backoff_s: float
     down_until: float = 0.0
-    backoff_s: float = BACKOFF_START_S
+
+
+@dataclass(slots=True)
+class _Reached:
+    """Whether a server answered (set while its events are passed on)."""
+
+    yes: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +109,8 @@ class ModelRouter:
         self.backends = list(backends)
         # Where the servers are, for messages: one address, or all of them.
         self.host = ", ".join(b.host for b in self.backends)
-        self._health = {b.name: _Health() for b in self.backends}
+        self._backoff_start_s = BACKOFF_START_S  # read now: tests shorten it
+        self._health = {b.name: _Health(self._backoff_start_s) for b in self.backends}
         self._models: dict[str, list[str]] = {}  # server name → its models, as last listed
 
     # -- health -------------------------------------------------------------------------------
@@ -116,7 +124,7 @@ class ModelRouter:
         health.backoff_s = min(health.backoff_s * 2, BACKOFF_MAX_S)
 
     def _answered(self, backend: Backend) -> None:
-        self._health[backend.name] = _Health()
+        self._health[backend.name] = _Health(self._backoff_start_s)
 
     def is_up(self, name: str) -> bool:
         """Whether the server called `name` answered last time it was asked."""
@@ -197,9 +205,11 @@ class ModelRouter:
             events = backend.chat(
                 model, messages, options=options, think=think, keep_alive=keep_alive
             )
-            async for event in self._until_it_answers(backend, events, last):
+            reached = _Reached()
+            async for event in self._until_it_answers(backend, events, last, reached):
                 yield event
-            return
+            if reached.yes:
+                return
         raise ModelNotFound(model, self.host)
 
     async def generate(
@@ -217,9 +227,11 @@ class ModelRouter:
             events = backend.generate(
                 model, prompt, system=system, options=options, think=think, keep_alive=keep_alive
             )
-            async for event in self._until_it_answers(backend, events, last):
+            reached = _Reached()
+            async for event in self._until_it_answers(backend, events, last, reached):
                 yield event
-            return
+            if reached.yes:
+                return
         raise ModelNotFound(model, self.host)
 
     @staticmethod
@@ -227,10 +239,15 @@ class ModelRouter:
         return [(server, index == len(servers) - 1) for index, server in enumerate(servers)]
 
     async def _until_it_answers(
-        self, backend: Backend, events: AsyncIterator[ChatEvent], last: bool
+        self,
+        backend: Backend,
+        events: AsyncIterator[ChatEvent],
+        last: bool,
+        reached: _Reached,
     ) -> AsyncIterator[ChatEvent]:
-        """The server's events; a failure to connect before the first one moves on to the next
-        server (raised on the last), one after it is the answer's own."""
+        """The server's events; a failure to connect before the first one leaves `reached`
+        unset, so the caller tries the next server (on the last it is raised); a failure after
+        it is the answer's own."""
         started = False
         try:
             async for event in events:
@@ -240,7 +257,8 @@ class ModelRouter:
             self._failed(backend)
             if started or last:
                 raise
-            return  # the caller's loop tries the next server
+            return
+        reached.yes = True
         self._answered(backend)
 
     async def model_facts(self, model: str) -> ModelFacts:
@@ -286,6 +304,9 @@ class ModelRouter:
         """Remove `model` from the server called `location` (default: the first that has it)."""
         if location is None:
             having = [b for b in self.managers() if self._has(b, model)]
+            elsewhere = [b for b in self.backends if not b.manages_models and self._has(b, model)]
+            if not having and elsewhere:
+                raise ManagedElsewhere(elsewhere[0].name)
             location = having[0].name if having else None
         await self._manager(location).delete(model)
 

@@ -42,9 +42,11 @@ def progress_bar(fraction: float) -> str:
 
 
 def model_label(model: InstalledModel, *, current: bool) -> str:
-    """A button's text: name, parameter size, quantization, size on disk."""
+    """A button's text: name, parameter size, quantization, size on disk, and where it lives
+    when there are several servers (OpenAI-compatible servers tell no size)."""
     facts = " ".join(part for part in (model.parameter_size, model.quantization) if part)
-    parts = [model.name, facts, human_bytes(model.size_bytes)]
+    size = human_bytes(model.size_bytes) if model.size_bytes else ""
+    parts = [model.name, facts, size, f"@ {model.location}" if model.location else ""]
     return ("✅ " if current else "") + " · ".join(p for p in parts if p)
 
 
