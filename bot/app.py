@@ -170,6 +170,7 @@ def build_application(
         compare_concurrency=settings.compare_concurrency,
         concurrent_answers=settings.max_concurrent_answers,
         log_content=settings.log_content,
+        max_answer_tokens=settings.max_answer_tokens,
     )
     chat = ChatService(store, llm, catalog, roles, defaults)
     picker = ModelPicker(store, catalog)

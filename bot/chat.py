@@ -213,6 +213,7 @@ class ChatDefaults:
     compare_concurrency: int = 1
     concurrent_answers: int = 1  # generations at once, for everyone (MAX_CONCURRENT_ANSWERS)
     log_content: bool = False  # LOG_CONTENT: questions and answers in the log
+    max_answer_tokens: int | None = None  # MAX_ANSWER_TOKENS
 
 
 @dataclass(frozen=True, slots=True)
@@ -714,7 +715,9 @@ class ChatService:
         if "thinking" in facts.capabilities:
             think = settings.think if settings.think is not None else self._defaults.think
         image_tokens = IMAGE_TOKENS_BY_ARCHITECTURE.get(facts.architecture, IMAGE_TOKENS)
-        options = {"temperature": temperature, "num_ctx": num_ctx}
+        options: dict[str, Any] = {"temperature": temperature, "num_ctx": num_ctx}
+        if self._defaults.max_answer_tokens:
+            options["num_predict"] = self._defaults.max_answer_tokens
         return Generation(options, think, num_ctx, image_tokens)
 
     async def _answer_now(self, question: Question, sink: AnswerSink, stop: asyncio.Event) -> None:

@@ -139,6 +139,9 @@ class Settings(BaseSettings):
     # Model requests.
     num_ctx: int = Field(default=8192, ge=256, le=1_048_576)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    # The longest answer, in tokens (Ollama's num_predict, the OpenAI API's max_tokens); unset:
+    # the model stops by itself.
+    max_answer_tokens: int | None = Field(default=None, ge=1)
     keep_alive: str | int | None = None
     ollama_timeout: float = Field(default=300.0, gt=0)
     # /compare: how many models answer at once (a home GPU serves one at a time).

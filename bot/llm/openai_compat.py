@@ -107,6 +107,7 @@ class OpenAICompatibleGateway:
         `think` and `keep_alive` are Ollama's; such servers decide those themselves."""
         payload = [{"role": m.role, "content": _content(m)} for m in messages]
         temperature = (options or {}).get("temperature")
+        longest = (options or {}).get("num_predict")  # Ollama's name for max_tokens
         started = time.monotonic()
         first_token: float | None = None
         done = AnswerDone()
@@ -118,6 +119,7 @@ class OpenAICompatibleGateway:
                 stream=True,
                 stream_options={"include_usage": True},
                 temperature=openai.omit if temperature is None else float(temperature),
+                max_tokens=openai.omit if longest is None else int(longest),
             )
         except openai.APIConnectionError as err:
             raise ServerUnavailable(self.host) from err
