@@ -40,7 +40,7 @@ from bot.handlers.roles import RoleHandlers
 from bot.handlers.settings import SettingsHandlers
 from bot.installer import ModelInstaller
 from bot.languages import LanguageChoices
-from bot.llm import Backend, ModelRouter, OllamaGateway, OpenAICompatibleGateway
+from bot.llm import ModelRouter, model_servers
 from bot.models import ModelCatalog, ModelPicker
 from bot.preferences import PreferenceService
 from bot.retention import Retention
@@ -81,25 +81,6 @@ COMMANDS = (
     "rm",
     "id",
 )
-
-
-def model_servers(settings: Settings) -> ModelRouter:
-    """Every configured model server behind one router: the Ollama hosts, then the
-    OpenAI-compatible server if there is one."""
-    backends: list[Backend] = [
-        OllamaGateway(host, timeout_s=settings.ollama_timeout) for host in settings.ollama_hosts()
-    ]
-    if settings.openai_base_url:
-        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-        backends.append(
-            OpenAICompatibleGateway(
-                settings.openai_base_url,
-                api_key=key,
-                name=settings.openai_name,
-                timeout_s=settings.ollama_timeout,
-            )
-        )
-    return ModelRouter(backends)
 
 
 def build_application(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.errors import BotError
-from bot.llm import InstalledModel, OllamaGateway
+from bot.llm import BackendReport, InstalledModel, ModelRouter, model_servers
 from bot.models import ModelCatalog, find_installed
 from bot.store import MIGRATIONS, inspect_database
 
@@ -49,40 +49,42 @@ def _config(settings: Settings) -> Finding:
 
 
 async def _ollama(settings: Settings) -> list[Finding]:
-    gateway = OllamaGateway(settings.ollama_host, timeout_s=10.0)
-    host = settings.ollama_host
+    servers = model_servers(settings)
     try:
-        version = await gateway.version()
-        installed = await gateway.installed_models()
+        findings = [_server_finding(report) for report in await servers.reports()]
+        if not any(finding.ok for finding in findings):
+            return findings
+        installed = await servers.installed_models()
         return [
-            *_ollama_findings(settings, version, installed),
-            await _vision_model(gateway, settings.vision_model, installed),
-            await _default_model(gateway),
-        ]
-    except BotError:
-        return [
-            Finding(
-                False,
-                f"Ollama at {host} is not reachable",
-                "start it (`ollama serve` or `systemctl start ollama`) or fix OLLAMA_HOST",
-            )
+            *findings,
+            *_model_findings(settings, installed),
+            await _vision_model(servers, settings.vision_model, installed),
+            await _default_model(servers),
         ]
     finally:
-        await gateway.close()
+        await servers.close()
 
 
-def _ollama_findings(
-    settings: Settings, version: str, installed: Sequence[InstalledModel]
-) -> list[Finding]:
-    host = settings.ollama_host
-    findings = [Finding(True, f"Ollama {version} at {host}, {len(installed)} model(s) installed")]
+def _server_finding(report: BackendReport) -> Finding:
+    if report.version is None:
+        fix = (
+            "start it (`ollama serve` or `systemctl start ollama`) or fix OLLAMA_HOST"
+            if report.kind == "Ollama"
+            else "start that server (LM Studio's server, llamafile…) or fix OPENAI_BASE_URL"
+        )
+        return Finding(False, f"{report.kind} at {report.host} is not reachable", fix)
+    version = f"{report.kind} {report.version}" if report.kind == "Ollama" else report.kind
+    return Finding(True, f"{version} at {report.host}, {report.models} model(s) installed")
+
+
+def _model_findings(settings: Settings, installed: Sequence[InstalledModel]) -> list[Finding]:
     if settings.default_model:
-        findings.append(_installed("DEFAULT_MODEL", settings.default_model, installed))
-    return findings
+        return [_installed("DEFAULT_MODEL", settings.default_model, installed)]
+    return []
 
 
 async def _vision_model(
-    gateway: OllamaGateway, name: str, installed: Sequence[InstalledModel]
+    gateway: ModelRouter, name: str, installed: Sequence[InstalledModel]
 ) -> Finding:
     found = _installed("VISION_MODEL", name, installed)
     if not found.ok:
@@ -99,7 +101,7 @@ async def _vision_model(
     return found
 
 
-async def _default_model(gateway: OllamaGateway) -> Finding:
+async def _default_model(gateway: ModelRouter) -> Finding:
     try:
         model = await ModelCatalog(gateway, None).default_model()
     except BotError:

@@ -123,3 +123,14 @@ async def test_doctor_command_line(tg: FakeTelegram, ollama: FakeOllama, tmp_pat
     assert process.returncode == 0, text
     assert text.count("✓ ") == 6
     assert tg.token.split(":")[1] not in text
+
+
+async def test_every_server_gets_its_line(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    dead = "http://127.0.0.1:9"  # nothing listens on the discard port
+    code, lines = await run_doctor(tg, ollama, db_path, ollama_host=f"{ollama.url},{dead}")
+    assert code == 1
+    assert any(line.startswith(f"✓ Ollama 0.") and ollama.url in line for line in lines)
+    assert f"✗ Ollama at {dead} is not reachable" in " ".join(lines)
+    assert any(line.startswith("✓ VISION_MODEL llava is installed") for line in lines)

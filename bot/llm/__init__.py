@@ -7,6 +7,7 @@ sees only bot.llm.types and the LLMError family.
 
 from __future__ import annotations
 
+from bot.config import Settings
 from bot.llm.ollama import OllamaGateway
 from bot.llm.openai_compat import OpenAICompatibleGateway
 from bot.llm.router import Backend, BackendReport, ModelRouter
@@ -21,6 +22,26 @@ from bot.llm.types import (
     TextDelta,
     ThinkingDelta,
 )
+
+
+def model_servers(settings: Settings) -> ModelRouter:
+    """Every configured model server behind one router: the Ollama hosts, then the
+    OpenAI-compatible server if there is one."""
+    backends: list[Backend] = [
+        OllamaGateway(host, timeout_s=settings.ollama_timeout) for host in settings.ollama_hosts()
+    ]
+    if settings.openai_base_url:
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        backends.append(
+            OpenAICompatibleGateway(
+                settings.openai_base_url,
+                api_key=key,
+                name=settings.openai_name,
+                timeout_s=settings.ollama_timeout,
+            )
+        )
+    return ModelRouter(backends)
+
 
 __all__ = [
     "AnswerDone",
@@ -37,4 +58,5 @@ __all__ = [
     "PullStatus",
     "TextDelta",
     "ThinkingDelta",
+    "model_servers",
 ]
