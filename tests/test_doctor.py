@@ -131,6 +131,6 @@ async def test_every_server_gets_its_line(
     dead = "http://127.0.0.1:9"  # nothing listens on the discard port
     code, lines = await run_doctor(tg, ollama, db_path, ollama_host=f"{ollama.url},{dead}")
     assert code == 1
-    assert any(line.startswith(f"✓ Ollama 0.") and ollama.url in line for line in lines)
+    assert any(line.startswith("✓ Ollama 0.") and ollama.url in line for line in lines)
     assert f"✗ Ollama at {dead} is not reachable" in " ".join(lines)
     assert any(line.startswith("✓ VISION_MODEL llava is installed") for line in lines)
