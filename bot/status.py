@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from bot.errors import LLMError
-from bot.llm import InstalledModel, LoadedModel
+from bot.llm import BackendReport, InstalledModel, LoadedModel
 
 STATUS_TIMEOUT_S = 10.0  # /status answers promptly even when Ollama hangs
 
@@ -33,6 +33,7 @@ class StatusServer(Protocol):
     async def version(self) -> str: ...
     async def loaded_models(self) -> list[LoadedModel]: ...
     async def installed_models(self) -> list[InstalledModel]: ...
+    async def reports(self) -> list[BackendReport]: ...
 
 
 class StatusStore(Protocol):
@@ -53,6 +54,7 @@ class StatusReport:
     uptime_s: float
     database_bytes: int
     users: int | None
+    servers: Sequence[BackendReport] = ()  # each server, when there are several
 
 
 async def gather_status(
@@ -63,6 +65,7 @@ async def gather_status(
     with_users: bool,
 ) -> StatusReport:
     """Ask everything /status shows; an unreachable Ollama is a fact to report, not an error."""
+    servers = await _asked(server.reports()) or []
     version = await _asked(server.version())
     loaded = await _asked(server.loaded_models()) if version is not None else None
     installed = await _asked(server.installed_models()) if version is not None else None
@@ -74,4 +77,5 @@ async def gather_status(
         uptime_s=time.monotonic() - started_at,
         database_bytes=store.size_bytes(),
         users=await store.users_count() if with_users else None,
+        servers=servers if len(servers) > 1 else (),
     )

@@ -127,5 +127,5 @@ async def test_an_openai_compatible_server_next_to_ollama(
         "and again",
     ]
     assert "LM Studio" in removal.content
-    assert "LM Studio" in status.content
+    assert f"• LM Studio ({studio.url}): OpenAI-compatible, models: 1" in status.content
     assert laptop.chat_requests == []

@@ -195,6 +195,8 @@ MESSAGES: dict[str, str] = {
     "status_loaded": "{model} ({size} in memory, {vram} on the GPU, {expiry})",
     "status_expires": "unloads in {left}",
     "status_kept": "kept loaded",
+    "status_server": "• {name} ({host}): {state}",
+    "status_server_up": "{version}, models: {models}",
     "status_users": "Users: {users}",
     # Roles
     "role_menu": (

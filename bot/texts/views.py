@@ -129,6 +129,13 @@ def status_text(report: StatusReport, lang: str | None, now: datetime | None = N
         uptime=human_duration(report.uptime_s),
         database=human_bytes(report.database_bytes),
     )
+    for server in report.servers:
+        state = (
+            say("status_server_up", lang, version=server.version, models=server.models)
+            if server.version is not None
+            else say("status_down", lang)
+        )
+        text += "\n" + say("status_server", lang, name=server.name, host=server.host, state=state)
     if report.users is not None:
         text += "\n" + say("status_users", lang, users=report.users)
     return text

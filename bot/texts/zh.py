@@ -178,6 +178,8 @@ MESSAGES: dict[str, str] = {
     "status_loaded": "{model}（占用内存 {size}，其中 GPU 上 {vram}，{expiry}）",
     "status_expires": "{left} 后卸载",
     "status_kept": "常驻内存",
+    "status_server": "• {name}（{host}）：{state}",
+    "status_server_up": "{version}，模型：{models} 个",
     "status_users": "用户数：{users}",
     # Roles
     "role_menu": (
