@@ -171,6 +171,7 @@ def build_application(
     app.bot_data[RUNNING_WORK] = RunningWork(chat, installer, settings.shutdown_grace)
     models = ModelHandlers(
         langs=langs,
+        hosts=llm,
         picker=picker,
         installer=installer,
         policy=policy,

@@ -116,8 +116,8 @@ class PullView(Protocol):
 class PullServer(Protocol):
     """What the installer needs from the model server."""
 
-    def pull(self, model: str) -> AsyncIterator[PullStatus]: ...
-    async def delete(self, model: str) -> None: ...
+    def pull(self, model: str, location: str | None = None) -> AsyncIterator[PullStatus]: ...
+    async def delete(self, model: str, location: str | None = None) -> None: ...
 
 
 @dataclass(slots=True)
@@ -127,6 +127,7 @@ class _Pull:
     model: str
     number: int
     task: asyncio.Task[None] | None = None
+    location: str | None = None  # which Ollama host (None: the first)
 
 
 class ModelInstaller:
@@ -153,11 +154,13 @@ class ModelInstaller:
         if (pull := self._find(number)) is not None and pull.task is None:
             del self._pulls[model_id(pull.model)]
 
-    def begin(self, number: int, view: PullView) -> None:
-        """Start the reserved pull `number` in the background, shown through `view`."""
+    def begin(self, number: int, view: PullView, location: str | None = None) -> None:
+        """Start the reserved pull `number` in the background on the Ollama host called
+        `location` (None: the first), shown through `view`."""
         pull = self._find(number)
         if pull is None or pull.task is not None:
             raise RuntimeError(f"pull {number} was not reserved")
+        pull.location = location
         if self._closing:  # the bot began stopping while the progress message was being sent
             self.release(number)
             return
@@ -179,10 +182,11 @@ class ModelInstaller:
             self.cancel(number)
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def remove(self, model: str) -> None:
-        """Delete `model` from the server (ModelNotFound if it is not there)."""
+    async def remove(self, model: str, location: str | None = None) -> None:
+        """Delete `model` from the server called `location` (None: the one that has it);
+        ModelNotFound if it is not there."""
         try:
-            await self._server.delete(model)
+            await self._server.delete(model, location)
         finally:
             self._catalog.invalidate()
 
@@ -193,7 +197,7 @@ class ModelInstaller:
         tracker = PullTracker(pull.model)
         outcome: PullOutcome
         try:
-            async for line in self._server.pull(pull.model):
+            async for line in self._server.pull(pull.model, pull.location):
                 view.show(tracker.update(line))
             outcome = PullSucceeded(pull.model)
         except asyncio.CancelledError:

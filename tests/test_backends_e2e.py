@@ -129,3 +129,36 @@ async def test_an_openai_compatible_server_next_to_ollama(
     assert "LM Studio" in removal.content
     assert f"• LM Studio ({studio.url}): OpenAI-compatible, models: 1" in status.content
     assert laptop.chat_requests == []
+
+
+async def test_pull_and_rm_ask_which_ollama_host(
+    tg: FakeTelegram, desktop: FakeOllama, laptop: FakeOllama, db_path: Path
+) -> None:
+    laptop.pullable["phi3:mini"] = 2_200_000_000
+    async with running_bot(tg, desktop, db_path, ollama_host=hosts(desktop, laptop)):
+        question = await reply_to(tg, ADMIN, "/pull phi3:mini")
+        host_buttons = labels(question)
+        laptop_button = next(
+            key["callback_data"]
+            for row in question.inline_keyboard
+            for key in row
+            if key["text"] == laptop.url.removeprefix("http://")
+        )
+        tg.user_presses(ADMIN, question.message_id, laptop_button)
+        await tg.wait_for(lambda: "is installed" in tg.bot_messages(ADMIN.id)[-1].content)
+        await reply_to(tg, ADMIN, "/model")  # lists again: the shared model is on both
+        removal = await reply_to(tg, ADMIN, f"/rm {SHARED_MODEL}")
+        removal_buttons = labels(removal)
+        from_desktop = removal.inline_keyboard[0][0]["callback_data"]
+        tg.user_presses(ADMIN, removal.message_id, from_desktop)
+        await tg.wait_for(lambda: removal.content.startswith("Removed"))
+    assert question.content == "Pull phi3:mini on which Ollama host?"
+    assert host_buttons == [desktop.url.removeprefix("http://"), laptop.url.removeprefix("http://")]
+    assert [r["model"] for r in laptop.pull_requests] == ["phi3:mini"]
+    assert desktop.pull_requests == []
+    assert removal_buttons[:2] == [
+        f"Remove from {desktop.url.removeprefix('http://')}",
+        f"Remove from {laptop.url.removeprefix('http://')}",
+    ]
+    assert not desktop.has_model(SHARED_MODEL)
+    assert laptop.has_model(SHARED_MODEL), "only the chosen host lost it"

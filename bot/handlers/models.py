@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Protocol
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes, ExtBot
@@ -90,6 +90,13 @@ def menu_keyboard(menu: ModelMenu, page: int) -> InlineKeyboardMarkup:
     )
 
 
+class ModelHosts(Protocol):
+    """Which servers install models, and which have a model (the router)."""
+
+    def manager_names(self) -> list[str]: ...
+    def where(self, model: str) -> list[str]: ...
+
+
 class ModelHandlers(Speaking):
     """Callbacks that show, switch, install and remove models."""
 
@@ -97,6 +104,7 @@ class ModelHandlers(Speaking):
         self,
         *,
         langs: LanguageChoices,
+        hosts: ModelHosts,
         picker: ModelPicker,
         installer: ModelInstaller,
         policy: AccessPolicy,
@@ -106,6 +114,7 @@ class ModelHandlers(Speaking):
         pull_interval: float,
     ) -> None:
         super().__init__(langs)
+        self._hosts = hosts
         self._picker = picker
         self._installer = installer
         self._policy = policy
@@ -217,7 +226,7 @@ class ModelHandlers(Speaking):
         if not valid_model_name(name):
             await message.reply_text(say("pull_invalid", lang, name=name))
             return
-        await self._start_pull(context.bot, message.chat_id, full_name(name), lang)
+        await self._pull_where(context.bot, message.chat_id, full_name(name), lang, None)
 
     async def on_pull_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """ "Pull it" under a model that is not installed, or Cancel under a running pull."""
@@ -237,10 +246,31 @@ class ModelHandlers(Speaking):
             await answer(query, say("button_expired", lang), alert=True)
             return
         await query.answer()
-        await self._start_pull(context.bot, query.message.chat.id, full_name(name), lang)
+        host = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else None
+        await self._pull_where(context.bot, query.message.chat.id, full_name(name), lang, host)
+
+    async def _pull_where(
+        self, bot: ExtBot[Any], chat_id: int, model: str, lang: str | None, host: int | None
+    ) -> None:
+        """Pull on the Ollama host numbered `host`; with several and none chosen, ask which."""
+        hosts = self._hosts.manager_names()
+        if host is None and len(hosts) > 1:
+            short_id = self._buttons.remember(model)
+            buttons = [
+                [InlineKeyboardButton(name, callback_data=f"pull:{short_id}:{index}")]
+                for index, name in enumerate(hosts)
+            ]
+            await bot.send_message(
+                chat_id,
+                say("pull_where", lang, model=model),
+                reply_markup=InlineKeyboardMarkup(buttons),
+            )
+            return
+        location = hosts[host] if host is not None and host < len(hosts) else None
+        await self._start_pull(bot, chat_id, model, lang, location)
 
     async def _start_pull(
-        self, bot: ExtBot[Any], chat_id: int, model: str, lang: str | None
+        self, bot: ExtBot[Any], chat_id: int, model: str, lang: str | None, location: str | None
     ) -> None:
         number = self._installer.reserve(model)
         if number is None:
@@ -264,7 +294,7 @@ class ModelHandlers(Speaking):
             interval=self._pull_interval,
             language=lang,
         )
-        self._installer.begin(number, view)
+        self._installer.begin(number, view, location)
 
     # -- /rm --------------------------------------------------------------------------------
 
@@ -280,9 +310,26 @@ class ModelHandlers(Speaking):
             await message.reply_text(say("rm_usage", lang))
             return
         model = full_name(name)
+        short_id = self._buttons.remember(model)
+        hosts = self._hosts.manager_names()
+        having = [i for i, host in enumerate(hosts) if host in self._hosts.where(model)]
+        keyboard = rm_keyboard(short_id, lang)
+        if len(having) > 1:  # on several Ollama hosts: which one?
+            rows = [
+                [
+                    InlineKeyboardButton(
+                        say("button_rm_from", lang, host=hosts[i]),
+                        callback_data=f"rm:yes:{short_id}:{i}",
+                    )
+                ]
+                for i in having
+            ]
+            rows.append(
+                [InlineKeyboardButton(say("button_rm_no", lang), callback_data=f"rm:no:{short_id}")]
+            )
+            keyboard = InlineKeyboardMarkup(rows)
         await message.reply_text(
-            say("rm_confirm", lang, model=model, host=self._server.host),
-            reply_markup=rm_keyboard(self._buttons.remember(model), lang),
+            say("rm_confirm", lang, model=model, host=self._server.host), reply_markup=keyboard
         )
 
     async def on_rm_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -293,8 +340,11 @@ class ModelHandlers(Speaking):
         lang = self._lang(user)
         if not await self._admin(update):
             return
-        _, choice, short_id = query.data.split(":", 2)
+        _, choice, short_id, *rest = query.data.split(":")
         model = self._buttons.name(short_id)
+        hosts = self._hosts.manager_names()
+        index = int(rest[0]) if rest and rest[0].isdigit() else None
+        location = hosts[index] if index is not None and index < len(hosts) else None
         if model is None:
             await answer(query, say("button_expired", lang), alert=True)
             return
@@ -303,7 +353,7 @@ class ModelHandlers(Speaking):
             await query.edit_message_text(say("rm_kept", lang, model=model))
             return
         try:
-            await self._installer.remove(model)
+            await self._installer.remove(model, location)
             text = say("rm_done", lang, model=model)
         except ModelNotFound:
             text = say("rm_missing", lang, model=model, host=self._server.host)

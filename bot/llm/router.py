@@ -284,6 +284,10 @@ class ModelRouter:
         """The servers that install and remove models (Ollama's)."""
         return [b for b in self.backends if b.manages_models]
 
+    def manager_names(self) -> list[str]:
+        """The names of the servers that install and remove models, in configured order."""
+        return [b.name for b in self.managers()]
+
     def where(self, model: str) -> list[str]:
         """The names of the servers that listed `model`."""
         return [b.name for b in self.backends if self._has(b, model)]

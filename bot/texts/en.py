@@ -160,6 +160,8 @@ MESSAGES: dict[str, str] = {
         "{name!r} is not a model name Ollama accepts: [host/][namespace/]model[:tag], "
         "letters, digits and . _ -, at most 200 characters."
     ),
+    "pull_where": "Pull {model} on which Ollama host?",
+    "button_rm_from": "Remove from {host}",
     "pull_running": "{model} is already being pulled.",
     "pull_started": "Pulling {model}…",
     "pull_progress": "Pulling {model}\n{status}",

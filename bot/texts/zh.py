@@ -143,6 +143,8 @@ MESSAGES: dict[str, str] = {
         "{name!r} 不是 Ollama 接受的模型名：[host/][namespace/]model[:tag]，"
         "只能包含字母、数字和 . _ -，最多 200 个字符。"
     ),
+    "pull_where": "要在哪台 Ollama 主机上下载 {model}？",
+    "button_rm_from": "从 {host} 删除",
     "pull_running": "{model} 已经在下载中。",
     "pull_started": "正在下载 {model}……",
     "pull_progress": "正在下载 {model}\n{status}",
