@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-# llama.cpp (a test extra) built for any x86-64, not this CPU's newest instructions: a native
-# build here crashes on the first generation.
+# llama.cpp (a test extra) built without -march=native (it still uses AVX2/FMA): a native build
+# on this machine kind crashes on its first generation. pip reuses a wheel it cached from an
+# earlier build whatever CMAKE_ARGS says: `pip cache remove llama_cpp_python` to rebuild.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
 .PHONY: run test lint clean

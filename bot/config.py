@@ -182,7 +182,7 @@ class Settings(BaseSettings):
     @classmethod
     def _full_ollama_url(cls, host: str) -> str:
         hosts = [ollama_url(part) for part in host.split(",") if part.strip()]
-        return ",".join(hosts or [ollama_url("")])
+        return ",".join(dict.fromkeys(hosts or [ollama_url("")]))  # each once, in order
 
     @field_validator("openai_base_url", "openai_api_key", "openai_name", mode="before")
     @classmethod

@@ -61,10 +61,10 @@ def find_installed(name: str, installed: Sequence[InstalledModel]) -> InstalledM
     """The installed model `name` means: exact, then `:latest`, then an alias or family name."""
     # Ollama's names carry a tag (`:latest` when none was given); OpenAI-compatible servers'
     # ids often have none, so the name as typed counts too.
-    wanted = {full_name(name).lower(), name.lower()}
-    for model in installed:
-        if model.name.lower() in wanted:
-            return model
+    for wanted in (name.lower(), full_name(name).lower()):  # exactly as typed first
+        for model in installed:
+            if model.name.lower() == wanted:
+                return model
     alias = name.lower()
     article_tag = ARTICLE_MODELS.get(alias)
     if article_tag is None:

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from bot.errors import LLMError
+from bot.errors import BotError, LLMError
 from bot.llm import BackendReport, InstalledModel, LoadedModel
 
 STATUS_TIMEOUT_S = 10.0  # /status answers promptly even when Ollama hangs
@@ -34,6 +34,7 @@ class StatusServer(Protocol):
     async def loaded_models(self) -> list[LoadedModel]: ...
     async def installed_models(self) -> list[InstalledModel]: ...
     async def reports(self) -> list[BackendReport]: ...
+    def versions(self, reports: Sequence[BackendReport]) -> str: ...
 
 
 class StatusStore(Protocol):
@@ -66,7 +67,10 @@ async def gather_status(
 ) -> StatusReport:
     """Ask everything /status shows; an unreachable Ollama is a fact to report, not an error."""
     servers = await _asked(server.reports()) or []
-    version = await _asked(server.version())
+    try:
+        version: str | None = server.versions(servers)
+    except BotError:
+        version = None
     loaded = await _asked(server.loaded_models()) if version is not None else None
     installed = await _asked(server.installed_models()) if version is not None else None
     return StatusReport(

@@ -162,3 +162,39 @@ async def test_pull_and_rm_ask_which_ollama_host(
     ]
     assert not desktop.has_model(SHARED_MODEL)
     assert laptop.has_model(SHARED_MODEL), "only the chosen host lost it"
+
+
+async def test_a_host_that_is_down_keeps_its_models_and_the_users_choice(
+    tg: FakeTelegram, desktop: FakeOllama, laptop: FakeOllama, db_path: Path
+) -> None:
+    async with running_bot(tg, desktop, db_path, ollama_host=hosts(desktop, laptop)):
+        await reply_to(tg, ALICE, f"/model {LAPTOP_MODEL}")
+        await laptop.go_down()
+        menu = await reply_to(tg, ALICE, "/model")
+        down = await reply_to(tg, ALICE, "are you there?")
+        await laptop.come_up()
+        await asyncio.sleep(0.7)  # the laptop's rest is over
+        await reply_to(tg, ALICE, "and now?")
+    laptop_name = laptop.url.removeprefix("http://")
+    assert any(
+        LAPTOP_MODEL in label and f"@ {laptop_name} (down)" in label for label in labels(menu)
+    ), labels(menu)
+    assert "can't reach" in down.content
+    assert "no longer installed" not in " ".join(tg.bot_texts(ALICE.id))
+    assert [r["messages"][-1]["content"] for r in laptop.chat_requests] == ["and now?"]
+    assert desktop.chat_requests == [], "the choice was kept, not replaced by the default"
+
+
+async def test_the_same_name_on_two_kinds_of_server_goes_where_it_was_listed(
+    tg: FakeTelegram, laptop: FakeOllama, db_path: Path
+) -> None:
+    async with (
+        FakeOpenAI(["llama3.2"]) as studio,
+        running_bot(tg, laptop, db_path, openai_base_url=studio.url),
+    ):
+        await reply_to(tg, ALICE, "/model llama3.2")  # exactly LM Studio's name
+        await reply_to(tg, ALICE, "hello")
+        await reply_to(tg, ALICE, f"/model {LAPTOP_MODEL}")  # exactly Ollama's
+        await reply_to(tg, ALICE, "hello again")
+    assert [r["model"] for r in studio.chat_requests] == ["llama3.2"]
+    assert [r["model"] for r in laptop.chat_requests] == [LAPTOP_MODEL]

@@ -38,6 +38,7 @@ from bot.llm.types import (
 )
 
 REASONING_FIELDS = ("reasoning_content", "reasoning")
+CONNECT_TIMEOUT_S = 10.0
 
 
 def _content(message: ChatMessage) -> str | list[dict[str, Any]]:
@@ -72,7 +73,7 @@ class OpenAICompatibleGateway:
             base_url=host,
             # Local servers ignore the key, but the client insists on one.
             api_key=api_key or "not-needed",
-            timeout=timeout_s,
+            timeout=openai.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S),
             max_retries=0,
         )
 
@@ -121,6 +122,8 @@ class OpenAICompatibleGateway:
                 temperature=openai.omit if temperature is None else float(temperature),
                 max_tokens=openai.omit if longest is None else int(longest),
             )
+        except openai.APITimeoutError as err:  # a subclass of APIConnectionError: first
+            raise ModelTimeout(model, self.host, self._timeout_s) from err
         except openai.APIConnectionError as err:
             raise ServerUnavailable(self.host) from err
         except openai.OpenAIError as err:

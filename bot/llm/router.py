@@ -10,6 +10,7 @@ than one server.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -27,6 +28,7 @@ from bot.llm.types import (
 
 BACKOFF_START_S = 5.0
 BACKOFF_MAX_S = 60.0
+LISTING_TIMEOUT_S = 10.0  # a server that takes longer to list its models counts as down
 
 
 class Backend(Protocol):
@@ -112,6 +114,7 @@ class ModelRouter:
         self._backoff_start_s = BACKOFF_START_S  # read now: tests shorten it
         self._health = {b.name: _Health(self._backoff_start_s) for b in self.backends}
         self._models: dict[str, list[str]] = {}  # server name → its models, as last listed
+        self._last: dict[str, list[InstalledModel]] = {}
 
     # -- health -------------------------------------------------------------------------------
 
@@ -133,30 +136,34 @@ class ModelRouter:
     # -- listing ------------------------------------------------------------------------------
 
     async def installed_models(self) -> list[InstalledModel]:
-        """The models of every reachable server, each once, `location` naming where it lives
-        when there is more than one server."""
+        """The models of every server, each once, `location` naming where it lives when there
+        is more than one server. A server that is down shows its last list, marked "(down)":
+        its models are still the users' choices, not removed ones."""
         found: dict[str, InstalledModel] = {}
-        listings = [(b, await self._listing(b)) for b in self.backends]
+        listings = await self._listings(force=False)
         if all(models is None for _, models in listings):
             # Every server is resting after a failure: ask them anyway rather than fail
             # without asking (the one that is back answers).
-            listings = [(b, await self._listing(b, force=True)) for b in self.backends]
-        reached = False
+            listings = await self._listings(force=True)
+        if all(models is None for _, models in listings):
+            raise OllamaUnavailable(self.host)
         for backend, models in listings:
+            where = backend.name
             if models is None:
-                continue
-            reached = True
+                models = self._last.get(backend.name, [])
+                where = f"{backend.name} (down)"
             for model in models:
                 key = model.name.lower()
                 if key in found:
-                    where = f"{found[key].location}, {backend.name}"
-                    found[key] = replace(found[key], location=where)
+                    found[key] = replace(found[key], location=f"{found[key].location}, {where}")
                 else:
-                    location = backend.name if len(self.backends) > 1 else ""
-                    found[key] = replace(model, location=location)
-        if not reached:
-            raise OllamaUnavailable(self.host)
+                    found[key] = replace(model, location=where if len(self.backends) > 1 else "")
         return list(found.values())
+
+    async def _listings(self, *, force: bool) -> list[tuple[Backend, list[InstalledModel] | None]]:
+        """Every server's list at once (one slow server does not hold up the others)."""
+        lists = await asyncio.gather(*(self._listing(b, force=force) for b in self.backends))
+        return list(zip(self.backends, lists, strict=True))
 
     async def _listing(
         self, backend: Backend, *, force: bool = False
@@ -166,25 +173,41 @@ class ModelRouter:
         if not force and not self._up(backend):
             return None
         try:
-            models = await backend.installed_models()
-        except OllamaUnavailable:
+            async with asyncio.timeout(LISTING_TIMEOUT_S):
+                models = await backend.installed_models()
+        except (OllamaUnavailable, TimeoutError):
             self._failed(backend)
             return None
         self._answered(backend)
         self._models[backend.name] = [m.name for m in models]
+        self._last[backend.name] = models
         return models
 
     async def _servers_for(self, model: str) -> list[Backend]:
-        """The servers to try for `model`: those that listed it, reachable ones first; if none
-        did, the lists are asked again."""
+        """The servers to try for `model`: those that listed exactly that name first, then
+        those that listed it under another spelling (`name` / `name:latest`), reachable ones
+        first in each; if none did, the lists are asked again."""
         having = [b for b in self.backends if self._has(b, model)]
         if not having:
-            for backend in self.backends:
-                await self._listing(backend, force=True)
+            await self._listings(force=True)
             having = [b for b in self.backends if self._has(b, model)]
         if not having and len(self.backends) == 1:
             return list(self.backends)  # one server: let it say what is wrong itself
-        return sorted(having, key=lambda b: not self._up(b))
+        exact = model.lower()
+        return sorted(
+            having,
+            key=lambda b: (
+                exact not in (name.lower() for name in self._models.get(b.name, ())),
+                not self._up(b),
+            ),
+        )
+
+    def _name_on(self, backend: Backend, model: str) -> str:
+        """`model` as `backend` listed it (servers spell the same model differently)."""
+        listed = self._models.get(backend.name, ())
+        return next((n for n in listed if n.lower() == model.lower()), None) or next(
+            (n for n in listed if _same(n, model)), model
+        )
 
     def _has(self, backend: Backend, model: str) -> bool:
         return any(_same(name, model) for name in self._models.get(backend.name, ()))
@@ -203,7 +226,11 @@ class ModelRouter:
         """`/api/chat` (or its OpenAI equivalent) on a server that has `model`."""
         for backend, last in self._tries(await self._servers_for(model)):
             events = backend.chat(
-                model, messages, options=options, think=think, keep_alive=keep_alive
+                self._name_on(backend, model),
+                messages,
+                options=options,
+                think=think,
+                keep_alive=keep_alive,
             )
             reached = _Reached()
             async for event in self._until_it_answers(backend, events, last, reached):
@@ -225,7 +252,12 @@ class ModelRouter:
         """A one-shot answer on a server that has `model`."""
         for backend, last in self._tries(await self._servers_for(model)):
             events = backend.generate(
-                model, prompt, system=system, options=options, think=think, keep_alive=keep_alive
+                self._name_on(backend, model),
+                prompt,
+                system=system,
+                options=options,
+                think=think,
+                keep_alive=keep_alive,
             )
             reached = _Reached()
             async for event in self._until_it_answers(backend, events, last, reached):
@@ -267,7 +299,7 @@ class ModelRouter:
         error: LLMError = ModelNotFound(model, self.host)
         for backend in servers:
             try:
-                return await backend.model_facts(model)
+                return await backend.model_facts(self._name_on(backend, model))
             except OllamaUnavailable as err:
                 self._failed(backend)
                 error = err
@@ -327,30 +359,33 @@ class ModelRouter:
         return loaded
 
     async def version(self) -> str:
-        """Each reachable server's version ("name 0.12.6, laptop 0.11.4"), one server's alone."""
-        versions = []
-        for report in await self.reports():
-            if report.version is not None:
-                label = (
-                    report.version if len(self.backends) == 1 else f"{report.name} {report.version}"
-                )
-                versions.append(label)
-        if not versions:
+        """Each reachable server's version ("a:11434 0.12.6, b:11434 0.11.4"), one server's
+        alone."""
+        return self.versions(await self.reports())
+
+    def versions(self, reports: Sequence[BackendReport]) -> str:
+        """The version line of `reports` (OllamaUnavailable when none answered)."""
+        up = [r for r in reports if r.version is not None]
+        if not up:
             raise OllamaUnavailable(self.host)
-        return ", ".join(versions)
+        if len(self.backends) == 1:
+            return str(up[0].version)
+        return ", ".join(f"{r.name} {r.version}" for r in up)
 
     async def reports(self) -> list[BackendReport]:
-        """Every server: reachable or not, version, how many models."""
-        reports = []
-        for backend in self.backends:
-            try:
+        """Every server, asked at once: reachable or not, version, how many models."""
+        return list(await asyncio.gather(*(self._report(b) for b in self.backends)))
+
+    async def _report(self, backend: Backend) -> BackendReport:
+        try:
+            async with asyncio.timeout(LISTING_TIMEOUT_S):
                 version: str | None = await backend.version()
                 models: int | None = len(await backend.installed_models())
-                self._answered(backend)
-            except LLMError:
-                version, models = None, None
-            reports.append(BackendReport(backend.name, backend.kind, backend.host, version, models))
-        return reports
+            self._answered(backend)
+        except (LLMError, TimeoutError):
+            self._failed(backend)
+            version, models = None, None
+        return BackendReport(backend.name, backend.kind, backend.host, version, models)
 
     async def close(self) -> None:
         """Close every server's connections."""
