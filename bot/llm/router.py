@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -224,20 +224,12 @@ class ModelRouter:
         keep_alive: str | int | None = None,
     ) -> AsyncIterator[ChatEvent]:
         """`/api/chat` (or its OpenAI equivalent) on a server that has `model`."""
-        for backend, last in self._tries(await self._servers_for(model)):
-            events = backend.chat(
-                self._name_on(backend, model),
-                messages,
-                options=options,
-                think=think,
-                keep_alive=keep_alive,
-            )
-            reached = _Reached()
-            async for event in self._until_it_answers(backend, events, last, reached):
-                yield event
-            if reached.yes:
-                return
-        raise ModelNotFound(model, self.host)
+
+        def ask(backend: Backend, name: str) -> AsyncIterator[ChatEvent]:
+            return backend.chat(name, messages, options=options, think=think, keep_alive=keep_alive)
+
+        async for event in self._routed(model, ask):
+            yield event
 
     async def generate(
         self,
@@ -250,25 +242,30 @@ class ModelRouter:
         keep_alive: str | int | None = None,
     ) -> AsyncIterator[ChatEvent]:
         """A one-shot answer on a server that has `model`."""
-        for backend, last in self._tries(await self._servers_for(model)):
-            events = backend.generate(
-                self._name_on(backend, model),
-                prompt,
-                system=system,
-                options=options,
-                think=think,
-                keep_alive=keep_alive,
+
+        def ask(backend: Backend, name: str) -> AsyncIterator[ChatEvent]:
+            return backend.generate(
+                name, prompt, system=system, options=options, think=think, keep_alive=keep_alive
             )
+
+        async for event in self._routed(model, ask):
+            yield event
+
+    async def _routed(
+        self, model: str, ask: Callable[[Backend, str], AsyncIterator[ChatEvent]]
+    ) -> AsyncIterator[ChatEvent]:
+        """`ask` the servers that have `model` in turn (each with its own spelling of the name)
+        until one answers; ModelNotFound if none has it."""
+        servers = await self._servers_for(model)
+        for index, backend in enumerate(servers):
             reached = _Reached()
+            events = ask(backend, self._name_on(backend, model))
+            last = index == len(servers) - 1
             async for event in self._until_it_answers(backend, events, last, reached):
                 yield event
             if reached.yes:
                 return
         raise ModelNotFound(model, self.host)
-
-    @staticmethod
-    def _tries(servers: list[Backend]) -> list[tuple[Backend, bool]]:
-        return [(server, index == len(servers) - 1) for index, server in enumerate(servers)]
 
     async def _until_it_answers(
         self,
