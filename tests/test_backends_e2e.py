@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.documents import image_bytes
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.openai_compat import FakeOpenAI, OpenAIReply
 from tests.fakes.telegram import FakeTelegram
@@ -198,3 +199,21 @@ async def test_the_same_name_on_two_kinds_of_server_goes_where_it_was_listed(
         await reply_to(tg, ALICE, "hello again")
     assert [r["model"] for r in studio.chat_requests] == ["llama3.2"]
     assert [r["model"] for r in laptop.chat_requests] == [LAPTOP_MODEL]
+
+
+async def test_a_photo_goes_to_an_openai_compatible_vision_model_as_a_data_url(
+    tg: FakeTelegram, laptop: FakeOllama, db_path: Path
+) -> None:
+    photo = tg.add_file(image_bytes(320, 200))
+    async with (
+        FakeOpenAI([STUDIO_MODEL]) as studio,
+        running_bot(tg, laptop, db_path, openai_base_url=studio.url, vision_model=STUDIO_MODEL),
+    ):
+        tg.user_sends_photo(ALICE, [photo], caption="what is this?")
+        await tg.wait_for_bot_messages(ALICE.id)
+    [request] = studio.chat_requests
+    [question] = [m for m in request["messages"] if m["role"] == "user"]
+    text, image = question["content"]
+    assert text == {"type": "text", "text": "what is this?"}
+    assert image["type"] == "image_url"
+    assert image["image_url"]["url"].startswith("data:image/jpeg;base64,/9j/")  # a JPEG
