@@ -234,7 +234,7 @@ class Settings(BaseSettings):
             raise ValueError("required when WEBHOOK_URL is set (1-256 letters, digits, _ or -)")
         return self
 
-    @field_validator("default_model", mode="before")
+    @field_validator("default_model", "max_answer_tokens", "history_retention_days", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value

@@ -233,3 +233,21 @@ def test_the_example_roles_file_loads() -> None:
     assert set(roles) == {"french_translator", "haiku", "code_reviewer"}
     assert roles["french_translator"].is_template
     assert roles["code_reviewer"].system_prompt() is not None
+
+
+def test_the_example_config_loads_as_it_is_shipped(tmp_path: Path) -> None:
+    """Copying config.example.env and setting the token is all `make run` needs."""
+    example = (Path(__file__).resolve().parents[1] / "config.example.env").read_text()
+    config = tmp_path / "config.env"
+    config.write_text(
+        "\n".join(
+            f"TELEGRAM_BOT_TOKEN={TOKEN}" if line.startswith("TELEGRAM_BOT_TOKEN=") else line
+            for line in example.splitlines()
+        )
+    )
+    settings = load_settings(config)
+    assert settings.max_answer_tokens is None
+    assert settings.history_retention_days is None
+    assert settings.openai_base_url is None
+    assert settings.ollama_hosts() == ["http://127.0.0.1:11434"]
+    assert settings.roles_file is None
