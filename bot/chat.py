@@ -374,8 +374,9 @@ class ChatService:
             if stop is None:
                 return
             await self._store.remember_user(question.user)
+            settings = await self._store.user_settings(question.user.id)
             try:
-                model, role, settings, generation = await self._prepare(question, sink)
+                model, role, generation = await self._prepare(question, sink, settings)
             except LLMError as err:
                 await sink.fail(err)
                 return
@@ -685,12 +686,11 @@ class ChatService:
     # -- inside a turn ------------------------------------------------------------------------
 
     async def _prepare(
-        self, question: Question, sink: AnswerSink, *, vision: bool = False
-    ) -> tuple[str, Role, UserSettings, Generation]:
-        """The model (one that can see, for `vision`), role, settings and request options for
-        a question; LLMError when the model cannot be had."""
+        self, question: Question, sink: AnswerSink, settings: UserSettings, *, vision: bool = False
+    ) -> tuple[str, Role, Generation]:
+        """The model (one that can see, for `vision`), role and request options for a question
+        of a user with these `settings`; LLMError when the model cannot be had."""
         user_id = question.user.id
-        settings = await self._store.user_settings(user_id)
         role = await self._roles.current(user_id, settings.role)
         sink.begin()
         if settings.role is not None and role.name != settings.role:  # deleted since
@@ -700,7 +700,7 @@ class ChatService:
         if choice.replaced is not None:
             await self._store.forget_model(user_id, choice.replaced)
             await sink.notice(ModelReplaced(removed=choice.replaced, now=choice.model))
-        return choice.model, role, settings, await self._generation(choice.model, settings)
+        return choice.model, role, await self._generation(choice.model, settings)
 
     async def _generation(self, model: str, settings: UserSettings) -> Generation:
         """The user's temperature, context size (never past the model's) and thinking."""
@@ -728,12 +728,13 @@ class ChatService:
             await self._store.remember_shared_thread(question.chat_id)
         conversation = await self._store.current_conversation(question.chat_id, owner)
         earlier = await self._store.recent_messages(conversation, HISTORY_LOAD_LIMIT)
-        vision = self._needs_vision(question, earlier, await self._store.user_settings(user.id))
+        settings = await self._store.user_settings(user.id)
+        vision = self._needs_vision(question, earlier, settings)
         said = question.text
         if owner != user.id:  # a shared thread: the model is told who speaks
             said = f"{user.first_name or user.username or user.id}: {said}"
         try:
-            model, role, settings, generation = await self._prepare(question, sink, vision=vision)
+            model, role, generation = await self._prepare(question, sink, settings, vision=vision)
         except LLMError as err:
             # Kept whole, so the conversation goes on from it once the model can be had; but
             # photos no model can see would only block every later message.

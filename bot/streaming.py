@@ -250,8 +250,8 @@ class AnswerStream:
         self._worker: asyncio.Task[None] | None = None
         self._typing: asyncio.Task[None] | None = None
         self._replied = False  # in a group the first message replies to the question
-        self._heading = f"**{markdown_literal(heading)}**\n\n" if heading else ""
-        self._heading_name = heading
+        self._heading = heading  # in /compare: the model's name, bold above its answer
+        self._heading_due = heading is not None  # not yet put at the top of the answer
         self._thinking = ""
         self._thinking_since: float | None = None
         self._thought_for: float | None = None  # seconds, once the answer itself began
@@ -283,11 +283,15 @@ class AnswerStream:
         """Take new words; they are shown at the next turn this chat gets."""
         if self._thinking_since is not None and self._thought_for is None:
             self._thought_for = time.monotonic() - self._thinking_since
-        if self._heading:
-            self._pager.append(self._heading)
-            self._heading = ""
+        self._add_heading()
         self._pager.append(delta)
         self._wake()
+
+    def _add_heading(self) -> None:
+        """Start the answer with the heading, once."""
+        if self._heading is not None and self._heading_due:
+            self._pager.append(f"**{markdown_literal(self._heading)}**\n\n")
+            self._heading_due = False
 
     def _wake(self) -> None:
         self._changed.set()
@@ -297,8 +301,7 @@ class AnswerStream:
     async def finish(self, status: AnswerStatus, footer: AnswerFooter | None = None) -> None:
         """Send the complete answer for good."""
         answered = self._has_answer()
-        self._pager.append(self._heading)
-        self._heading = ""
+        self._add_heading()
         self._pager.tail = close_open_fence(self._pager.tail)
         if status == "stopped":
             self._pager.append(f"\n\n_{say('stopped_marker', self._lang)}_")
@@ -316,8 +319,8 @@ class AnswerStream:
         # parentheses, which Markdown would turn into formatting.
         problem = describe_error(error, self._lang)
         shown = RenderedText(problem)
-        if self._heading and self._heading_name:  # nothing of this model was shown yet
-            head = self._heading_name
+        if self._heading is not None and self._heading_due:  # nothing of it was shown yet
+            head = self._heading
             shown = RenderedText(f"{head}\n\n{problem}", (Entity("bold", 0, utf16_len(head)),))
         # A queue-position message is replaced by the failure; anything else stays.
         replace = self._live_is_notice and self._live_id is not None
@@ -414,8 +417,8 @@ class AnswerStream:
             if seconds is None and self._thinking_since is not None:
                 seconds = time.monotonic() - self._thinking_since
             header = thought_header(seconds, self._lang)
-        if self._heading_name:  # in /compare: whose reasoning it is
-            header = f"{header} · {self._heading_name}"
+        if self._heading:  # in /compare: whose reasoning it is
+            header = f"{header} · {self._heading}"
         return render_thought(header, self._thinking)
 
     async def _seal_thought(self) -> None:

@@ -52,10 +52,14 @@ def paged_keyboard(
     return InlineKeyboardMarkup(rows)
 
 
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, the cut marked with "…"."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 async def answer(query: CallbackQuery, text: str = "", *, alert: bool = False) -> None:
     """Answer a button press once (Telegram shows at most 200 characters of it)."""
-    if len(text) > ANSWER_LIMIT:
-        text = text[: ANSWER_LIMIT - 1] + "…"
+    text = clip(text, ANSWER_LIMIT)
     await query.answer(text or None, show_alert=alert and bool(text))
 
 

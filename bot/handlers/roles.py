@@ -9,7 +9,14 @@ from telegram.ext import ContextTypes
 from bot.access import AccessPolicy
 from bot.chat import ChatService
 from bot.handlers.chat import profile_of
-from bot.handlers.common import Speaking, answer, command_text, edit_quietly, paged_keyboard
+from bot.handlers.common import (
+    Speaking,
+    answer,
+    clip,
+    command_text,
+    edit_quietly,
+    paged_keyboard,
+)
 from bot.languages import LanguageChoices
 from bot.roles import MAX_NAME_CHARS, MAX_PROMPT_CHARS, Role, RoleBook, RoleProblem
 from bot.texts import say
@@ -51,11 +58,6 @@ def page_of(roles: list[Role], name: str) -> int:
     return names.index(name) // ROLES_PER_PAGE if name in names else 0
 
 
-def clip(text: str, limit: int = ECHO_LIMIT) -> str:
-    """What the user typed, short enough to quote back in a reply."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 class RoleHandlers(Speaking):
     """Callbacks that show, switch, add and delete roles."""
 
@@ -83,7 +85,7 @@ class RoleHandlers(Speaking):
             # The first await: the switch takes its place behind earlier questions now.
             role = await self._chat.switch_role(message.chat_id, profile_of(user), rest)
             if role is None:
-                reply = say("role_unknown", lang, name=clip(rest))
+                reply = say("role_unknown", lang, name=clip(rest, ECHO_LIMIT))
             else:
                 reply = say("role_switched", lang, role=role.name)
         else:
@@ -155,13 +157,13 @@ class RoleHandlers(Speaking):
         problem = await self._book.add(user.id, name, prompt.strip(), shared=shared)
         if problem is None:
             return say("role_added_shared" if shared else "role_added_private", lang, name=name)
-        return _problem_text(problem, clip(name), lang)
+        return _problem_text(problem, clip(name, ECHO_LIMIT), lang)
 
     async def _delete(self, user: User, name: str) -> str:
         lang = self._lang(user)
         if not name:
             return say("role_del_usage", lang)
-        name = clip(name)
+        name = clip(name, ECHO_LIMIT)
         outcome = await self._book.delete(user.id, name, admin=self._policy.is_admin(user.id))
         if outcome == "private":
             return say("role_deleted_private", lang, name=name)

@@ -479,6 +479,14 @@ def _byte_offset(src: str, index: int) -> int:
 
 
 _MDV2_SPECIAL = frozenset("_*[]()~`>#+-=|{}.!")
+# What ends each entity opened by a marker (only the innermost open one can end).
+_MDV2_CLOSERS = {
+    "bold": "*",
+    "underline": "__",
+    "italic": "_",
+    "strikethrough": "~",
+    "spoiler": "||",
+}
 _MDV2_NAMES = {
     "bold": "Bold",
     "italic": "Italic",
@@ -582,30 +590,11 @@ def parse_markdown_v2(src: str) -> tuple[str, list[JSON]]:
             continue
         # Closing the innermost entity?
         if top is not None:
-            if top.kind == "bold" and c == "*":
+            closer = _MDV2_CLOSERS.get(top.kind)
+            if closer is not None and src.startswith(closer, i):
                 stack.pop()
-                out.entity("bold", top.start)
-                i += 1
-                continue
-            if top.kind == "underline" and src.startswith("__", i):
-                stack.pop()
-                out.entity("underline", top.start)
-                i += 2
-                continue
-            if top.kind == "italic" and c == "_":
-                stack.pop()
-                out.entity("italic", top.start)
-                i += 1
-                continue
-            if top.kind == "strikethrough" and c == "~":
-                stack.pop()
-                out.entity("strikethrough", top.start)
-                i += 1
-                continue
-            if top.kind == "spoiler" and src.startswith("||", i):
-                stack.pop()
-                out.entity("spoiler", top.start)
-                i += 2
+                out.entity(top.kind, top.start)
+                i += len(closer)
                 continue
             if top.kind in ("text_link", "custom_emoji") and c == "]":
                 stack.pop()
