@@ -27,6 +27,7 @@ from telegram.ext import (
 )
 
 from bot.access import AccessGate, AccessPolicy
+from bot.budget import SendBudget
 from bot.chat import ChatDefaults, ChatService
 from bot.config import Settings
 from bot.doctor import Finding
@@ -46,7 +47,13 @@ from bot.preferences import PreferenceService
 from bot.retention import Retention
 from bot.roles import RoleBook
 from bot.store import Store
-from bot.streaming import AnswerStreams, ChatPacer, ChatRateLimiter
+from bot.streaming import (
+    OVERALL_CALLS,
+    OVERALL_WINDOW_S,
+    AnswerStreams,
+    ChatPacer,
+    ChatRateLimiter,
+)
 from bot.texts import CATALOGS, FALLBACK, say
 
 # PTB's announced future: durations as timedelta. Opting in now keeps its deprecation warning
@@ -58,7 +65,6 @@ log = logging.getLogger(__name__)
 BotApplication: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
 
 MAX_CONCURRENT_UPDATES = 256
-TELEGRAM_TIMEOUT_S = 15.0  # generous: a timed-out send may still arrive, and a retry duplicates
 RUNNING_WORK = "running_work"
 COMMANDS = (
     "start",
@@ -121,6 +127,7 @@ def build_application(
         private_interval=settings.edit_interval_private,
         group_interval=settings.edit_interval_group,
     )
+    budget = SendBudget(OVERALL_CALLS, OVERALL_WINDOW_S)
     url = settings.telegram_api_url
     app = (
         ApplicationBuilder()
@@ -130,9 +137,10 @@ def build_application(
         # Updates run concurrently so /stop reaches a streaming answer; ChatService keeps the
         # answers of one (chat, user) in order.
         .concurrent_updates(MAX_CONCURRENT_UPDATES)
-        .read_timeout(TELEGRAM_TIMEOUT_S)
-        .write_timeout(TELEGRAM_TIMEOUT_S)
-        .rate_limiter(ChatRateLimiter(pacer))
+        # Generous by default: a send that timed out may still arrive, and its retry duplicates.
+        .read_timeout(settings.telegram_timeout)
+        .write_timeout(settings.telegram_timeout)
+        .rate_limiter(ChatRateLimiter(pacer, budget))
         .post_init(open_resources)
         .post_shutdown(close_resources)
         .build()
@@ -165,6 +173,7 @@ def build_application(
     streams = AnswerStreams(
         app.bot,
         pacer=pacer,
+        budget=budget,
         mode=settings.stream_mode,
         draft_interval=settings.draft_interval,
     )

@@ -26,8 +26,12 @@ StreamMode = Literal["auto", "edit"]
 DEFAULT_ENV_FILE = Path("config.env")
 
 
+_ID_SEPARATORS = re.compile(r"[,;\s]+")
+
+
 def parse_id_list(raw: object) -> frozenset[int]:
-    """Parse `"1, 2,-100123"` into ids; raise ValueError naming the first bad item."""
+    """Parse `"1, 2,-100123"` (commas, semicolons or spaces between) into ids; raise ValueError
+    naming the first bad item."""
     if raw is None:
         return frozenset()
     if isinstance(raw, int):
@@ -35,7 +39,7 @@ def parse_id_list(raw: object) -> frozenset[int]:
     if isinstance(raw, list | tuple | set | frozenset):
         items = [str(item) for item in raw]
     elif isinstance(raw, str):
-        items = raw.replace(";", ",").split(",")
+        items = _ID_SEPARATORS.split(raw)
     else:
         raise TypeError(f"expected comma-separated numeric ids, got {type(raw).__name__}")
     ids: set[int] = set()
@@ -144,10 +148,12 @@ class Settings(BaseSettings):
     max_answer_tokens: int | None = Field(default=None, ge=1)
     keep_alive: str | int | None = None
     ollama_timeout: float = Field(default=300.0, gt=0)
+    # Seconds to wait for Telegram to answer a call; a timed-out call is tried again.
+    telegram_timeout: float = Field(default=15.0, gt=0, le=300)
     # /compare: how many models answer at once (a home GPU serves one at a time).
     compare_concurrency: int = Field(default=1, ge=1, le=4)
     # Model answers written at once for everyone; the rest wait in line, first come first served.
-    max_concurrent_answers: int = Field(default=1, ge=1, le=16)
+    max_concurrent_answers: int = Field(default=1, ge=1, le=64)
     # Messages older than this many days are deleted (checked at start and daily); unset: kept.
     history_retention_days: float | None = Field(default=None, gt=0)
     # Log the text of questions and answers (off: logs never hold what people wrote).

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
 import sqlite3
 import time
@@ -20,11 +21,17 @@ import aiosqlite
 
 from bot.errors import StoreUnavailable
 
+log = logging.getLogger(__name__)
+
 MessageRole = Literal["user", "assistant"]
 # `interrupted`: the answer was still being written when the process died (kill -9, power cut);
 # its text is what the last checkpoint saved.
 AnswerStatus = Literal["complete", "stopped", "error", "interrupted"]
 BUSY_TIMEOUT_MS = 5000
+# Another program (a backup, the sqlite3 shell) may hold the write lock for longer than the busy
+# timeout: a write is then tried again, from the start, for this long before it fails.
+WRITE_PATIENCE_S = 120.0
+WRITE_RETRY_PAUSE_S = 0.25
 
 # Each entry upgrades the schema by one version; never edit an applied one, append a new one.
 MIGRATIONS: tuple[str, ...] = (
@@ -207,6 +214,12 @@ class StoredMessage:
     images: tuple[StoredImage, ...] = ()
 
 
+def _is_locked(err: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY after the busy timeout: another connection holds the write lock."""
+    text = str(err).lower()
+    return "locked" in text or "busy" in text
+
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -214,12 +227,22 @@ R = TypeVar("R")
 def _writes(
     method: Callable[Concatenate[Store, P], Coroutine[Any, Any, R]],
 ) -> Callable[Concatenate[Store, P], Coroutine[Any, Any, R]]:
-    """A write method: it runs alone, from its first statement to its commit."""
+    """A write method: it runs alone, from its first statement to its commit, and again from
+    the start while another program holds the database locked (up to WRITE_PATIENCE_S)."""
 
     @functools.wraps(method)
     async def alone(store: Store, /, *args: P.args, **kwargs: P.kwargs) -> R:
         async with store._write_lock:
-            return await method(store, *args, **kwargs)
+            give_up_at = time.monotonic() + WRITE_PATIENCE_S
+            while True:
+                try:
+                    return await method(store, *args, **kwargs)
+                except sqlite3.OperationalError as err:
+                    if not _is_locked(err) or time.monotonic() >= give_up_at:
+                        raise
+                    await store._db.rollback()
+                    log.warning("the database is locked by another program; waiting")
+                    await asyncio.sleep(WRITE_RETRY_PAUSE_S)
 
     return alone
 

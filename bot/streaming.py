@@ -19,12 +19,12 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Literal, TypeVar
 
-from aiolimiter import AsyncLimiter
 from telegram import InlineKeyboardMarkup, LinkPreviewOptions, MessageEntity, ReplyParameters
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import BaseRateLimiter, ExtBot
 
+from bot.budget import SendBudget
 from bot.errors import BotError
 from bot.installer import PullOutcome, PullProgress
 from bot.notices import AnswerFooter, Notice
@@ -46,9 +46,16 @@ log = logging.getLogger(__name__)
 
 TYPING_REFRESH_S = 4.5  # Telegram shows a chat action for about 5 s
 FINAL_SEND_ATTEMPTS = 6
-OVERALL_PER_SECOND = 30  # Telegram's overall limit for one bot
-RETRIES_AFTER_429 = 3
-SELF_PACED = "self-paced"
+# Telegram's overall limit for one bot: 30 messages a second. The window is a little longer than
+# a second: a call is counted when it leaves, Telegram counts it when it arrives.
+OVERALL_CALLS = 30
+OVERALL_WINDOW_S = 1.1
+SELF_PACED = "self-paced"  # the caller takes the chat's turns; the call itself is urgent
+ROUTINE_REFRESH = "routine-refresh"  # self-paced too: more words of an answer already shown
+PREPAID = "prepaid"  # self-paced, and the caller took its share of the overall budget as well
+# Calls that count against the overall limit: messages and drafts (chat actions, answers to
+# button presses and reads do not).
+BUDGETED_METHODS = frozenset({"sendMessageDraft"})
 # The calls Telegram counts against a chat's flood limit (chat actions and drafts are not).
 WRITE_METHODS = frozenset(
     {
@@ -137,17 +144,18 @@ class ChatPacer:
 
 
 class ChatRateLimiter(BaseRateLimiter[str]):
-    """PTB's rate limiter for this bot: every message written into a chat takes a ChatPacer turn.
+    """PTB's rate limiter for this bot: every message written into a chat takes a ChatPacer turn,
+    and every message and draft a share of Telegram's overall budget (SendBudget).
 
-    Command replies, menus and button edits are paced here and retried after a 429. Callers that
-    pace themselves so they can send the newest text at their turn (AnswerStream, pull progress)
-    pass `rate_limit_args=SELF_PACED` and handle 429s on their own. All calls share Telegram's
-    overall budget of 30 per second (aiolimiter).
+    Command replies, menus and button edits are paced here and retried after a 429 or a network
+    failure. Callers that pace themselves so they can send the newest text at their turn
+    (AnswerStream, pull progress) pass `rate_limit_args=SELF_PACED` (or ROUTINE_REFRESH for a
+    refresh that may wait behind urgent calls) and handle failures on their own.
     """
 
-    def __init__(self, pacer: ChatPacer) -> None:
+    def __init__(self, pacer: ChatPacer, budget: SendBudget) -> None:
         self._pacer = pacer
-        self._overall = AsyncLimiter(OVERALL_PER_SECOND, 1)
+        self._budget = budget
 
     async def initialize(self) -> None:
         """Nothing to open."""
@@ -164,21 +172,32 @@ class ChatRateLimiter(BaseRateLimiter[str]):
         data: dict[str, Any],
         rate_limit_args: str | None,
     ) -> bool | JSONDict | list[JSONDict]:
-        """Wait for the chat's turn (unless self-paced), then call; wait out 429s and retry."""
+        """Wait for the chat's turn (unless self-paced) and the budget, then call; wait out
+        429s and retry network failures (a reply to a command is not dropped because Telegram
+        hiccuped)."""
+        budgeted = rate_limit_args != PREPAID and (
+            endpoint in WRITE_METHODS or endpoint in BUDGETED_METHODS
+        )
+        urgent = rate_limit_args != ROUTINE_REFRESH
+
+        async def call() -> bool | JSONDict | list[JSONDict]:
+            if budgeted:
+                await self._budget.take(urgent=urgent)
+            return await callback(*args, **kwargs)
+
         chat_id = _int_or_none(data.get("chat_id"))
-        if endpoint not in WRITE_METHODS or chat_id is None or rate_limit_args == SELF_PACED:
-            async with self._overall:
-                return await callback(*args, **kwargs)
-        for attempt in range(RETRIES_AFTER_429 + 1):
-            await self._pacer.turn(chat_id)
-            try:
-                async with self._overall:
-                    return await callback(*args, **kwargs)
-            except RetryAfter as err:
-                self._pacer.hold(chat_id, retry_seconds(err))
-                if attempt == RETRIES_AFTER_429:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        if (
+            endpoint not in WRITE_METHODS
+            or chat_id is None
+            or rate_limit_args in (SELF_PACED, ROUTINE_REFRESH, PREPAID)
+        ):
+            return await call()
+        chat: int = chat_id
+        return await write_until_done(
+            call,
+            take_turn=lambda: self._pacer.turn(chat),
+            hold=lambda seconds: self._pacer.hold(chat, seconds),
+        )
 
 
 def _int_or_none(value: object) -> int | None:
@@ -222,6 +241,7 @@ class AnswerStream:
         use_drafts: bool,
         pacer: ChatPacer,
         draft_pacer: ChatPacer,
+        budget: SendBudget,
         drafts_refused: set[int],
         reply_to: int | None = None,
         language: str | None = None,
@@ -232,6 +252,7 @@ class AnswerStream:
         self._use_drafts = use_drafts
         self._pacer = pacer
         self._draft_pacer = draft_pacer
+        self._budget = budget
         self._drafts_refused = drafts_refused
         self._reply_to = reply_to
         self._lang = language
@@ -239,6 +260,7 @@ class AnswerStream:
         self._pager = MarkdownPager()
         self._changed = asyncio.Event()
         self._final = False
+        self._ended = asyncio.Event()  # set with _final: wakes a worker waiting for a draft turn
         self._plain = False  # Telegram rejected our entities once: the rest goes out plain
         self._delivered_pages = 0
         self._live_id: int | None = None  # the message being edited, in edit mode
@@ -335,6 +357,7 @@ class AnswerStream:
     async def _close(self) -> None:
         """Deliver everything written so far, for good."""
         self._final = True
+        self._ended.set()
         self._changed.set()
         if self._worker is None:
             self._worker = asyncio.create_task(self._deliver())
@@ -363,9 +386,22 @@ class AnswerStream:
             await self._send_final(page)
             self._delivered_pages += 1
 
+    def _only_working(self) -> bool:
+        """Nothing to show but that the model is at work, and no waiting notice to replace:
+        "typing…" says that, and a turn spent on it would delay the first words."""
+        return (
+            self._ahead == 0
+            and not self._live_is_notice
+            and not self._thinking
+            and not self._has_answer()
+        )
+
     async def _flush_live(self) -> None:
+        if self._only_working():
+            return
         if self._drafting:
-            await self._draft_pacer.turn(self._chat_id)
+            if not await self._draft_turn_before_the_end():
+                return
         elif self._live_id is not None:
             await self._take_turn()
             self._turn_in_hand = True
@@ -373,8 +409,6 @@ class AnswerStream:
             return
         try:
             if self._ahead is not None and not self._thinking and not self._has_answer():
-                if self._ahead == 0 and not self._live_is_notice:
-                    return  # never told to wait: "typing…" says enough
                 key = "waiting" if self._ahead else "working"
                 notice = RenderedText(say(key, self._lang, ahead=self._ahead))
                 await self._show_live(notice, self._live_shown, notice=True)
@@ -426,6 +460,23 @@ class AnswerStream:
         self._thought_shown = True
         await self._send_final(self._thought())
 
+    async def _draft_turn_before_the_end(self) -> bool:
+        """Wait for the next draft turn and the budget for it; False if the answer ended first:
+        its final message goes at once rather than after a draft nobody needs any more."""
+        turn = asyncio.ensure_future(self._draft_turn())
+        ended = asyncio.ensure_future(self._ended.wait())
+        await asyncio.wait({turn, ended}, return_when=asyncio.FIRST_COMPLETED)
+        ended.cancel()
+        if turn.done():
+            return True
+        turn.cancel()
+        return False
+
+    async def _draft_turn(self) -> None:
+        await self._draft_pacer.turn(self._chat_id)
+        # The first words are urgent; more of them can wait behind others' first words.
+        await self._budget.take(urgent=self._live_shown is None)
+
     async def _take_turn(self) -> None:
         """Wait for this chat's next turn to write, unless one was claimed just before."""
         if self._turn_in_hand:
@@ -450,7 +501,11 @@ class AnswerStream:
             await self._with_entities(
                 shown,
                 lambda text, entities: self._bot.send_message_draft(
-                    self._chat_id, self._draft_id, text, entities=entities
+                    self._chat_id,
+                    self._draft_id,
+                    text,
+                    entities=entities,
+                    rate_limit_args=PREPAID,
                 ),
             )
         except RetryAfter as err:
@@ -478,7 +533,8 @@ class AnswerStream:
                 self._live_id = await self._send(shown)
             else:
                 await self._take_turn()
-                await self._edit(self._live_id, shown)
+                # A notice (the queue) replaced by the first words is no routine refresh.
+                await self._edit(self._live_id, shown, routine=not self._live_is_notice)
         except RetryAfter as err:
             self._pacer.hold(self._chat_id, retry_seconds(err))
             self._changed.set()  # try again at the next turn, with whatever text there is then
@@ -526,7 +582,9 @@ class AnswerStream:
                 return
             try:
                 await write_until_done(
-                    lambda: self._edit(live_id, shown), take_turn=self._take_turn, hold=hold
+                    lambda: self._edit(live_id, shown, routine=False),
+                    take_turn=self._take_turn,
+                    hold=hold,
                 )
             except BadRequest as err:  # the live message is gone (deleted?): send it anew
                 log.info("live message in chat %s gone (%s); sending anew", self._chat_id, err)
@@ -540,7 +598,8 @@ class AnswerStream:
         )
         self._chat_gone = True
 
-    async def _edit(self, message_id: int, shown: RenderedText) -> None:
+    async def _edit(self, message_id: int, shown: RenderedText, *, routine: bool) -> None:
+        """Change a message's text; `routine`: a live refresh, which may wait for the budget."""
         await self._with_entities(
             shown,
             lambda text, entities: self._bot.edit_message_text(
@@ -549,7 +608,7 @@ class AnswerStream:
                 message_id,
                 entities=entities,
                 link_preview_options=NO_LINK_PREVIEW,
-                rate_limit_args=SELF_PACED,
+                rate_limit_args=ROUTINE_REFRESH if routine else SELF_PACED,
             ),
         )
 
@@ -622,12 +681,14 @@ class AnswerStreams:
         bot: ExtBot[Any],
         *,
         pacer: ChatPacer,
+        budget: SendBudget,
         mode: Literal["auto", "edit"],
         draft_interval: float,
     ) -> None:
         self._bot = bot
         self._mode = mode
         self._pacer = pacer
+        self._budget = budget
         # Telegram publishes no rate for drafts: they get a pacer (and a pace) of their own.
         self._draft_pacer = ChatPacer(
             private_interval=draft_interval, group_interval=draft_interval
@@ -650,6 +711,7 @@ class AnswerStreams:
             use_drafts=private and self._mode != "edit",
             pacer=self._pacer,
             draft_pacer=self._draft_pacer,
+            budget=self._budget,
             drafts_refused=self._drafts_refused,
             reply_to=reply_to,
             language=language,
@@ -701,7 +763,7 @@ class PullMessage:
         text = pull_outcome_text(outcome, self._lang)
         try:
             await write_until_done(
-                lambda: self._edit(text, None),
+                lambda: self._edit(text, None, routine=False),
                 take_turn=lambda: self._pacer.turn(self._chat_id),
                 hold=lambda seconds: self._pacer.hold(self._chat_id, seconds),
             )
@@ -720,13 +782,16 @@ class PullMessage:
             if self._latest is None:
                 continue
             try:
-                await self._edit(pull_progress_text(self._latest, self._lang), self._keyboard)
+                progress = pull_progress_text(self._latest, self._lang)
+                await self._edit(progress, self._keyboard, routine=True)
             except RetryAfter as err:
                 self._pacer.hold(self._chat_id, retry_seconds(err))
             except TelegramError as err:  # a missed progress update is no loss
                 log.warning("pull progress in chat %s not shown: %s", self._chat_id, err)
 
-    async def _edit(self, text: str, keyboard: InlineKeyboardMarkup | None) -> None:
+    async def _edit(
+        self, text: str, keyboard: InlineKeyboardMarkup | None, *, routine: bool
+    ) -> None:
         if text == self._shown and keyboard is self._keyboard:
             return
         try:
@@ -735,7 +800,7 @@ class PullMessage:
                 self._chat_id,
                 self._message_id,
                 reply_markup=keyboard,
-                rate_limit_args=SELF_PACED,
+                rate_limit_args=ROUTINE_REFRESH if routine else SELF_PACED,
             )
         except BadRequest as err:
             if not _is_not_modified(err):

@@ -46,6 +46,7 @@ __all__ = [
     "FakeModel",
     "FakeOllama",
     "RecordedRequest",
+    "StreamRecord",
     "Reply",
     "normalize_model_name",
     "split_tokens",
@@ -227,6 +228,16 @@ class Reply:
 
 
 @dataclass(slots=True)
+class StreamRecord:
+    """When a streamed answer's words went out (time.monotonic()), for timing what follows."""
+
+    question: str  # the last user message of the request
+    tokens: int = 0
+    first_token_at: float | None = None
+    last_token_at: float | None = None
+
+
+@dataclass(slots=True)
 class RecordedRequest:
     method: str
     path: str
@@ -282,6 +293,7 @@ class _Generation:
     thinking_on: bool
     prompt_tokens: int
     num_predict: int | None
+    question: str = ""
     started: float = field(default_factory=time.monotonic)
 
 
@@ -308,6 +320,9 @@ class FakeOllama:
         self.cancelled_pulls = 0
         self.completed_streams = 0
         self.chunks_sent = 0
+        #: Builds the reply to a question when none is scripted (default: "Echo: question").
+        self.reply_for: Callable[[str], Reply] | None = None
+        self.stream_log: list[StreamRecord] = []
         self._models: dict[str, FakeModel] = {}
         self._loaded: dict[str, _Loaded] = {}
         self._replies: deque[Reply] = deque()
@@ -660,7 +675,7 @@ class FakeOllama:
             (str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user"),
             "",
         )
-        reply = self._next_reply(f"Echo: {last_user}")
+        reply = self._next_reply(last_user)
         prompt_chars = sum(len(str(m.get("content") or "")) for m in messages)
         job = _Generation(
             kind="chat",
@@ -670,6 +685,7 @@ class FakeOllama:
             thinking_on=thinking_on,
             prompt_tokens=max(1, prompt_chars // 4),
             num_predict=_positive_int(options.get("num_predict")),
+            question=last_user,
         )
         return await self._run_generation(request, job)
 
@@ -718,7 +734,7 @@ class FakeOllama:
             )
         if "vision" not in model.capabilities and body.get("images"):
             return _error(self.image_error_status, NO_VISION_ERROR)
-        reply = self._next_reply(f"Echo: {prompt}")
+        reply = self._next_reply(prompt)
         job = _Generation(
             kind="generate",
             model_name=name,
@@ -727,6 +743,7 @@ class FakeOllama:
             thinking_on=thinking_on,
             prompt_tokens=max(1, (len(prompt) + len(system)) // 4),
             num_predict=_positive_int(options.get("num_predict")),
+            question=prompt,
         )
         return await self._run_generation(request, job)
 
@@ -739,10 +756,12 @@ class FakeOllama:
             return None
         return False
 
-    def _next_reply(self, default_text: str) -> Reply:
+    def _next_reply(self, question: str) -> Reply:
         if self._replies:
             return self._replies.popleft()
-        return Reply(text=default_text)
+        if self.reply_for is not None:
+            return self.reply_for(question)
+        return Reply(text=f"Echo: {question}")
 
     def _load(
         self, model: FakeModel, keep_alive: float | None, options: dict[str, Any] | None
@@ -875,6 +894,8 @@ class FakeOllama:
         resp = web.StreamResponse(status=200)
         resp.content_type = "application/x-ndjson"
         sent = 0
+        record = StreamRecord(question=job.question)
+        self.stream_log.append(record)
 
         async def before_line() -> None:
             if sent and delay > 0:
@@ -907,6 +928,10 @@ class FakeOllama:
             await write(self._chunk(job, kind, text))
             sent += 1
             self.chunks_sent += 1
+            if kind == "content":
+                record.last_token_at = time.monotonic()
+                record.first_token_at = record.first_token_at or record.last_token_at
+                record.tokens += 1
             self._notify()
         if reply.error_after is not None:
             return await fail()

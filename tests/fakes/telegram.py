@@ -1074,7 +1074,8 @@ class FakeTelegram:
     """Fake Telegram Bot API server.
 
     Construct with ``FakeTelegram(token=..., private_limit=3, private_window=1.0,
-    group_limit=20, group_window=60.0, draft_limit=10, draft_window=1.0)``; every limit is also
+    group_limit=20, group_window=60.0, draft_limit=10, draft_window=1.0, overall_limit=30,
+    overall_window=1.0)`` (the last: writes across all chats); every limit is also
     a plain attribute that tests may change at any time.
 
     Switches and knobs (attributes):
@@ -1087,6 +1088,8 @@ class FakeTelegram:
     * ``delay``: ``{method: seconds}`` to hold a method's answer back (simulate timeouts).
     * ``privacy_mode`` (True): see the module docstring.
     * ``fail_next(method, status, description, retry_after=None, times=1)``.
+    * ``stall_next(method, seconds, times=1)``: hold the next answers of ``method`` back, then
+      carry the call out anyway (Telegram does the work of a call whose client timed out).
 
     Records: ``calls``, ``drafts``, ``chat_actions``, ``callback_answers``, ``commands``,
     ``deleted_messages``, ``too_many_requests``, ``too_many_requests_by_chat``.
@@ -1102,6 +1105,8 @@ class FakeTelegram:
         group_window: float = 60.0,
         draft_limit: int = 10,
         draft_window: float = 1.0,
+        overall_limit: int = 30,
+        overall_window: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.token = token
@@ -1111,6 +1116,9 @@ class FakeTelegram:
         self.group_window = group_window
         self.draft_limit = draft_limit
         self.draft_window = draft_window
+        # "not more than 30 messages per second" across all chats (Bot API FAQ, bulk sending)
+        self.overall_limit = overall_limit
+        self.overall_window = overall_window
         self.clock = clock
 
         self.drafts_supported = True
@@ -1147,7 +1155,9 @@ class FakeTelegram:
         self._files: dict[str, FakeFile] = {}
         self._open_callbacks: set[str] = set()
         self._faults: dict[str, list[Fault]] = {}
+        self._stalls: dict[str, list[float]] = {}
         self._rates: dict[tuple[str, int], _RateWindow] = {}
+        self._overall: deque[float] = deque()
         self._poll_generation = 0
 
         self._event = asyncio.Event()
@@ -1580,6 +1590,10 @@ class FakeTelegram:
             Fault(status, description, retry_after, times)
         )
 
+    def stall_next(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """Answer the next `times` calls of `method` only after `seconds` (then carry them out)."""
+        self._stalls.setdefault(self._canonical(method), []).extend([seconds] * times)
+
     # -- reading ------------------------------------------------------------------------------
 
     @property
@@ -1723,6 +1737,8 @@ class FakeTelegram:
             method, handler = entry
             params, uploads = await _read_params(request)
             delay = next((v for k, v in self.delay.items() if k.lower() == method.lower()), 0.0)
+            if stalls := self._stalls.get(method):
+                delay = max(delay, stalls.pop(0))
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), delay)
@@ -1762,12 +1778,25 @@ class FakeTelegram:
         chat_id = params.values.get("chat_id")
         if limited and isinstance(chat_id, int):
             self._check_rate(kind, chat_id)
+        overall = method in WRITING_METHODS
+        if overall:
+            self._check_overall()
         result = handler(params)
         if asyncio.iscoroutine(result):
             result = await result
         if limited and isinstance(chat_id, int):
             self._rate(kind, chat_id).stamps.append(self.clock())
+        if overall:
+            self._overall.append(self.clock())
         return result
+
+    def _check_overall(self) -> None:
+        now = self.clock()
+        while self._overall and self._overall[0] <= now - self.overall_window:
+            self._overall.popleft()
+        if len(self._overall) >= self.overall_limit:
+            frees_at = self._overall[len(self._overall) - self.overall_limit] + self.overall_window
+            self._too_many(max(1, math.ceil(frees_at - now)))
 
     # -- rate limits --------------------------------------------------------------------------
 
