@@ -18,6 +18,11 @@ TELEGRAM_TEXT_LIMIT = 4096
 _FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})([^`\n]*)$")
 # Where a page may end, best first: after a blank line, after a line, after a word.
 _BOUNDARIES = (re.compile(r"\n[ \t]*\n"), re.compile(r"\n"), re.compile(r"[ \t]+"))
+# Cut in two, these would show as their characters: `\*`, `&amp;`, `&#95;`.
+_ATOMS = re.compile(r"\\.|&#?[0-9A-Za-z]{1,31};", re.DOTALL)
+# Rendering shrinks a source (markup, link addresses), but never a page's worth of text to less
+# than an eighth: a page's end is sought no further than this many times the limit.
+_MOST_SOURCE_PER_TEXT = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,19 +75,35 @@ def open_fence(source: str) -> str | None:
     return opener
 
 
-def _close_fence(source: str) -> tuple[str, str]:
-    """`source` with an open code block closed, and the line that reopens it ('' if none)."""
-    opener = open_fence(source)
+def _cut_closing_fence(source: str, position: int) -> tuple[str, str]:
+    """`source[:position]`, with a code block it ends inside closed, and the line that reopens
+    the block ('' if none). Whether a line opens a block is judged by the whole line, so a cut
+    inside "```inline```" does not make its first half an opening fence."""
+    line_end = source.find("\n", position)
+    if position == 0 or source[position - 1] == "\n":  # at a line's start: whole lines only
+        line_end = position
+    opener = open_fence(source if line_end == -1 else source[:line_end])
+    head = source[:position]
     if opener is None:
-        return source, ""
+        return head, ""
     fence_char = opener[0]
     fence = opener[: len(opener) - len(opener.lstrip(fence_char))]
-    return f"{source.rstrip()}\n{fence}", f"{opener}\n"
+    return f"{head.rstrip()}\n{fence}", f"{opener}\n"
+
+
+def _false_fence(source: str, position: int) -> bool:
+    """Whether cutting at `position` leaves a line start that reads as an opening fence though
+    the whole line is not one ("```inline```" cut after "```inl")."""
+    line_start = source.rfind("\n", 0, position) + 1
+    line_end = source.find("\n", position)
+    partial = source[line_start:position]
+    whole = source[line_start:] if line_end == -1 else source[line_start:line_end]
+    return partial != whole and bool(_FENCE_OPEN.match(partial)) and not _FENCE_OPEN.match(whole)
 
 
 def close_open_fence(source: str) -> str:
     """`source` with a code block it ends inside closed, so text after it is not code."""
-    return _close_fence(source)[0]
+    return _cut_closing_fence(source, len(source))[0]
 
 
 def _fits(source: str, limit: int) -> bool:
@@ -110,21 +131,27 @@ def split_page(source: str, limit: int = TELEGRAM_TEXT_LIMIT) -> tuple[str, str]
 
     The first page is the longest one that fits, ending at the best kind of boundary found.
     """
-    if _fits(source, limit):
+    reach = _MOST_SOURCE_PER_TEXT * limit
+    if len(source) <= reach and _fits(source, limit):
         return None
 
     def head_fits(position: int) -> bool:
-        head, _ = _close_fence(source[:position])
+        if _false_fence(source, position):
+            return False
+        head, _ = _cut_closing_fence(source, position)
         return bool(head.strip()) and _fits(head, limit)
 
     cut: int | None = None
     for boundary in _BOUNDARIES:
-        positions = [m.end() for m in boundary.finditer(source) if m.start() > 0]
+        positions = [m.end() for m in boundary.finditer(source, 0, reach) if m.start() > 0]
         if (cut := _largest_fitting(positions, head_fits)) is not None:
             break
     if cut is None:  # one unbroken run longer than a message: cut inside it
-        cut = _largest_fitting(list(range(1, len(source))), head_fits) or 1
-    head, reopen = _close_fence(source[:cut])
+        atoms = _ATOMS.finditer(source, 0, reach)
+        inside = {i for atom in atoms for i in range(atom.start() + 1, atom.end())}
+        positions = [i for i in range(1, min(len(source), reach)) if i not in inside]
+        cut = _largest_fitting(positions, head_fits) or 1
+    head, reopen = _cut_closing_fence(source, cut)
     return head.rstrip(), reopen + source[cut:].lstrip("\n")
 
 
@@ -147,12 +174,19 @@ class MarkdownPager:
             self.sealed.append(page)
 
 
-_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+_MARKDOWN_PUNCTUATION = re.compile(r"[!-/:-@\[-`{-~]")
+_INDENT = re.compile(r"^[ \t]+", re.MULTILINE)
 
 
 def markdown_literal(text: str) -> str:
-    """`text` escaped so Markdown shows it as written (model names hold `_` and `:`)."""
-    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+    """`text` made Markdown that shows it as written (model names hold `_` and `:`).
+
+    Punctuation becomes character references (`&#95;`): a backslash escape is not enough for
+    the converter's LaTeX (`\\[…\\]`, `$…$`). A line's indent becomes no-break spaces, which look
+    the same but do not make it a code block.
+    """
+    referenced = _MARKDOWN_PUNCTUATION.sub(lambda m: f"&#{ord(m.group())};", text)
+    return _INDENT.sub(lambda m: "\u00a0" * len(m.group().expandtabs(4)), referenced)
 
 
 def render_thought(header: str, thinking: str, limit: int = TELEGRAM_TEXT_LIMIT) -> RenderedText:

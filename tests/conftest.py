@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from bot.config import Settings
+
+# Property tests try the same examples on every run (CI must not turn up a new one at random);
+# HYPOTHESIS_PROFILE=explore searches afresh, and longer.
+hypothesis_settings.register_profile(
+    "repeatable", max_examples=300, derandomize=True, deadline=None
+)
+hypothesis_settings.register_profile("explore", max_examples=3000, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 # Every variable ollagram reads: a developer's shell must not leak into tests.
 OUR_VARIABLES = (*(name.upper() for name in Settings.model_fields), "STATE_DIRECTORY")
