@@ -10,7 +10,7 @@ STAMP_TEST := $(VENV)/.installed-test
 # earlier build whatever CMAKE_ARGS says: `pip cache remove llama_cpp_python` to rebuild.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
-.PHONY: run test lint clean
+.PHONY: run test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ lint: $(STAMP_TEST)
 
 test: lint
 	$(BIN)/pytest
+
+# Figures for the README's "Performance" (small sizes; see the README for the full ones).
+bench: $(STAMP_TEST)
+	$(BIN)/python -m bench.history
+	$(BIN)/python -m bench.stream
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

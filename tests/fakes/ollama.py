@@ -46,8 +46,8 @@ __all__ = [
     "FakeModel",
     "FakeOllama",
     "RecordedRequest",
-    "StreamRecord",
     "Reply",
+    "StreamRecord",
     "normalize_model_name",
     "split_tokens",
 ]
