@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings as hypothesis_settings
 
 from bot.config import Settings
+from tests.fakes.ollama import FakeOllama
+from tests.fakes.telegram import FakeTelegram
+from tests.harness import MODEL
 
 # Property tests try the same examples on every run (CI must not turn up a new one at random);
 # HYPOTHESIS_PROFILE=explore searches afresh, and longer.
@@ -33,3 +37,20 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def db_path(tmp_path: Path) -> Path:
     """A database file of the test's own."""
     return tmp_path / "ollagram.sqlite3"
+
+
+# The end-to-end fakes most test files want; a file that needs others defines its own.
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    """FakeTelegram with group limits scaled 10x down (20 per 6 s): group tests run in seconds
+    but the limit still bites."""
+    async with FakeTelegram(group_limit=20, group_window=6.0) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def ollama() -> AsyncIterator[FakeOllama]:
+    """FakeOllama with one chat model, llama3.2:latest, and an 8192-token window."""
+    async with FakeOllama() as fake:
+        fake.add_model(MODEL, context_length=8192)
+        yield fake

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -26,20 +25,6 @@ from tests.harness import (
 )
 
 ANSWER_MD = "Here is **bold** and `code`.\n\n```python\nprint('hi')\n```\n\n- one\n- two"
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    # Group limits scaled 10x down (20 per 6 s) so group tests run fast but still bite.
-    async with FakeTelegram(group_limit=20, group_window=6.0) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def ollama() -> AsyncIterator[FakeOllama]:
-    async with FakeOllama() as fake:
-        fake.add_model(MODEL, context_length=8192)
-        yield fake
 
 
 def bot_texts(tg: FakeTelegram, chat_id: int) -> list[str]:

@@ -9,7 +9,6 @@ import itertools
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,22 +16,9 @@ import pytest
 from bot.store import BUSY_TIMEOUT_MS
 from tests.fakes.ollama import DEFAULT_ERROR_MESSAGE, FakeOllama, Reply
 from tests.fakes.telegram import FakeTelegram, FakeUser
-from tests.harness import ALICE, BOB, GROUP_ID, MODEL, running_bot, stored_messages
+from tests.harness import ALICE, BOB, GROUP_ID, running_bot, stored_messages
 
 WORDS = "one two three four five six seven eight nine ten eleven twelve"
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram(group_limit=20, group_window=6.0) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def ollama() -> AsyncIterator[FakeOllama]:
-    async with FakeOllama() as fake:
-        fake.add_model(MODEL, context_length=8192)
-        yield fake
 
 
 def texts(tg: FakeTelegram, chat_id: int) -> list[str]:
