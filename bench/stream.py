@@ -4,7 +4,8 @@ on) and FakeOllama (a set token rate), with many users asking at once.
     .venv/bin/python -m bench.stream [--tokens 200] [--users 1,10,50] [--group 5] [--rates 30,0]
 
 For every run it prints, over all answers: p50/p95 from Ollama's first token to the first text
-the user sees, p50/p95 from Ollama's last token to the final text being visible, visible updates
+the user sees, p50/p95 from Ollama's last token to the whole answer being on screen (in a draft or
+in the message, whichever shows it first), visible updates
 and Telegram calls per answer, the 429s Telegram answered, the bot process's CPU seconds per
 1,000 tokens (from /proc, so the fakes' own work is not counted) and its peak RSS.
 """

@@ -14,7 +14,7 @@ from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
 from telegram import Bot, BotCommand, Update
-from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -295,12 +295,18 @@ class ErrorReporter:
 
     async def __call__(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """PTB's error handler."""
-        log.error("unexpected error while handling an update", exc_info=context.error)
+        # A reply that timed out was not sent again (it may have arrived): say so, no traceback.
+        slow = isinstance(context.error, TimedOut)
+        if slow:
+            log.warning("Telegram did not take a reply within TELEGRAM_TIMEOUT")
+        else:
+            log.error("unexpected error while handling an update", exc_info=context.error)
         if isinstance(update, Update) and update.effective_message is not None:
             user = update.effective_user
             lang = self._langs.of(user.id, user.language_code) if user else None
+            key = "error_telegram_slow" if slow else "error_unexpected"
             with contextlib.suppress(TelegramError):
-                await update.effective_message.reply_text(say("error_unexpected", lang))
+                await update.effective_message.reply_text(say(key, lang))
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ DEFAULT_ENV_FILE = Path("config.env")
 
 
 _ID_SEPARATORS = re.compile(r"[,;\s]+")
+_ID = re.compile(r"-?[0-9]+")
 
 
 def parse_id_list(raw: object) -> frozenset[int]:
@@ -46,10 +47,9 @@ def parse_id_list(raw: object) -> frozenset[int]:
     for item in (part.strip() for part in items):
         if not item:
             continue
-        try:
-            ids.add(int(item))
-        except ValueError:
-            raise ValueError(f"{item!r} is not a numeric Telegram id") from None
+        if not _ID.fullmatch(item):  # int() would also take "1_000", "+5" and other scripts' digits
+            raise ValueError(f"{item!r} is not a numeric Telegram id")
+        ids.add(int(item))
     return frozenset(ids)
 
 

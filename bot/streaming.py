@@ -21,7 +21,14 @@ from typing import Any, Literal, TypeVar
 
 from telegram import InlineKeyboardMarkup, LinkPreviewOptions, MessageEntity, ReplyParameters
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import BaseRateLimiter, ExtBot
 
 from bot.budget import SendBudget
@@ -53,6 +60,11 @@ OVERALL_WINDOW_S = 1.1
 SELF_PACED = "self-paced"  # the caller takes the chat's turns; the call itself is urgent
 ROUTINE_REFRESH = "routine-refresh"  # self-paced too: more words of an answer already shown
 PREPAID = "prepaid"  # self-paced, and the caller took its share of the overall budget as well
+# A command reply may wait out this many 429s; then it gives up (a flood ban can last long, and
+# the handler waiting for it holds an update slot).
+COMMAND_REPLY_429S = 3
+# New messages: one that timed out may have arrived, so it is not sent again (edits are).
+SENDING_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup"})
 # Calls that count against the overall limit: messages and drafts (chat actions, answers to
 # button presses and reads do not).
 BUDGETED_METHODS = frozenset({"sendMessageDraft"})
@@ -87,19 +99,31 @@ async def write_until_done(
     *,
     take_turn: Callable[[], Awaitable[None]],
     hold: Callable[[float], None],
+    retry_timeouts: bool = True,
+    most_429s: int | None = None,
 ) -> T:
-    """`call` at the chat's next turn until Telegram takes it: 429s are waited out (`hold`),
-    network errors retried with a growing pause; other errors are the caller's."""
+    """`call` at the chat's next turn until Telegram takes it: 429s are waited out (`hold`; at
+    most `most_429s` of them if given), network errors retried with a growing pause (a timeout
+    only if `retry_timeouts`: a send that timed out may have arrived, and its retry doubles it);
+    other errors, a refusal (BadRequest) among them, are the caller's."""
     network_failures = 0
+    refusals = 0
     while True:
         await take_turn()
         try:
             return await call()
         except RetryAfter as err:
+            refusals += 1
+            if most_429s is not None and refusals > most_429s:
+                raise
             hold(retry_seconds(err))
+        except BadRequest:  # PTB makes it a NetworkError; Telegram answered, and said no
+            raise
         except NetworkError as err:
             network_failures += 1
             if network_failures >= FINAL_SEND_ATTEMPTS:
+                raise
+            if isinstance(err, TimedOut) and not retry_timeouts:
                 raise
             log.warning("writing to Telegram failed (%s), attempt %d", err, network_failures)
             await asyncio.sleep(min(2.0**network_failures / 4, 5.0))
@@ -197,6 +221,8 @@ class ChatRateLimiter(BaseRateLimiter[str]):
             call,
             take_turn=lambda: self._pacer.turn(chat),
             hold=lambda seconds: self._pacer.hold(chat, seconds),
+            retry_timeouts=endpoint not in SENDING_METHODS,
+            most_429s=COMMAND_REPLY_429S,
         )
 
 
@@ -260,7 +286,8 @@ class AnswerStream:
         self._pager = MarkdownPager()
         self._changed = asyncio.Event()
         self._final = False
-        self._ended = asyncio.Event()  # set with _final: wakes a worker waiting for a draft turn
+        self._ended = asyncio.Event()  # set with _final: wakes a worker waiting to refresh
+        self._edit_prepaid = False  # the live edit's budget was taken in _flush_live
         self._plain = False  # Telegram rejected our entities once: the rest goes out plain
         self._delivered_pages = 0
         self._live_id: int | None = None  # the message being edited, in edit mode
@@ -400,12 +427,18 @@ class AnswerStream:
         if self._only_working():
             return
         if self._drafting:
-            if not await self._draft_turn_before_the_end():
+            if not await self._before_the_end(self._draft_turn()):
                 return
         elif self._live_id is not None:
             await self._take_turn()
             self._turn_in_hand = True
+            # The edit's share of the budget, unless the answer ends first: then the turn in
+            # hand shows the final text (as urgent) instead of this refresh.
+            self._edit_prepaid = await self._before_the_end(
+                self._budget.take(urgent=self._live_is_notice)
+            )
         if self._final:  # the answer ended while we waited: the turn in hand shows the final text
+            self._edit_prepaid = False
             return
         try:
             if self._ahead is not None and not self._thinking and not self._has_answer():
@@ -425,6 +458,7 @@ class AnswerStream:
         finally:
             # A turn is used at once or not at all: kept for later, it would crowd the next one.
             self._turn_in_hand = False
+            self._edit_prepaid = False
 
     async def _show_live(
         self, shown: RenderedText, showing: RenderedText | None, *, notice: bool = False
@@ -460,22 +494,23 @@ class AnswerStream:
         self._thought_shown = True
         await self._send_final(self._thought())
 
-    async def _draft_turn_before_the_end(self) -> bool:
-        """Wait for the next draft turn and the budget for it; False if the answer ended first:
-        its final message goes at once rather than after a draft nobody needs any more."""
-        turn = asyncio.ensure_future(self._draft_turn())
+    async def _before_the_end(self, wait: Awaitable[None]) -> bool:
+        """Wait for `wait` (a turn, the budget); False if the answer ended first: its final
+        message goes at once rather than after an update nobody needs any more."""
+        waiting = asyncio.ensure_future(wait)
         ended = asyncio.ensure_future(self._ended.wait())
-        await asyncio.wait({turn, ended}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({waiting, ended}, return_when=asyncio.FIRST_COMPLETED)
         ended.cancel()
-        if turn.done():
+        if waiting.done():
             return True
-        turn.cancel()
+        waiting.cancel()
         return False
 
     async def _draft_turn(self) -> None:
         await self._draft_pacer.turn(self._chat_id)
-        # The first words are urgent; more of them can wait behind others' first words.
-        await self._budget.take(urgent=self._live_shown is None)
+        # The first words are urgent (also when they replace the queue notice); more of them
+        # can wait behind others' first words.
+        await self._budget.take(urgent=self._live_shown is None or self._live_is_notice)
 
     async def _take_turn(self) -> None:
         """Wait for this chat's next turn to write, unless one was claimed just before."""
@@ -533,8 +568,9 @@ class AnswerStream:
                 self._live_id = await self._send(shown)
             else:
                 await self._take_turn()
-                # A notice (the queue) replaced by the first words is no routine refresh.
-                await self._edit(self._live_id, shown, routine=not self._live_is_notice)
+                rate = PREPAID if self._edit_prepaid else SELF_PACED
+                self._edit_prepaid = False
+                await self._edit(self._live_id, shown, rate=rate)
         except RetryAfter as err:
             self._pacer.hold(self._chat_id, retry_seconds(err))
             self._changed.set()  # try again at the next turn, with whatever text there is then
@@ -582,7 +618,7 @@ class AnswerStream:
                 return
             try:
                 await write_until_done(
-                    lambda: self._edit(live_id, shown, routine=False),
+                    lambda: self._edit(live_id, shown, rate=SELF_PACED),
                     take_turn=self._take_turn,
                     hold=hold,
                 )
@@ -598,8 +634,8 @@ class AnswerStream:
         )
         self._chat_gone = True
 
-    async def _edit(self, message_id: int, shown: RenderedText, *, routine: bool) -> None:
-        """Change a message's text; `routine`: a live refresh, which may wait for the budget."""
+    async def _edit(self, message_id: int, shown: RenderedText, *, rate: str) -> None:
+        """Change a message's text; `rate`: SELF_PACED (urgent) or PREPAID (budget taken)."""
         await self._with_entities(
             shown,
             lambda text, entities: self._bot.edit_message_text(
@@ -608,7 +644,7 @@ class AnswerStream:
                 message_id,
                 entities=entities,
                 link_preview_options=NO_LINK_PREVIEW,
-                rate_limit_args=ROUTINE_REFRESH if routine else SELF_PACED,
+                rate_limit_args=rate,
             ),
         )
 

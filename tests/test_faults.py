@@ -16,7 +16,7 @@ import pytest
 from bot.store import BUSY_TIMEOUT_MS
 from tests.fakes.ollama import DEFAULT_ERROR_MESSAGE, FakeOllama, Reply
 from tests.fakes.telegram import FakeTelegram, FakeUser
-from tests.harness import ALICE, BOB, GROUP_ID, running_bot, stored_messages
+from tests.harness import ALICE, BOB, GROUP_ID, exchange, running_bot, stored_messages
 
 WORDS = "one two three four five six seven eight nine ten eleven twelve"
 
@@ -243,3 +243,36 @@ async def reply_and_wait(tg: FakeTelegram, user: FakeUser, text: str) -> None:
     count = len(tg.bot_messages(user.id))
     tg.user_sends(user, text)
     await tg.wait_for_bot_messages(user.id, count + 1)
+
+
+async def test_a_refused_menu_edit_is_not_retried_as_if_the_network_failed(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    async with running_bot(tg, ollama, db_path):
+        [menu] = await exchange(tg, ALICE, "/settings")
+        data = f"set:{ALICE.id}:temperature:1.5"
+        tg.user_presses(ALICE, menu.message_id, data)
+        await tg.wait_for(lambda: len(tg.callback_answers) == 1)
+        pressed = time.monotonic()
+        tg.user_presses(ALICE, menu.message_id, data)  # again: the menu stays as it is
+        await tg.wait_for(lambda: len(tg.callback_answers) == 2)
+        await asyncio.sleep(1.0)
+    edits = tg.calls_of("editMessageText")
+    assert [c.status for c in edits] == [200, 400], "'not modified' is an answer, not a failure"
+    assert "not modified" in edits[1].response["description"]
+    assert tg.callback_answers[1].time - pressed < 1.0, "the press was answered at once"
+
+
+async def test_a_command_reply_that_timed_out_is_not_sent_twice(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    async with running_bot(tg, ollama, db_path, telegram_timeout=1.0):
+        tg.stall_next("sendMessage", 1.5)  # Telegram is slow, but does deliver it
+        tg.user_sends(ALICE, "/help")
+        await tg.wait_for_bot_messages(ALICE.id, timeout=10)
+        await asyncio.sleep(2.0)
+    # The note comes first: the slow reply lands after the bot stopped waiting for it.
+    note, reply = tg.bot_messages(ALICE.id)
+    assert note.content.startswith("Telegram is slow to take my reply.")
+    assert "/model" in reply.content
+    assert len(tg.calls_of("sendMessage")) == 2, "the reply was not sent again"

@@ -148,9 +148,11 @@ def test_any_text_as_an_id_list_is_read_or_refused_naming_the_item(raw: str) -> 
     except ValueError as err:
         problem = str(err)
     else:
+        assert all(re.fullmatch(r"-?[0-9]+", item) for item in items), "only plain numbers"
         assert ids == frozenset(int(item) for item in items)
         return
     assert any(problem == f"{item!r} is not a numeric Telegram id" for item in items)
+    assert not all(re.fullmatch(r"-?[0-9]+", item) for item in items)
 
 
 @settings(max_examples=50, deadline=None)

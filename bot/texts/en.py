@@ -119,6 +119,9 @@ MESSAGES: dict[str, str] = {
     "error_unexpected": (
         "Something went wrong on my side; the error is in the bot's log. Please try again."
     ),
+    "error_telegram_slow": (
+        "Telegram is slow to take my reply. If it doesn't show up in a moment, send that again."
+    ),
     "cmd_start": "greeting, current model and role",
     "cmd_help": "every command",
     "cmd_new": "start a fresh conversation",

@@ -102,6 +102,7 @@ MESSAGES: dict[str, str] = {
     "unreadable_no_text_layer": "PDF 没有文字层（是扫描件吗？）",
     "error_download": "Telegram 没能把 {name} 交给我（{detail}）。请再发一次。",
     "error_unexpected": "我这边出了点问题，错误已记录在机器人的日志里。请再试一次。",
+    "error_telegram_slow": "Telegram 接收我的回复很慢。如果稍后仍没有看到回复，请再发一次。",
     "cmd_start": "问候，当前模型和角色",
     "cmd_help": "所有命令",
     "cmd_new": "开始新对话",

@@ -1116,7 +1116,8 @@ class FakeTelegram:
         self.group_window = group_window
         self.draft_limit = draft_limit
         self.draft_window = draft_window
-        # "not more than 30 messages per second" across all chats (Bot API FAQ, bulk sending)
+        # "not more than 30 messages per second" across all chats (Bot API FAQ, bulk sending);
+        # drafts counted too
         self.overall_limit = overall_limit
         self.overall_window = overall_window
         self.clock = clock
@@ -1778,7 +1779,8 @@ class FakeTelegram:
         chat_id = params.values.get("chat_id")
         if limited and isinstance(chat_id, int):
             self._check_rate(kind, chat_id)
-        overall = method in WRITING_METHODS
+        # Whether drafts count is not published: counted, to hold the bot to the safe side.
+        overall = method in WRITING_METHODS or method == "sendMessageDraft"
         if overall:
             self._check_overall()
         result = handler(params)
