@@ -173,8 +173,9 @@ class ChatRateLimiter(BaseRateLimiter[str]):
 
     Command replies, menus and button edits are paced here and retried after a 429 or a network
     failure. Callers that pace themselves so they can send the newest text at their turn
-    (AnswerStream, pull progress) pass `rate_limit_args=SELF_PACED` (or ROUTINE_REFRESH for a
-    refresh that may wait behind urgent calls) and handle failures on their own.
+    (AnswerStream, pull progress) pass `rate_limit_args=SELF_PACED` (ROUTINE_REFRESH for a
+    refresh that may wait behind urgent calls, PREPAID when they took the budget themselves)
+    and handle failures on their own.
     """
 
     def __init__(self, pacer: ChatPacer, budget: SendBudget) -> None:
