@@ -15,7 +15,9 @@ import contextlib
 import datetime as dtm
 import itertools
 import logging
+import math
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Literal, TypeVar
 
@@ -51,6 +53,12 @@ from bot.texts.views import footer_text, pull_outcome_text, pull_progress_text, 
 
 log = logging.getLogger(__name__)
 
+# Groups: Telegram allows 20 messages a minute (GROUP_TURNS per 20 group intervals); first words
+# and final messages may come a third of an interval after the previous write; routine
+# refreshes leave GROUP_RESERVE of the 20 to them.
+GROUP_TURNS = 20
+GROUP_RESERVE = 4
+URGENT_SHARE_OF_INTERVAL = 3
 TYPING_REFRESH_S = 4.5  # Telegram shows a chat action for about 5 s
 FINAL_SEND_ATTEMPTS = 6
 # Telegram's overall limit for one bot: 30 messages a second. The window is a little longer than
@@ -130,8 +138,15 @@ async def write_until_done(
 
 
 class ChatPacer:
-    """Hands out turns to write into each chat, first come first served, never closer together
-    than the chat's interval (private chats and groups have their own).
+    """Hands out turns to write into each chat, first come first served.
+
+    Private chats: never closer together than their interval. Groups: Telegram allows 20
+    messages a minute, so the group interval (3 s) spaces routine refreshes of a growing answer,
+    while urgent writes (an answer's first words, its final text, a command's reply) may follow
+    a third of that after the previous one (Telegram tolerates short bursts, about one message a
+    second); no window of 20 intervals ever holds more than 20 turns, and routine ones leave
+    GROUP_RESERVE of them to urgent ones. Five answers starting at once in a group show their
+    first words within seconds instead of one every 3 s.
 
     One for the whole bot, so two answers streaming into one group share its budget, and a
     command reply waits its turn behind them.
@@ -140,20 +155,21 @@ class ChatPacer:
     def __init__(self, *, private_interval: float, group_interval: float) -> None:
         self._private_interval = private_interval
         self._group_interval = group_interval
-        self._next_turn: dict[int, float] = {}
+        self._last_turn: dict[int, float] = {}
+        self._group_turns: dict[int, deque[float]] = {}
         self._blocked_until: dict[int, float] = {}
 
-    async def turn(self, chat_id: int, interval: float = 0.0) -> None:
+    async def turn(self, chat_id: int, interval: float = 0.0, *, urgent: bool = False) -> None:
         """Wait until this chat may be written to again, and claim that moment; a caller may
-        ask for a longer `interval` before the turn after it (never a shorter one)."""
-        floor = self._private_interval if chat_id > 0 else self._group_interval
-        interval = max(interval, floor)
+        ask for a longer `interval` after the turn before it (never a shorter one)."""
+        spacing = self._spacing(chat_id, interval, urgent=urgent)
         while True:
             now = time.monotonic()
             blocked = self._blocked_until.get(chat_id, 0.0)
-            start = max(now, self._next_turn.get(chat_id, 0.0), blocked)
+            start = max(now, self._last_turn.get(chat_id, -math.inf) + spacing, blocked)
+            start = self._within_group_window(chat_id, start, urgent=urgent)
             # Claimed before sleeping, so callers queue up instead of all waking at once.
-            self._next_turn[chat_id] = start + interval
+            self._last_turn[chat_id] = start
             if start > now:
                 await asyncio.sleep(start - now)
             # A 429 that came while we slept outranks the turn we claimed: queue again.
@@ -165,6 +181,28 @@ class ChatPacer:
         log.info("Telegram asked chat %s to wait %.1f s", chat_id, seconds)
         until = time.monotonic() + seconds
         self._blocked_until[chat_id] = max(self._blocked_until.get(chat_id, 0.0), until)
+
+    def _spacing(self, chat_id: int, interval: float, *, urgent: bool) -> float:
+        if chat_id > 0:
+            return max(interval, self._private_interval)
+        routine = max(interval, self._group_interval)
+        return routine / URGENT_SHARE_OF_INTERVAL if urgent else routine
+
+    def _within_group_window(self, chat_id: int, start: float, *, urgent: bool) -> float:
+        """The first moment from `start` at which a turn keeps the group's window, recorded."""
+        if chat_id > 0:
+            return start
+        # A turn is claimed before its call reaches Telegram, which counts it on arrival: the
+        # window is kept a third of an interval longer than Telegram's.
+        window = GROUP_TURNS * self._group_interval * (1 + 1 / (3 * GROUP_TURNS))
+        most = GROUP_TURNS if urgent else GROUP_TURNS - GROUP_RESERVE
+        turns = self._group_turns.setdefault(chat_id, deque())
+        while turns and turns[0] <= start - window:  # claims only grow: safe to drop
+            turns.popleft()
+        if len(turns) >= most:
+            start = max(start, turns[len(turns) - most] + window)
+        turns.append(start)
+        return start
 
 
 class ChatRateLimiter(BaseRateLimiter[str]):
@@ -220,7 +258,7 @@ class ChatRateLimiter(BaseRateLimiter[str]):
         chat: int = chat_id
         return await write_until_done(
             call,
-            take_turn=lambda: self._pacer.turn(chat),
+            take_turn=lambda: self._pacer.turn(chat, urgent=True),
             hold=lambda seconds: self._pacer.hold(chat, seconds),
             retry_timeouts=endpoint not in SENDING_METHODS,
             most_429s=COMMAND_REPLY_429S,
@@ -431,13 +469,16 @@ class AnswerStream:
             if not await self._before_the_end(self._draft_turn()):
                 return
         elif self._live_id is not None:
-            await self._take_turn()
+            await self._take_turn(urgent=self._live_is_notice)
             self._turn_in_hand = True
             # The edit's share of the budget, unless the answer ends first: then the turn in
             # hand shows the final text (as urgent) instead of this refresh.
             self._edit_prepaid = await self._before_the_end(
                 self._budget.take(urgent=self._live_is_notice)
             )
+        else:  # the first message: its turn first, so it carries the words come by then
+            await self._take_turn()
+            self._turn_in_hand = True
         if self._final:  # the answer ended while we waited: the turn in hand shows the final text
             self._edit_prepaid = False
             return
@@ -513,12 +554,13 @@ class AnswerStream:
         # can wait behind others' first words.
         await self._budget.take(urgent=self._live_shown is None or self._live_is_notice)
 
-    async def _take_turn(self) -> None:
-        """Wait for this chat's next turn to write, unless one was claimed just before."""
+    async def _take_turn(self, *, urgent: bool = True) -> None:
+        """Wait for this chat's next turn to write, unless one was claimed just before;
+        `urgent`: first words or a final message, not a refresh of words already shown."""
         if self._turn_in_hand:
             self._turn_in_hand = False
             return
-        await self._pacer.turn(self._chat_id)
+        await self._pacer.turn(self._chat_id, urgent=urgent)
 
     async def _flush_final(self) -> None:
         try:
@@ -568,7 +610,7 @@ class AnswerStream:
                 await self._take_turn()
                 self._live_id = await self._send(shown)
             else:
-                await self._take_turn()
+                await self._take_turn(urgent=self._live_is_notice)
                 rate = PREPAID if self._edit_prepaid else SELF_PACED
                 self._edit_prepaid = False
                 await self._edit(self._live_id, shown, rate=rate)
@@ -801,7 +843,7 @@ class PullMessage:
         try:
             await write_until_done(
                 lambda: self._edit(text, None, routine=False),
-                take_turn=lambda: self._pacer.turn(self._chat_id),
+                take_turn=lambda: self._pacer.turn(self._chat_id, urgent=True),
                 hold=lambda seconds: self._pacer.hold(self._chat_id, seconds),
             )
         except BadRequest as err:  # the progress message was deleted: say it anew
