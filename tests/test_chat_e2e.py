@@ -27,10 +27,6 @@ from tests.harness import (
 ANSWER_MD = "Here is **bold** and `code`.\n\n```python\nprint('hi')\n```\n\n- one\n- two"
 
 
-def bot_texts(tg: FakeTelegram, chat_id: int) -> list[str]:
-    return [m.content for m in tg.bot_messages(chat_id)]
-
-
 def streamed(text: str, token_delay: float = 0.03) -> Reply:
     return Reply(text=text, token_delay=token_delay)
 
@@ -133,7 +129,7 @@ async def test_history_survives_a_restart_and_new_empties_the_context(
         assert "Nice to meet you, Alice." in contents
 
         tg.user_sends(ALICE, "/new")
-        await tg.wait_for(lambda: any("fresh conversation" in t for t in bot_texts(tg, ALICE.id)))
+        await tg.wait_for(lambda: any("fresh conversation" in t for t in tg.bot_texts(ALICE.id)))
         tg.user_sends(ALICE, "Who am I?")
         await tg.wait_for(lambda: len(ollama.chat_requests) == 3)
         await tg.wait_for_bot_messages(ALICE.id, 4)
@@ -149,10 +145,10 @@ async def test_stop_cuts_a_slow_answer_and_keeps_what_was_written(
     ollama.script(Reply(text="word " * 400, token_delay=0.05))
     async with running_bot(tg, ollama, db_path, stream_mode="edit"):
         tg.user_sends(ALICE, "Write a long essay")
-        await tg.wait_for(lambda: len(bot_texts(tg, ALICE.id)) >= 1)
+        await tg.wait_for(lambda: len(tg.bot_texts(ALICE.id)) >= 1)
         await tg.wait_for(lambda: ollama.chunks_sent >= 20)
         tg.user_sends(ALICE, "/stop")
-        await tg.wait_for(lambda: any("(stopped)" in t for t in bot_texts(tg, ALICE.id)))
+        await tg.wait_for(lambda: any("(stopped)" in t for t in tg.bot_texts(ALICE.id)))
         await tg.wait_for(lambda: ollama.cancelled_streams == 1)
     [answer] = tg.bot_messages(ALICE.id)
     assert answer.content.startswith("word word")
@@ -189,7 +185,7 @@ async def test_long_answer_arrives_in_pages_with_balanced_code(
     async with running_bot(tg, ollama, db_path):
         tg.user_sends(ALICE, "A long one please")
         await tg.wait_for(
-            lambda: any("That is all." in t for t in bot_texts(tg, ALICE.id)), timeout=15
+            lambda: any("That is all." in t for t in tg.bot_texts(ALICE.id)), timeout=15
         )
         await asyncio.sleep(0.2)
     messages = tg.bot_messages(ALICE.id)
@@ -214,7 +210,7 @@ async def test_429_mid_stream_delays_but_loses_nothing(
         tg.fail_next("editMessageText", 429, "Too Many Requests: retry after 1", retry_after=1)
         tg.user_sends(ALICE, "go")
         await tg.wait_for(
-            lambda: any(t.endswith("THE END") for t in bot_texts(tg, ALICE.id)), timeout=10
+            lambda: any(t.endswith("THE END") for t in tg.bot_texts(ALICE.id)), timeout=10
         )
     [answer] = tg.bot_messages(ALICE.id)
     assert answer.content == text.replace("  ", " ")
@@ -266,7 +262,7 @@ async def test_ollama_down_is_explained_then_works_again_by_itself(
         await ollama.come_up()
         ollama.script("Back again.")
         tg.user_sends(ALICE, "and now?")
-        await tg.wait_for(lambda: "Back again." in bot_texts(tg, ALICE.id))
+        await tg.wait_for(lambda: "Back again." in tg.bot_texts(ALICE.id))
     # The first question was kept, so the model sees it after recovery.
     contents = [m["content"] for m in ollama.chat_requests[0]["messages"]]
     assert contents[-2:] == ["are you there?", "and now?"]
@@ -324,8 +320,8 @@ async def test_two_users_never_see_each_others_history(
     for request in ollama.chat_requests:
         text = " ".join(m["content"] for m in request["messages"])
         assert not ("apples" in text and "bananas" in text)
-    assert "bananas" not in " ".join(bot_texts(tg, ALICE.id))
-    assert "apples" not in " ".join(bot_texts(tg, BOB.id))
+    assert "bananas" not in " ".join(tg.bot_texts(ALICE.id))
+    assert "apples" not in " ".join(tg.bot_texts(BOB.id))
 
 
 async def test_messages_sent_while_streaming_are_answered_in_order(
@@ -343,7 +339,7 @@ async def test_messages_sent_while_streaming_are_answered_in_order(
         tg.user_sends(ALICE, "three")
         await tg.wait_for_bot_messages(ALICE.id, 3, timeout=10)
     assert [r["messages"][-1]["content"] for r in ollama.chat_requests] == ["one", "two", "three"]
-    texts = bot_texts(tg, ALICE.id)
+    texts = tg.bot_texts(ALICE.id)
     assert texts[0].startswith("first answer")
     assert texts[1:] == ["second answer", "third answer"]
     # Each question was asked with the answers before it in context.
@@ -364,7 +360,7 @@ async def test_start_help_and_id_and_registered_commands(
         await tg.wait_for_bot_messages(ALICE.id, 2)
         tg.user_sends(ALICE, "/id")
         await tg.wait_for_bot_messages(ALICE.id, 3)
-    start, help_text, ids = bot_texts(tg, ALICE.id)
+    start, help_text, ids = tg.bot_texts(ALICE.id)
     assert "Hello Alice" in start
     assert MODEL in start, "without DEFAULT_MODEL the first installed model is used"
     assert "assistant" in start
@@ -423,7 +419,7 @@ async def test_private_chat_falls_back_to_edits_when_drafts_are_refused(
         tg.user_sends(ALICE, "hi")
         await tg.wait_for(
             lambda: any(
-                t.rstrip().endswith("piece") and len(t) > 200 for t in bot_texts(tg, ALICE.id)
+                t.rstrip().endswith("piece") and len(t) > 200 for t in tg.bot_texts(ALICE.id)
             )
         )
     [answer] = tg.bot_messages(ALICE.id)
@@ -561,7 +557,7 @@ async def test_stopped_inside_a_code_block_marks_it_outside_the_code(
         tg.user_sends(ALICE, "code please")
         await tg.wait_for(lambda: ollama.chunks_sent >= 20)
         tg.user_sends(ALICE, "/stop")
-        await tg.wait_for(lambda: any("(stopped)" in t for t in bot_texts(tg, ALICE.id)))
+        await tg.wait_for(lambda: any("(stopped)" in t for t in tg.bot_texts(ALICE.id)))
         await asyncio.sleep(0.1)
     [answer] = tg.bot_messages(ALICE.id)
     assert answer.content.rstrip().endswith("(stopped)")
@@ -649,10 +645,10 @@ async def test_shutdown_cuts_running_answers_keeps_them_and_turns_away_queued_on
     ollama.script(Reply(text="slow " * 500, token_delay=0.05))
     async with running_bot(tg, ollama, db_path, stream_mode="edit"):
         tg.user_sends(ALICE, "tell me everything")
-        await tg.wait_for(lambda: bool(bot_texts(tg, ALICE.id)))
+        await tg.wait_for(lambda: bool(tg.bot_texts(ALICE.id)))
         tg.user_sends(ALICE, "and then?")
         await tg.wait_for(lambda: len(tg.calls_of("getUpdates")) >= 3 and not tg.pending_updates)
-    texts = bot_texts(tg, ALICE.id)
+    texts = tg.bot_texts(ALICE.id)
     assert texts[0].startswith("slow slow")
     assert texts[0].rstrip().endswith("(stopped)")
     assert "restarting" in texts[1]

@@ -35,13 +35,6 @@ BOT = "@ollagram_test_bot"
 
 
 @pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    # Group limits scaled 10x down (20 per 6 s) so the group pace is tested in seconds.
-    async with FakeTelegram(group_limit=20, group_window=6.0) as fake:
-        yield fake
-
-
-@pytest.fixture
 async def ollama() -> AsyncIterator[FakeOllama]:
     async with FakeOllama() as fake:
         fake.add_model("llava:latest", capabilities=("completion", "vision"), context_length=32768)

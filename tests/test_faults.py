@@ -21,10 +21,6 @@ from tests.harness import ALICE, BOB, GROUP_ID, exchange, running_bot, stored_me
 WORDS = "one two three four five six seven eight nine ten eleven twelve"
 
 
-def texts(tg: FakeTelegram, chat_id: int) -> list[str]:
-    return [m.content for m in tg.bot_messages(chat_id)]
-
-
 async def test_ollama_killed_mid_stream_keeps_the_words_and_answers_again_once_back(
     tg: FakeTelegram, ollama: FakeOllama, db_path: Path
 ) -> None:
@@ -37,7 +33,7 @@ async def test_ollama_killed_mid_stream_keeps_the_words_and_answers_again_once_b
         await ollama.come_up()
         ollama.script("Back.")
         tg.user_sends(ALICE, "are you back?")
-        await tg.wait_for(lambda: "Back." in texts(tg, ALICE.id), timeout=10)
+        await tg.wait_for(lambda: "Back." in tg.bot_texts(ALICE.id), timeout=10)
     assert shown.content.startswith("one two three four")
     assert "broke in the middle of the answer" in problem.content
     # The half answer is kept; the question goes to the model again as context once it is back
@@ -63,14 +59,14 @@ async def test_an_ollama_error_is_told_with_its_text_and_the_words_before_it_are
     )
     async with running_bot(tg, ollama, db_path):
         tg.user_sends(ALICE, "count")
-        await tg.wait_for(lambda: any("CUDA error" in t for t in texts(tg, ALICE.id)))
+        await tg.wait_for(lambda: any("CUDA error" in t for t in tg.bot_texts(ALICE.id)))
         tg.user_sends(ALICE, "again")
-        await tg.wait_for(lambda: "Echo: again" in texts(tg, ALICE.id))
+        await tg.wait_for(lambda: "Echo: again" in tg.bot_texts(ALICE.id))
     if shown_before:
-        first, problem, _ = texts(tg, ALICE.id)
+        first, problem, _ = tg.bot_texts(ALICE.id)
         assert first.strip() == shown_before
     else:
-        problem, _ = texts(tg, ALICE.id)
+        problem, _ = tg.bot_texts(ALICE.id)
     assert "CUDA error" in problem
     assert DEFAULT_ERROR_MESSAGE not in problem
     rows = stored_messages(db_path, ALICE.id)
@@ -119,7 +115,7 @@ async def test_telegram_5xx_on_the_final_message_is_retried_and_it_arrives_once(
         [answer] = await tg.wait_for_bot_messages(ALICE.id, timeout=10)
         await asyncio.sleep(0.5)
     assert answer.content == WORDS
-    assert texts(tg, ALICE.id) == [WORDS], "delivered once"
+    assert tg.bot_texts(ALICE.id) == [WORDS], "delivered once"
     assert [c.status for c in tg.calls_of("sendMessage")] == [status, status, 200]
 
 
@@ -131,8 +127,8 @@ async def test_telegram_5xx_on_edits_in_a_group_loses_no_words(
     async with running_bot(tg, ollama, db_path):
         tg.fail_next("editMessageText", 500, "Internal Server Error", times=3)
         tg.user_sends(ALICE, "@ollagram_test_bot count", chat_id=GROUP_ID, chat_type="supergroup")
-        await tg.wait_for(lambda: text in texts(tg, GROUP_ID), timeout=15)
-    assert texts(tg, GROUP_ID) == [text]
+        await tg.wait_for(lambda: text in tg.bot_texts(GROUP_ID), timeout=15)
+    assert tg.bot_texts(GROUP_ID) == [text]
     assert [c.status for c in tg.calls_of("editMessageText")][:3] == [500, 500, 500]
 
 
@@ -158,7 +154,7 @@ async def test_a_telegram_timeout_is_retried_and_the_answer_arrives(
         await asyncio.sleep(1.5)  # the stalled call lands too
     # Telegram carried out the call the bot stopped waiting for: the answer is there, and (as
     # with any client that retries a timed-out send) may be there twice; it is never missing.
-    assert texts(tg, ALICE.id) in ([WORDS], [WORDS, WORDS])
+    assert tg.bot_texts(ALICE.id) in ([WORDS], [WORDS, WORDS])
     assert stored_messages(db_path, ALICE.id)[-1][:3] == ("assistant", WORDS, "complete")
 
 
@@ -184,20 +180,18 @@ async def test_a_429_storm_across_many_chats_delays_every_answer_and_loses_none(
             for user in users:
                 tg.user_sends(user, f"hello from {user.first_name}")
             await tg.wait_for(
-                lambda: all(answers[u.id] in texts(tg, u.id) for u in users), timeout=30
+                lambda: all(answers[u.id] in tg.bot_texts(u.id) for u in users), timeout=30
             )
         refused = [c for c in tg.calls if c.status == 429]
         assert len(refused) == 12, "only the injected 429s: the bot caused none of its own"
         for call in refused:  # that chat waited its retry_after before writing again
             chat = call.params["chat_id"]
-            later = [
-                c for c in tg.calls if c.params.get("chat_id") == chat and c.time > call.time
-            ]
+            later = [c for c in tg.calls if c.params.get("chat_id") == chat and c.time > call.time]
             writes = [c for c in later if c.method in ("sendMessage", "editMessageText")]
             assert writes, "the chat was written to again"
             assert writes[0].time - call.time >= 0.95
     for user in users:
-        assert texts(tg, user.id) == [answers[user.id]]
+        assert tg.bot_texts(user.id) == [answers[user.id]]
         assert stored_messages(db_path, user.id)[-1][2] == "complete"
 
 
@@ -216,7 +210,7 @@ async def test_the_database_locked_by_another_program_delays_but_loses_nothing(
 ) -> None:
     held_s = BUSY_TIMEOUT_MS / 1000 + 2  # longer than SQLite's own busy timeout
     async with running_bot(tg, ollama, db_path):
-        await reply_and_wait(tg, ALICE, "before")
+        await exchange(tg, ALICE, "before")
         with subprocess.Popen(
             [sys.executable, "-c", LOCKER, str(db_path), str(held_s)],
             stdout=subprocess.PIPE,
@@ -227,8 +221,8 @@ async def test_the_database_locked_by_another_program_delays_but_loses_nothing(
             locked_at = time.monotonic()
             tg.user_sends(ALICE, "during")
             tg.user_sends(BOB, "me too")
-            await tg.wait_for(lambda: "Echo: during" in texts(tg, ALICE.id), timeout=held_s + 10)
-            await tg.wait_for(lambda: "Echo: me too" in texts(tg, BOB.id), timeout=10)
+            await tg.wait_for(lambda: "Echo: during" in tg.bot_texts(ALICE.id), timeout=held_s + 10)
+            await tg.wait_for(lambda: "Echo: me too" in tg.bot_texts(BOB.id), timeout=10)
             assert time.monotonic() - locked_at >= held_s - 0.5, "answered after the lock went"
     assert [r[1] for r in stored_messages(db_path, ALICE.id)] == [
         "before",
@@ -237,12 +231,6 @@ async def test_the_database_locked_by_another_program_delays_but_loses_nothing(
         "Echo: during",
     ]
     assert [r[1] for r in stored_messages(db_path, BOB.id)] == ["me too", "Echo: me too"]
-
-
-async def reply_and_wait(tg: FakeTelegram, user: FakeUser, text: str) -> None:
-    count = len(tg.bot_messages(user.id))
-    tg.user_sends(user, text)
-    await tg.wait_for_bot_messages(user.id, count + 1)
 
 
 async def test_a_refused_menu_edit_is_not_retried_as_if_the_network_failed(

@@ -22,12 +22,6 @@ FIGURES = re.compile(r"\d+ tokens · \d+\.\d tokens/s · (\d+\.\d s|\d+:\d\d)$")
 
 
 @pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram(group_limit=20, group_window=6.0) as fake:
-        yield fake
-
-
-@pytest.fixture
 async def ollama() -> AsyncIterator[FakeOllama]:
     async with FakeOllama() as fake:
         # Ollama lists the newest first: the last added is the default model.
