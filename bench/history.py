@@ -16,13 +16,13 @@ import asyncio
 import os
 import random
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench import p50_p95
 from bot.store import MIGRATIONS, Store
 
 MESSAGES_PER_CONVERSATION = 100
@@ -73,11 +73,6 @@ def build_version_1(path: Path, messages: int, users: int) -> None:
     db.close()
 
 
-def percentiles(values: Sequence[float]) -> tuple[float, float]:
-    ordered = sorted(values)
-    return statistics.median(ordered), ordered[round(0.95 * (len(ordered) - 1))]
-
-
 async def measure(path: Path, users: int, samples: int) -> dict[str, float]:
     started = time.perf_counter()
     store = await Store.open(path)  # migrates to the current version
@@ -105,8 +100,8 @@ async def measure(path: Path, users: int, samples: int) -> dict[str, float]:
             appends.append((time.perf_counter() - started) * 1000)
     finally:
         await store.close()
-    load_p50, load_p95 = percentiles(loads)
-    append_p50, append_p95 = percentiles(appends)
+    load_p50, load_p95 = p50_p95(loads)
+    append_p50, append_p95 = p50_p95(appends)
     return {
         "migration_s": migration,
         "startup_ms": startup * 1000,

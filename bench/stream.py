@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import p50_p95
+from bot.config import Settings
 from bot.render import TELEGRAM_TEXT_LIMIT, render
 from tests.fakes.ollama import FakeOllama, Reply, StreamRecord
 from tests.fakes.telegram import BOT_USERNAME, Call, FakeTelegram, FakeUser
@@ -35,6 +37,7 @@ WORDS = [
     "the", "model", "writes", "a", "steady", "answer", "with", "**bold**", "words,", "`code`,",
     "numbers", "like", "42", "and", "sentences", "that", "run", "on", "until", "the", "end",
 ]  # fmt: skip
+DEFAULTS = Settings.model_fields
 TARGET_FIRST_MS = 150
 TARGET_FINAL_SLACK_MS = 100
 TARGET_CPU_US_PER_TOKEN = 50
@@ -77,11 +80,6 @@ def answer_text(number: int, tokens: int) -> str:
 def question_of(text: str) -> str:
     """The question as asked, without the mention that asked it in the group."""
     return text.removeprefix(f"@{BOT_USERNAME}").strip()
-
-
-def percentile(values: Sequence[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -199,11 +197,12 @@ def summarize(
     chats = set(chat_ids)
     calls = sum(1 for c in tg.calls if c.params.get("chat_id") in chats)
     tokens = sum(r.tokens for r in records.values())
-    interval = 0.3 if not run.group else 3.0  # DRAFT_INTERVAL / EDIT_INTERVAL_GROUP defaults
+    # The bot runs with the defaults: drafts in private chats, edits in the group.
+    interval = DEFAULTS["edit_interval_group" if run.group else "draft_interval"].default
     return Figures(
         run=run,
-        first_ms=(percentile(first, 0.5), percentile(first, 0.95)),
-        final_ms=(percentile(final, 0.5), percentile(final, 0.95)),
+        first_ms=p50_p95(first),
+        final_ms=p50_p95(final),
         interval_ms=interval * 1000,
         updates=statistics.mean(updates),
         calls=calls / len(chat_ids),

@@ -216,8 +216,7 @@ class StoredMessage:
 
 def _is_locked(err: sqlite3.OperationalError) -> bool:
     """SQLITE_BUSY after the busy timeout: another connection holds the write lock."""
-    text = str(err).lower()
-    return "locked" in text or "busy" in text
+    return getattr(err, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 P = ParamSpec("P")

@@ -324,8 +324,7 @@ class AnswerStream:
 
         self._pager = MarkdownPager()
         self._changed = asyncio.Event()
-        self._final = False
-        self._ended = asyncio.Event()  # set with _final: wakes a worker waiting to refresh
+        self._ended = asyncio.Event()  # the answer is complete; wakes a worker waiting to refresh
         self._edit_prepaid = False  # the live edit's budget was taken in _flush_live
         self._plain = False  # Telegram rejected our entities once: the rest goes out plain
         self._delivered_pages = 0
@@ -420,9 +419,13 @@ class AnswerStream:
 
     # -- delivery ---------------------------------------------------------------------------
 
+    @property
+    def _final(self) -> bool:
+        """The answer is complete: what is left to send is its final text."""
+        return self._ended.is_set()
+
     async def _close(self) -> None:
         """Deliver everything written so far, for good."""
-        self._final = True
         self._ended.set()
         self._changed.set()
         if self._worker is None:
