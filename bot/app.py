@@ -35,6 +35,7 @@ from bot.errors import StoreUnavailable
 from bot.handlers.account import AccountHandlers
 from bot.handlers.basics import BasicHandlers
 from bot.handlers.chat import ChatHandlers
+from bot.handlers.common import UnknownButtons
 from bot.handlers.media import MediaHandlers
 from bot.handlers.models import ModelHandlers
 from bot.handlers.roles import RoleHandlers
@@ -176,6 +177,7 @@ def build_application(
         budget=budget,
         mode=settings.stream_mode,
         draft_interval=settings.draft_interval,
+        max_pages=settings.max_answer_pages,
     )
     app.bot_data[RUNNING_WORK] = RunningWork(chat, installer, settings.shutdown_grace)
     models = ModelHandlers(
@@ -206,6 +208,7 @@ def build_application(
             ),
             settings=SettingsHandlers(PreferenceService(store, catalog, llm, defaults), langs),
             account=AccountHandlers(store, chat, policy, langs),
+            unknown_buttons=UnknownButtons(langs),
         ),
     )
     app.add_error_handler(ErrorReporter(langs))
@@ -237,6 +240,7 @@ class Handlers:
     settings: SettingsHandlers
     media: MediaHandlers
     account: AccountHandlers
+    unknown_buttons: UnknownButtons
 
 
 def register_handlers(app: BotApplication, policy: AccessPolicy, handlers: Handlers) -> None:
@@ -284,6 +288,8 @@ def register_handlers(app: BotApplication, policy: AccessPolicy, handlers: Handl
         MessageHandler(new & filters.Document.ALL, handlers.media.on_document, block=False)
     )
     app.add_handler(MessageHandler(new & filters.ChatType.PRIVATE & ~filters.TEXT, basics.on_other))
+    # Last of all: a press no handler above takes is still answered.
+    app.add_handler(CallbackQueryHandler(handlers.unknown_buttons.on_press))
 
 
 class ErrorReporter:

@@ -166,9 +166,20 @@ class AnswerSink(Protocol):
     def append(self, delta: str) -> None:
         """Add text the model wrote; must not block."""
 
-    async def finish(self, status: AnswerStatus, footer: AnswerFooter | None = None) -> None:
-        """Show the whole answer for good (`stopped` when the user cut it short), with the
-        footer line if there is one."""
+    async def until_full(self) -> None:
+        """Return once the answer has outgrown what one answer may show (MAX_ANSWER_PAGES): the
+        model is then stopped and the answer ends as `stopped`."""
+
+    async def finish(
+        self,
+        status: AnswerStatus,
+        footer: AnswerFooter | None = None,
+        *,
+        cut_at_length: bool = False,
+    ) -> None:
+        """Show the whole answer for good (`stopped` when the user cut it short,
+        `cut_at_length` when the model reached MAX_ANSWER_TOKENS), with the footer line if
+        there is one."""
 
     async def fail(self, error: BotError) -> None:
         """Keep what was shown and tell the user what went wrong."""
@@ -828,7 +839,8 @@ class ChatService:
         if streamed.error is not None:
             await sink.fail(streamed.error)
         else:
-            await sink.finish(streamed.status, footer)
+            length = streamed.done is not None and streamed.done.done_reason == "length"
+            await sink.finish(streamed.status, footer, cut_at_length=length)
 
     async def _stream(
         self,
@@ -838,16 +850,18 @@ class ChatService:
         *,
         checkpoint: Callable[[str], Awaitable[None]] | None = None,
     ) -> _Streamed:
-        """Pump `events` into `sink` until they end or `stop` is set."""
+        """Pump `events` into `sink` until they end, `stop` is set or the sink is full."""
         parts: list[str] = []
         done: list[AnswerDone] = []
         writing = asyncio.ensure_future(self._pump(events, sink, parts, done))
         stopping = asyncio.ensure_future(stop.wait())
+        full = asyncio.ensure_future(sink.until_full())
         saving = asyncio.ensure_future(_checkpoints(parts, checkpoint))
         try:
-            await asyncio.wait({writing, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({writing, stopping, full}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopping.cancel()
+            full.cancel()
             saving.cancel()
             if not writing.done():
                 writing.cancel()

@@ -24,6 +24,9 @@ from bot.roles import BUILTIN_ROLES, Role, load_roles_file
 IdSet = Annotated[frozenset[int], NoDecode]
 StreamMode = Literal["auto", "edit"]
 DEFAULT_ENV_FILE = Path("config.env")
+# One answer's cap: a model that never stops costs a GPU's minutes and floods the chat.
+DEFAULT_MAX_ANSWER_TOKENS = 4096
+DEFAULT_MAX_ANSWER_PAGES = 12
 
 
 _ID_SEPARATORS = re.compile(r"[,;\s]+")
@@ -143,9 +146,11 @@ class Settings(BaseSettings):
     # Model requests.
     num_ctx: int = Field(default=8192, ge=256, le=1_048_576)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
-    # The longest answer, in tokens (Ollama's num_predict, the OpenAI API's max_tokens); unset:
-    # the model stops by itself.
-    max_answer_tokens: int | None = Field(default=None, ge=1)
+    # The longest answer, in tokens (Ollama's num_predict, the OpenAI API's max_tokens); blank:
+    # the default; 0: no cap, the model stops by itself.
+    max_answer_tokens: int = Field(default=DEFAULT_MAX_ANSWER_TOKENS, ge=0)
+    # The most messages one answer fills; past them the model is stopped and the answer cut.
+    max_answer_pages: int = Field(default=DEFAULT_MAX_ANSWER_PAGES, ge=1, le=1000)
     keep_alive: str | int | None = None
     ollama_timeout: float = Field(default=300.0, gt=0)
     # Seconds to wait for Telegram to answer a call; a timed-out call is tried again.
@@ -240,10 +245,17 @@ class Settings(BaseSettings):
             raise ValueError("required when WEBHOOK_URL is set (1-256 letters, digits, _ or -)")
         return self
 
-    @field_validator("default_model", "max_answer_tokens", "history_retention_days", mode="before")
+    @field_validator("default_model", "history_retention_days", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("max_answer_tokens", "max_answer_pages", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return cls.model_fields[str(info.field_name)].default
+        return value
 
     @field_validator("keep_alive", mode="before")
     @classmethod

@@ -45,6 +45,7 @@ from bot.render import (
     markdown_literal,
     render,
     render_thought,
+    split_page,
     utf16_len,
 )
 from bot.store import AnswerStatus
@@ -311,9 +312,13 @@ class AnswerStream:
         reply_to: int | None = None,
         language: str | None = None,
         heading: str | None = None,
+        max_pages: int,
     ) -> None:
         self._bot = bot
         self._chat_id = chat_id
+        self._max_pages = max_pages  # MAX_ANSWER_PAGES: messages one answer may fill
+        self._cut_at_pages = False  # it would have needed more: the rest is not shown
+        self._full = asyncio.Event()  # set with _cut_at_pages: the model may stop writing
         self._use_drafts = use_drafts
         self._pacer = pacer
         self._draft_pacer = draft_pacer
@@ -367,7 +372,10 @@ class AnswerStream:
         self._wake()
 
     def append(self, delta: str) -> None:
-        """Take new words; they are shown at the next turn this chat gets."""
+        """Take new words; they are shown at the next turn this chat gets (none once the
+        answer was cut at its most pages)."""
+        if self._cut_at_pages:
+            return
         if self._thinking_since is not None and self._thought_for is None:
             self._thought_for = time.monotonic() - self._thinking_since
         self._add_heading()
@@ -385,13 +393,31 @@ class AnswerStream:
         if self._worker is None:
             self._worker = asyncio.create_task(self._deliver())
 
-    async def finish(self, status: AnswerStatus, footer: AnswerFooter | None = None) -> None:
-        """Send the complete answer for good."""
+    async def until_full(self) -> None:
+        """Return once the answer has outgrown the messages it may fill (MAX_ANSWER_PAGES)."""
+        await self._full.wait()
+
+    async def finish(
+        self,
+        status: AnswerStatus,
+        footer: AnswerFooter | None = None,
+        *,
+        cut_at_length: bool = False,
+    ) -> None:
+        """Send the complete answer for good; its end says why it ended when it was cut short
+        (stopped, too many messages, or `cut_at_length`: the model reached the longest answer
+        it was allowed)."""
         answered = self._has_answer()
         self._add_heading()
+        self._keep_within_pages()
         self._pager.tail = close_open_fence(self._pager.tail)
-        if status == "stopped":
+        if self._cut_at_pages:
+            self._pager.append(f"\n\n_{markdown_literal(self._pages_marker())}_")
+        elif status == "stopped":
             self._pager.append(f"\n\n_{say('stopped_marker', self._lang)}_")
+        elif cut_at_length:
+            marker = say("cut_at_length_marker", self._lang)
+            self._pager.append(f"\n\n_{markdown_literal(marker)}_")
         elif not answered:
             self._pager.append(markdown_literal(say("empty_answer", self._lang)))
         if footer is not None and answered:
@@ -448,7 +474,34 @@ class AnswerStream:
     def _drafting(self) -> bool:
         return self._use_drafts and self._chat_id not in self._drafts_refused
 
+    def _pages_marker(self) -> str:
+        return say("cut_at_pages_marker", self._lang, pages=self._max_pages)
+
+    def _keep_within_pages(self) -> None:
+        """Once the answer needs more than its most pages, cut it: the last page allowed is
+        the tail again (shortened to leave room for the marker), the rest is dropped, and
+        until_full() returns so the model is stopped."""
+        if self._cut_at_pages:
+            return
+        self._pager.paginate()
+        sealed, most = self._pager.sealed, self._max_pages
+        if len(sealed) < most or (len(sealed) == most and not self._pager.tail.strip()):
+            return
+        self._cut_at_pages = True
+        self._full.set()
+        if self._delivered_pages >= most:  # the last page went out already: the marker follows
+            del sealed[most:]
+            self._pager.tail = ""
+            return
+        last = sealed[most - 1]
+        del sealed[most - 1 :]
+        room = self._pager.limit - utf16_len(self._pages_marker()) - 2
+        shortened = split_page(last, room)
+        self._pager.tail = last if shortened is None else shortened[0]
+
     async def _flush_sealed_pages(self) -> None:
+        if not self._final:  # at the end, finish() did it before adding its own lines
+            self._keep_within_pages()
         self._pager.paginate()
         while self._delivered_pages < len(self._pager.sealed):
             page = render(self._pager.sealed[self._delivered_pages])
@@ -766,9 +819,11 @@ class AnswerStreams:
         budget: SendBudget,
         mode: Literal["auto", "edit"],
         draft_interval: float,
+        max_pages: int,
     ) -> None:
         self._bot = bot
         self._mode = mode
+        self._max_pages = max_pages
         self._pacer = pacer
         self._budget = budget
         # Telegram publishes no rate for drafts: they get a pacer (and a pace) of their own.
@@ -798,6 +853,7 @@ class AnswerStreams:
             reply_to=reply_to,
             language=language,
             heading=heading,
+            max_pages=self._max_pages,
         )
 
 

@@ -693,7 +693,7 @@ async def test_keep_alive_temperature_and_context_reach_ollama(
     assert answer.content == "Echo: hi", "Ollama accepted keep_alive"
     [request] = ollama.chat_requests
     assert request["keep_alive"] == -1, "a number, as Ollama parses it"
-    assert request["options"] == {"temperature": 0.2, "num_ctx": 2048}
+    assert request["options"] == {"temperature": 0.2, "num_ctx": 2048, "num_predict": 4096}
 
 
 async def test_a_model_that_stays_silent_past_the_timeout_is_explained(

@@ -246,7 +246,8 @@ def test_the_example_config_loads_as_it_is_shipped(tmp_path: Path) -> None:
         )
     )
     settings = load_settings(config)
-    assert settings.max_answer_tokens is None
+    assert settings.max_answer_tokens == 4096, "the shipped cap"
+    assert settings.max_answer_pages == 12
     assert settings.history_retention_days is None
     assert settings.openai_base_url is None
     assert settings.ollama_hosts() == ["http://127.0.0.1:11434"]

@@ -49,7 +49,7 @@ async def test_ask_uses_generate_with_the_role_and_leaves_history_alone(
     assert first["model"] == MODEL
     assert first["prompt"] == "Write a haiku\nabout tea"
     assert first["system"] == BUILTIN_ROLES["assistant"].prompt
-    assert first["options"] == {"temperature": 0.7, "num_ctx": 8192}
+    assert first["options"] == {"temperature": 0.7, "num_ctx": 8192, "num_predict": 4096}
     assert "context" not in first, "nothing of the conversation goes along"
     assert second["prompt"] == "Explain `gravity` like I'm a 5 year old."
     assert not second.get("system"), "a template role wraps the prompt instead"

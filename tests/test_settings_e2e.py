@@ -76,7 +76,11 @@ async def test_settings_buttons_reach_the_request_and_persist(
         await press(tg, menu, f"set:{ALICE.id}:footer:on")
         assert "Footer: on" in labels(menu)
         [answer] = await exchange(tg, ALICE, "hello again")
-    assert ollama.chat_requests[0]["options"] == {"temperature": 1.5, "num_ctx": 4096}
+    assert ollama.chat_requests[0]["options"] == {
+        "temperature": 1.5,
+        "num_ctx": 4096,
+        "num_predict": 4096,
+    }
     assert "think" not in ollama.chat_requests[0], "never sent to a model that cannot think"
     body, footer = answer.content.split("\n\n")
     assert body == "with a footer"
@@ -86,7 +90,11 @@ async def test_settings_buttons_reach_the_request_and_persist(
     async with running_bot(tg, ollama, db_path):
         await exchange(tg, ALICE, "after a restart")
         [bob_menu] = await exchange(tg, BOB, "/settings")
-    assert ollama.chat_requests[-1]["options"] == {"temperature": 1.5, "num_ctx": 4096}
+    assert ollama.chat_requests[-1]["options"] == {
+        "temperature": 1.5,
+        "num_ctx": 4096,
+        "num_predict": 4096,
+    }
     assert "✅ 0.7" in labels(bob_menu), "settings are per user"
 
 
@@ -111,7 +119,11 @@ async def test_out_of_range_values_are_refused_with_the_range(
         [refusal] = await exchange(tg, ALICE, command)
         await exchange(tg, ALICE, "hi")
     assert refusal.content == expected or expected in refusal.content
-    assert ollama.chat_requests[0]["options"] == {"temperature": 0.7, "num_ctx": 8192}
+    assert ollama.chat_requests[0]["options"] == {
+        "temperature": 0.7,
+        "num_ctx": 8192,
+        "num_predict": 4096,
+    }
 
 
 async def test_typed_values_and_reset(tg: FakeTelegram, ollama: FakeOllama, db_path: Path) -> None:
@@ -123,9 +135,17 @@ async def test_typed_values_and_reset(tg: FakeTelegram, ollama: FakeOllama, db_p
         await exchange(tg, ALICE, "two")
     assert saved.content.startswith("Saved.")
     assert "Temperature: 0.2" in saved.content  # 0.25 shown with one decimal
-    assert ollama.chat_requests[0]["options"] == {"temperature": 0.25, "num_ctx": 6144}
+    assert ollama.chat_requests[0]["options"] == {
+        "temperature": 0.25,
+        "num_ctx": 6144,
+        "num_predict": 4096,
+    }
     assert reset.content.startswith("All settings are back to the defaults.")
-    assert ollama.chat_requests[1]["options"] == {"temperature": 0.7, "num_ctx": 8192}
+    assert ollama.chat_requests[1]["options"] == {
+        "temperature": 0.7,
+        "num_ctx": 8192,
+        "num_predict": 4096,
+    }
 
 
 async def test_thinking_shows_in_a_collapsed_quote_above_the_answer_and_is_not_history(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dtm
+import re
 import time
 from typing import Protocol
 
@@ -14,13 +15,16 @@ from telegram.ext import ContextTypes
 from bot.access import AccessPolicy
 from bot.chat import ChatService
 from bot.handlers.chat import profile_of
-from bot.handlers.common import Speaking, answer, command_text, edit_quietly
+from bot.handlers.common import Speaking, answer, command_text, edit_quietly, refuse_button
 from bot.languages import LanguageChoices
 from bot.store import ExportedMessage, Usage
 from bot.texts import say
 from bot.texts.views import export_markdown, stats_text
 
 AUTO = "auto"
+# What the buttons carry; anything else is refused.
+FORGET_BUTTON = re.compile(r"forget:(?P<choice>yes|no):(?P<owner>\d{1,20})")
+LANG_BUTTON = re.compile(r"lang:(?P<code>[a-z]{2,8})")
 
 
 class AccountStore(Protocol):
@@ -68,15 +72,17 @@ class AccountHandlers(Speaking):
     async def on_forget_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Delete everything (only the user who asked can press), or keep it."""
         query, user = update.callback_query, update.effective_user
-        if query is None or user is None or query.data is None:
+        if query is None or user is None:
             return
         lang = self._lang(user)
-        _, choice, owner = query.data.split(":", 2)
-        if owner != str(user.id):
+        if (pressed := FORGET_BUTTON.fullmatch(query.data or "")) is None:
+            await refuse_button(query, lang)
+            return
+        if pressed["owner"] != str(user.id):
             await answer(query, say("menu_not_yours", lang, command="/forget"), alert=True)
             return
         await answer(query)
-        if choice == "yes":
+        if pressed["choice"] == "yes":
             await self._chat.forget(profile_of(user))
             await self._langs.forget(user.id)
             text = say("forget_done", lang)
@@ -146,9 +152,13 @@ class AccountHandlers(Speaking):
     async def on_lang_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A language button: the presser's language changes (each user has their own)."""
         query, user = update.callback_query, update.effective_user
-        if query is None or user is None or query.data is None:
+        if query is None or user is None:
             return
-        reply = await self._choose(user, query.data.split(":", 1)[1])
+        pressed = LANG_BUTTON.fullmatch(query.data or "")
+        if pressed is None or pressed["code"] not in {*self._langs.supported(), AUTO}:
+            await refuse_button(query, self._lang(user))
+            return
+        reply = await self._choose(user, pressed["code"])
         await answer(query, reply)
         await edit_quietly(query.edit_message_text(reply))
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
 
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, User
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 from telegram.error import BadRequest
+from telegram.ext import ContextTypes
 
 from bot.languages import LanguageChoices
 from bot.texts import say
+
+log = logging.getLogger(__name__)
 
 ANSWER_LIMIT = 200  # Telegram's limit for the text of answerCallbackQuery
 
@@ -69,14 +73,21 @@ def command_text(text: str | None) -> str:
     return parts[1].strip() if len(parts) > 1 else ""
 
 
+async def refuse_button(query: CallbackQuery, lang: str | None) -> None:
+    """Answer a press whose data no menu of this bot makes now (an old client, a cut or forged
+    button) with an alert; nothing else is done for it."""
+    await answer(query, say("button_expired", lang), alert=True)
+
+
 async def edit_quietly(edit: Awaitable[object]) -> None:
-    """Await an edit of a menu; "message is not modified" (the same button pressed twice) is
-    no error."""
+    """Await an edit of a menu after its press was answered. "Message is not modified" (the
+    same button pressed twice) is no error; a menu Telegram will not change (gone, too old, not
+    the bot's) stays as it is."""
     try:
         await edit
     except BadRequest as err:
         if "not modified" not in err.message.lower():
-            raise
+            log.info("a menu was not changed: %s", err.message)
 
 
 class Speaking:
@@ -87,3 +98,12 @@ class Speaking:
 
     def _lang(self, user: User | None) -> str | None:
         return None if user is None else self._langs.of(user.id, user.language_code)
+
+
+class UnknownButtons(Speaking):
+    """Presses no other handler takes: answered, so the user's app stops waiting for them."""
+
+    async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Any press of a button this bot does not make (or no longer makes)."""
+        if (query := update.callback_query) is not None:
+            await refuse_button(query, self._lang(update.effective_user))

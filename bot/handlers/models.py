@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import OrderedDict
 from typing import Any, Protocol
@@ -13,7 +14,14 @@ from telegram.ext import ContextTypes, ExtBot
 from bot.access import AccessPolicy
 from bot.errors import LLMError, ModelNotFound
 from bot.handlers.chat import profile_of
-from bot.handlers.common import Speaking, answer, edit_quietly, page_count, paged_keyboard
+from bot.handlers.common import (
+    Speaking,
+    answer,
+    edit_quietly,
+    page_count,
+    paged_keyboard,
+    refuse_button,
+)
 from bot.installer import ModelInstaller
 from bot.languages import LanguageChoices
 from bot.models import ModelMenu, ModelPicker, full_name, model_id, valid_model_name
@@ -27,6 +35,13 @@ log = logging.getLogger(__name__)
 MODELS_PER_PAGE = 8
 FINAL_ATTEMPTS = 6
 MAX_REMEMBERED_BUTTONS = 512
+# What the buttons below carry; a press with anything else is refused (see refuse_button).
+_SHORT_ID = r"[0-9a-f]{12}"  # bot.models.model_id
+MODEL_BUTTON = re.compile(rf"model:(?:use:(?P<id>{_SHORT_ID})|page:(?P<page>\d{{1,4}}))")
+PULL_BUTTON = re.compile(
+    rf"pull:(?:cancel:(?P<pull>\d{{1,9}})|(?P<id>{_SHORT_ID})(?::(?P<host>\d{{1,3}}))?)"
+)
+RM_BUTTON = re.compile(rf"rm:(?P<choice>yes|no):(?P<id>{_SHORT_ID})(?::(?P<host>\d{{1,3}}))?")
 
 
 class ButtonNames:
@@ -154,14 +169,16 @@ class ModelHandlers(Speaking):
     async def on_model_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A press on a model (switch to it) or on ◀ ▶ (another page)."""
         query, user = update.callback_query, update.effective_user
-        if query is None or user is None or query.data is None:
+        if query is None or user is None:
             return
         lang = self._lang(user)
-        _, action, value = query.data.split(":", 2)
+        if (pressed := MODEL_BUTTON.fullmatch(query.data or "")) is None:
+            await refuse_button(query, lang)
+            return
         note = ""
         try:
-            if action == "use":
-                found = await self._picker.pick_by_id(profile_of(user), value)
+            if pressed["id"] is not None:
+                found = await self._picker.pick_by_id(profile_of(user), pressed["id"])
                 note = (
                     say("model_switched", lang, model=found.name)
                     if found
@@ -172,7 +189,7 @@ class ModelHandlers(Speaking):
             await answer(query, describe_error(err, lang), alert=True)
             return
         await answer(query, note)
-        page = int(value) if action == "page" else page_of(menu)
+        page = page_of(menu) if pressed["page"] is None else int(pressed["page"])
         await edit_quietly(  # the same page pressed again is "not modified"
             query.edit_message_text(
                 self._menu_title(menu, page, user.id, lang), reply_markup=menu_keyboard(menu, page)
@@ -231,22 +248,25 @@ class ModelHandlers(Speaking):
     async def on_pull_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """ "Pull it" under a model that is not installed, or Cancel under a running pull."""
         query, user = update.callback_query, update.effective_user
-        if query is None or user is None or query.data is None or query.message is None:
+        if query is None or user is None:
             return
         lang = self._lang(user)
         if not await self._admin(update):
             return
-        parts = query.data.split(":")
-        if parts[1] == "cancel":
-            self._installer.cancel(int(parts[2]))
+        pressed = PULL_BUTTON.fullmatch(query.data or "")
+        if pressed is None or query.message is None:
+            await refuse_button(query, lang)
+            return
+        if pressed["pull"] is not None:
+            self._installer.cancel(int(pressed["pull"]))
             await query.answer()
             return
-        name = self._buttons.name(parts[1])
+        name = self._buttons.name(pressed["id"])
         if name is None:
-            await answer(query, say("button_expired", lang), alert=True)
+            await refuse_button(query, lang)
             return
         await query.answer()
-        host = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else None
+        host = None if pressed["host"] is None else int(pressed["host"])
         await self._pull_where(context.bot, query.message.chat.id, full_name(name), lang, host)
 
     async def _pull_where(
@@ -335,22 +355,22 @@ class ModelHandlers(Speaking):
     async def on_rm_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Remove or Keep under an /rm question."""
         query, user = update.callback_query, update.effective_user
-        if query is None or user is None or query.data is None:
+        if query is None or user is None:
             return
         lang = self._lang(user)
         if not await self._admin(update):
             return
-        _, choice, short_id, *rest = query.data.split(":")
-        model = self._buttons.name(short_id)
-        hosts = self._hosts.manager_names()
-        index = int(rest[0]) if rest and rest[0].isdigit() else None
-        location = hosts[index] if index is not None and index < len(hosts) else None
-        if model is None:
-            await answer(query, say("button_expired", lang), alert=True)
+        pressed = RM_BUTTON.fullmatch(query.data or "")
+        model = None if pressed is None else self._buttons.name(pressed["id"])
+        if pressed is None or model is None:
+            await refuse_button(query, lang)
             return
+        hosts = self._hosts.manager_names()
+        index = None if pressed["host"] is None else int(pressed["host"])
+        location = hosts[index] if index is not None and index < len(hosts) else None
         await query.answer()
-        if choice == "no":
-            await query.edit_message_text(say("rm_kept", lang, model=model))
+        if pressed["choice"] == "no":
+            await edit_quietly(query.edit_message_text(say("rm_kept", lang, model=model)))
             return
         try:
             await self._installer.remove(model, location)
@@ -359,7 +379,7 @@ class ModelHandlers(Speaking):
             text = say("rm_missing", lang, model=model, host=self._server.host)
         except LLMError as err:
             text = describe_error(err, lang)
-        await query.edit_message_text(text)
+        await edit_quietly(query.edit_message_text(text))
 
     async def _admin(self, update: Update) -> bool:
         """True for an admin; anyone else is told (in the chat, or as an alert on a button)."""

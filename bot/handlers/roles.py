@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
@@ -16,6 +18,7 @@ from bot.handlers.common import (
     command_text,
     edit_quietly,
     paged_keyboard,
+    refuse_button,
 )
 from bot.languages import LanguageChoices
 from bot.roles import MAX_NAME_CHARS, MAX_PROMPT_CHARS, Role, RoleBook, RoleProblem
@@ -24,6 +27,11 @@ from bot.texts import say
 ROLES_PER_PAGE = 12
 PREVIEW_CHARS = 300
 ECHO_LIMIT = 64  # of a name the user typed, quoted back
+# What the menu's buttons carry (role names as bot.roles allows them); anything else is refused.
+ROLE_BUTTON = re.compile(
+    r"role:(?P<owner>\d{1,20}):"
+    rf"(?:use:(?P<name>[a-z0-9][a-z0-9_-]{{0,{MAX_NAME_CHARS - 1}}})|page:(?P<page>\d{{1,4}}))"
+)
 
 
 def role_label(role: Role, *, current: bool) -> str:
@@ -99,24 +107,27 @@ class RoleHandlers(Speaking):
         """A press on a role (switch to it) or on ◀ ▶ (another page); only the user who
         opened the menu may press."""
         query, user = update.callback_query, update.effective_user
-        if query is None or user is None or query.data is None or query.message is None:
+        if query is None or user is None:
             return
         lang = self._lang(user)
-        _, owner, action, value = query.data.split(":", 3)
-        if owner != str(user.id):
+        pressed = ROLE_BUTTON.fullmatch(query.data or "")
+        if pressed is None or query.message is None:
+            await refuse_button(query, lang)
+            return
+        if pressed["owner"] != str(user.id):
             await answer(query, say("menu_not_yours", lang, command="/role"), alert=True)
             return
         private = query.message.chat.type == ChatType.PRIVATE
-        if action == "page":
+        if (name := pressed["name"]) is None:
             await answer(query)
-            text, keyboard = await self._menu(user, int(value), note="", private=private)
+            text, keyboard = await self._menu(user, int(pressed["page"]), note="", private=private)
             await edit_quietly(query.edit_message_text(text, reply_markup=keyboard))
             return
         # Its place is taken before the press is answered: a message sent right after the press
         # is answered in the new role.
-        switching = self._chat.switch_role(query.message.chat.id, profile_of(user), value)
-        found = await self._book.find(user.id, value)
-        note = say("role_switched", lang, role=value) if found else say("role_gone", lang)
+        switching = self._chat.switch_role(query.message.chat.id, profile_of(user), name)
+        found = await self._book.find(user.id, name)
+        note = say("role_switched", lang, role=name) if found else say("role_gone", lang)
         await answer(query, note, alert=found is None)
         role = await switching
         text, keyboard = await self._menu(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 from telegram.ext import ContextTypes
 
 from bot.handlers.chat import profile_of
-from bot.handlers.common import Speaking, answer, command_text, edit_quietly
+from bot.handlers.common import Speaking, answer, command_text, edit_quietly, refuse_button
 from bot.languages import LanguageChoices
 from bot.preferences import (
     TEMPERATURE_CHOICES,
@@ -16,6 +18,13 @@ from bot.preferences import (
     SettingProblem,
 )
 from bot.texts import say
+
+# What the keyboard's buttons carry; anything else is refused (a value the buttons do carry is
+# still checked like a typed one).
+SETTINGS_BUTTON = re.compile(
+    r"set:(?P<owner>\d{1,20}):(?:(?P<reset>reset)"
+    r"|(?P<name>temperature|context|thinking|footer):(?P<value>[0-9a-z.]{1,24}))"
+)
 
 
 def _mark(text: str, chosen: bool) -> str:
@@ -147,14 +156,17 @@ class SettingsHandlers(Speaking):
     async def on_settings_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A press on a preset, a switch, or Reset."""
         query, user = update.callback_query, update.effective_user
-        if query is None or user is None or query.data is None:
+        if query is None or user is None:
             return
         lang = self._lang(user)
-        _, owner, name, value = [*query.data.split(":", 3), ""][:4]
-        if owner != str(user.id):  # in a group: someone else's menu
+        if (pressed := SETTINGS_BUTTON.fullmatch(query.data or "")) is None:
+            await refuse_button(query, lang)
+            return
+        if pressed["owner"] != str(user.id):  # in a group: someone else's menu
             await answer(query, say("menu_not_yours", lang, command="/settings"), alert=True)
             return
-        if name == "reset":
+        name, value = pressed["name"] or "", pressed["value"] or ""
+        if pressed["reset"] is not None:
             await self._preferences.reset(profile_of(user))
             note = say("settings_reset_done", lang)
         else:

@@ -42,6 +42,8 @@ MESSAGES: dict[str, str] = {
     ),
     "stopped_nothing": "Nothing is being written for you right now.",
     "stopped_marker": "(stopped)",
+    "cut_at_pages_marker": "(… answer cut: it passed {pages} messages)",
+    "cut_at_length_marker": "(… answer cut: it reached the longest answer allowed)",
     "left_queue": "Stopped: it was still waiting for the model, so nothing was written.",
     "working": "✍️ The model is working on your question…",
     "waiting": "⏳ Waiting for the model: {ahead} ahead of you…",

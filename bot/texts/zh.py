@@ -40,6 +40,8 @@ MESSAGES: dict[str, str] = {
     "new_conversation": "已开始新对话。之前的消息仍会保留，但不再发送给模型。",
     "stopped_nothing": "现在没有正在为你写的回答。",
     "stopped_marker": "（已停止）",
+    "cut_at_pages_marker": "（……回答已截断：超过了 {pages} 条消息）",
+    "cut_at_length_marker": "（……回答已截断：达到了允许的最大长度）",
     "left_queue": "已停止：它还在排队等待模型，所以什么都没有写。",
     "working": "✍️ 模型正在处理你的问题……",
     "waiting": "⏳ 正在排队等待模型，前面还有 {ahead} 个请求……",

@@ -122,12 +122,17 @@ class FakeOpenAI:
 
         await send({"role": "assistant", "content": ""})
         pieces = [("reasoning_content", t) for t in split_tokens(reply.reasoning)]
-        pieces += [("content", t) for t in split_tokens(reply.text)]
+        content = split_tokens(reply.text)
+        longest = body.get("max_tokens")
+        finish = "stop"
+        if isinstance(longest, int) and len(content) > longest:  # as servers cut: at max_tokens
+            content, finish = content[:longest], "length"
+        pieces += [("content", t) for t in content]
         for field, piece in pieces:
             if reply.token_delay:
                 await asyncio.sleep(reply.token_delay)
             await send({field: piece})
-        await send({}, finish="stop")
+        await send({}, finish=finish)
         if (body.get("stream_options") or {}).get("include_usage"):
             prompt = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
             usage = {
