@@ -8,12 +8,12 @@ returns is a small typed record of ours (bot.llm.types); every failure leaves it
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import ollama
 
 from bot.errors import (
     LLMError,
@@ -35,6 +35,17 @@ from bot.llm.types import (
     TextDelta,
     ThinkingDelta,
 )
+
+# `import ollama` builds a client of its own from OLLAMA_HOST, which it reads as one address: our
+# list of several servers ("http://a:11434,http://b:11434") would stop the import, and the bot,
+# with a traceback. Nothing here uses that client (each gateway builds one for its host), so the
+# import does not see the variable; it is put back for the bot's own settings.
+_ollama_hosts = os.environ.pop("OLLAMA_HOST", None)
+try:
+    import ollama
+finally:
+    if _ollama_hosts is not None:
+        os.environ["OLLAMA_HOST"] = _ollama_hosts
 
 CONNECT_TIMEOUT_S = 10.0
 
