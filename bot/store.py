@@ -7,10 +7,12 @@ WAL journal, a busy timeout, foreign keys on, numbered migrations applied at sta
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -246,6 +248,27 @@ def _writes(
     return alone
 
 
+def _make_private(path: Path) -> None:
+    """The database's folders (those made for it) 0700 and its files 0600, whatever the umask:
+    they hold what people wrote. SQLite gives the -wal and -shm files it makes the mode of the
+    database file, so that file is made here, before SQLite would make it 0644."""
+    missing = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for folder in missing:
+        folder.chmod(0o700)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    # Files an earlier version left readable to others are closed to them too; a file of
+    # another user is left as it is (its owner decides, and the bot could not change it).
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            facts = file.stat()
+        except FileNotFoundError:
+            continue
+        if facts.st_uid == os.geteuid() and facts.st_mode & 0o077:
+            file.chmod(stat.S_IMODE(facts.st_mode) & 0o700)
+
+
 class Store:
     """Owns the one connection to the database file; `connect` before use, `close` after."""
 
@@ -275,7 +298,7 @@ class Store:
             return
         try:
             if str(self.path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                _make_private(self.path)
             connection = await aiosqlite.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
         except (OSError, sqlite3.Error) as err:
             raise StoreUnavailable(str(self.path), str(err)) from err
