@@ -163,7 +163,7 @@ def build_application(
         max_answer_tokens=settings.max_answer_tokens,
     )
     chat = ChatService(store, llm, catalog, roles, defaults)
-    picker = ModelPicker(store, catalog)
+    picker = ModelPicker(store, catalog, on_switch=chat.warm_up)
     langs = LanguageChoices(store)
     retention = (
         Retention(store, settings.history_retention_days)

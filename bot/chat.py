@@ -13,9 +13,16 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
+from bot.context import (
+    IMAGE_TOKENS,
+    HistoryEntry,
+    Window,
+    estimate_tokens,
+    stable_window,
+)
 from bot.errors import (
     BotError,
     FileProblem,
@@ -37,6 +44,7 @@ from bot.llm import (
 from bot.models import ModelChoice
 from bot.notices import (
     AnswerFooter,
+    ContextTrimmed,
     DocumentCut,
     ImagesCut,
     ModelReplaced,
@@ -61,13 +69,12 @@ from bot.turns import Turn, TurnQueue
 log = logging.getLogger(__name__)
 
 HISTORY_LOAD_LIMIT = 400  # turns read from the store before trimming to the window
-# What one image costs in the context: LLaVA 1.6 (llava:latest) takes up to 2,880 tokens; models
-# whose architecture says otherwise are looked up, by /api/show's general.architecture.
-IMAGE_TOKENS = 2880
+# What one image costs models whose architecture says otherwise than IMAGE_TOKENS.
 IMAGE_TOKENS_BY_ARCHITECTURE = {"gemma3": 256, "gemma3n": 256, "mllama": 1601, "qwen25vl": 2304}
 COMPARE_MIN_MODELS = 2
 DOCUMENT_MARGIN_TOKENS = 64  # the delimiters around a document's text, and rounding
 CHECKPOINT_INTERVAL_S = 2.0  # how much of an answer a crash may lose
+LOADED_CHECK_TIMEOUT_S = 2.0  # asking the server what it has loaded must not hold up the answer
 STOP_DELIVERY_S = 10.0  # after the grace: time to deliver and store the cut answers
 
 
@@ -79,6 +86,8 @@ class HistoryStore(Protocol):
     async def forget_model(self, user_id: int, model: str) -> None: ...
     async def set_setting(self, user_id: int, name: SettingName, value: SettingValue) -> None: ...
     async def current_conversation(self, chat_id: int, user_id: int) -> int: ...
+    async def context_start(self, conversation_id: int) -> int | None: ...
+    async def set_context_start(self, conversation_id: int, message_id: int) -> None: ...
     async def forget_user(self, user_id: int) -> None: ...
     async def new_conversation(self, chat_id: int, user_id: int) -> int: ...
     async def new_conversations(self, user_id: int) -> None: ...
@@ -134,6 +143,14 @@ class ChatModel(Protocol):
         keep_alive: str | int | None = None,
     ) -> AsyncIterator[ChatEvent]: ...
     async def model_facts(self, model: str) -> ModelFacts: ...
+    async def size_if_unloaded(self, model: str) -> int | None: ...
+    async def preload(
+        self,
+        model: str,
+        *,
+        options: Mapping[str, Any] | None = None,
+        keep_alive: str | int | None = None,
+    ) -> None: ...
 
 
 class ModelChooser(Protocol):
@@ -159,6 +176,10 @@ class AnswerSink(Protocol):
 
     def waiting(self, ahead: int) -> None:
         """The question waits for the model: `ahead` others go first; must not block."""
+
+    def loading(self, model: str, size_bytes: int) -> None:
+        """The model is being loaded into memory before it can answer (`size_bytes` on disk,
+        0 if unknown): say so until its first words replace it; must not block."""
 
     def think(self, delta: str) -> None:
         """Add reasoning a thinking model wrote before its answer; must not block."""
@@ -229,7 +250,9 @@ class ChatDefaults:
 
 @dataclass(frozen=True, slots=True)
 class Generation:
-    """How one request asks the model: Ollama's `options` and `think`."""
+    """How one request asks the model: Ollama's `options` and `think`, and the window the
+    user's history is trimmed to (`context_tokens`: their context setting, never more than the
+    model's runner window, `options["num_ctx"]`)."""
 
     options: dict[str, Any]
     think: bool | None  # None for models that cannot think: Ollama refuses `think` for them
@@ -253,16 +276,6 @@ class _Streamed:
     error: BotError | None
 
 
-def estimate_tokens(text: str) -> int:
-    """A deliberately high token estimate: English runs ~4 bytes a token, CJK ~3."""
-    return len(text.encode("utf-8")) // 3 + 4
-
-
-def message_tokens(message: ChatMessage, image_tokens: int = IMAGE_TOKENS) -> int:
-    """The estimate for a message with its images."""
-    return estimate_tokens(message.content) + image_tokens * len(message.images)
-
-
 def with_document(
     question: str, document: AttachedText, room_tokens: int | None
 ) -> tuple[str, bool]:
@@ -276,33 +289,6 @@ def with_document(
         cut = True
     name = document.name
     return f"{question}\n\n--- {name} ---\n{text}\n--- end of {name} ---", cut
-
-
-def trim_to_context(
-    system: ChatMessage | None,
-    history: Sequence[ChatMessage],
-    question: ChatMessage,
-    budget_tokens: int,
-    image_tokens: int = IMAGE_TOKENS,
-) -> list[ChatMessage]:
-    """System prompt + the newest turns that fit `budget_tokens` + the question.
-
-    The oldest turns go first; the system prompt and the question are always kept, since Ollama
-    itself would silently cut the front of an over-long context, system prompt included.
-    """
-    used = message_tokens(question, image_tokens)
-    used += estimate_tokens(system.content) if system else 0
-    kept: list[ChatMessage] = []
-    for message in reversed(history):
-        used += message_tokens(message, image_tokens)
-        if used > budget_tokens:
-            break
-        kept.append(message)
-    kept.reverse()
-    # A context that starts with the model's own words reads as if it had spoken unprompted.
-    while kept and kept[0].role == "assistant":
-        kept.pop(0)
-    return [*([system] if system else []), *kept, question]
 
 
 @dataclass(slots=True)
@@ -351,6 +337,7 @@ class ChatService:
         self._writing = 0  # answers being written now
         self._idle = asyncio.Event()
         self._idle.set()
+        self._warming: set[asyncio.Task[None]] = set()  # models being loaded ahead of use
 
     # -- the three ways to ask ---------------------------------------------------------------
 
@@ -475,6 +462,7 @@ class ChatService:
                 await sink.fail(ShuttingDown() if self._closing else LeftQueue())
                 return
             started = time.monotonic()
+            await self._tell_if_loading(model, sink)
             events = self._model.generate(
                 model,
                 role.wrap(question.text),
@@ -625,6 +613,8 @@ class ChatService:
         cut them (the text so far is delivered and kept as `stopped`)."""
         self._closing = True
         self._slots.close()  # questions still waiting for the model are told to ask again
+        for loading in self._warming:
+            loading.cancel()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(grace_s):
                 await self._idle.wait()
@@ -654,6 +644,27 @@ class ChatService:
             if owner != user.id:
                 await self._store.remember_shared_thread(chat_id)
             await self._store.new_conversation(chat_id, owner)
+
+    def warm_up(self, user_id: int) -> None:
+        """Have the user's model loaded now, in the background, with the runner options their
+        questions will bring (other options would load it again): after a /model switch the
+        next question starts without the wait."""
+        if self._closing:
+            return
+        task = asyncio.create_task(self._warm_up(user_id))
+        self._warming.add(task)
+        task.add_done_callback(self._warming.discard)
+
+    async def _warm_up(self, user_id: int) -> None:
+        settings = await self._store.user_settings(user_id)
+        try:
+            model = (await self._catalog.model_for(settings.model)).model
+            generation = await self._generation(model, settings)
+            await self._model.preload(
+                model, options=generation.options, keep_alive=self._defaults.keep_alive
+            )
+        except LLMError as err:  # the next question meets the problem and explains it
+            log.info("could not load a model ahead of use: %s", type(err).__name__)
 
     async def remember(self, user: UserProfile) -> None:
         """Keep the user's profile (settings and private roles belong to a known user)."""
@@ -714,11 +725,18 @@ class ChatService:
         return choice.model, role, await self._generation(choice.model, settings)
 
     async def _generation(self, model: str, settings: UserSettings) -> Generation:
-        """The user's temperature, context size (never past the model's) and thinking."""
+        """The user's temperature, context size and thinking.
+
+        The runner's window (`num_ctx`) is NUM_CTX capped at the model's own, the same for every
+        request to that model whoever asks: Ollama reloads a loaded model when a request's
+        runner options differ, so one family member's setting would cost the other seconds.
+        The user's context size only limits how much history is sent.
+        """
         facts = await self._model.model_facts(model)
-        num_ctx = settings.num_ctx or self._defaults.num_ctx
+        runner_ctx = self._defaults.num_ctx
         if facts.context_length:
-            num_ctx = min(num_ctx, facts.context_length)
+            runner_ctx = min(runner_ctx, facts.context_length)
+        num_ctx = min(settings.num_ctx or runner_ctx, runner_ctx)
         temperature = (
             settings.temperature if settings.temperature is not None else self._defaults.temperature
         )
@@ -726,7 +744,7 @@ class ChatService:
         if "thinking" in facts.capabilities:
             think = settings.think if settings.think is not None else self._defaults.think
         image_tokens = IMAGE_TOKENS_BY_ARCHITECTURE.get(facts.architecture, IMAGE_TOKENS)
-        options: dict[str, Any] = {"temperature": temperature, "num_ctx": num_ctx}
+        options: dict[str, Any] = {"temperature": temperature, "num_ctx": runner_ctx}
         if self._defaults.max_answer_tokens:
             options["num_predict"] = self._defaults.max_answer_tokens
         return Generation(options, think, num_ctx, image_tokens)
@@ -739,8 +757,9 @@ class ChatService:
             await self._store.remember_shared_thread(question.chat_id)
         conversation = await self._store.current_conversation(question.chat_id, owner)
         earlier = await self._store.recent_messages(conversation, HISTORY_LOAD_LIMIT)
+        start = await self._store.context_start(conversation)
         settings = await self._store.user_settings(user.id)
-        vision = self._needs_vision(question, earlier, settings)
+        vision = self._needs_vision(question, earlier, settings, start)
         said = question.text
         if owner != user.id:  # a shared thread: the model is told who speaks
             said = f"{user.first_name or user.username or user.id}: {said}"
@@ -775,8 +794,14 @@ class ChatService:
             if cut:
                 await sink.notice(DocumentCut(question.document.name))
         # Saved before the model is asked: whatever happens next, the question is not lost.
-        await self._store.add_message(conversation, "user", text, images=images, author_id=user.id)
-        messages = _context(role, earlier, text, images, generation)
+        asked = await self._store.add_message(
+            conversation, "user", text, images=images, author_id=user.id
+        )
+        window = _context(role, earlier, text, images, generation, start, asked)
+        if window.moved and window.start_id is not None:
+            await self._store.set_context_start(conversation, window.start_id)
+            if start is None:  # the first time older messages leave this conversation
+                await sink.notice(ContextTrimmed())
 
         async with self._slots.slot(stop, sink.waiting) as held:
             if not held:  # /stop (or shutdown) while waiting for the model
@@ -787,9 +812,10 @@ class ChatService:
                 return
             answer_id = await self._store.start_answer(conversation, model, user.id)
             started = time.monotonic()
+            await self._tell_if_loading(model, sink)
             events = self._model.chat(
                 model,
-                messages,
+                window.messages,
                 options=generation.options,
                 think=generation.think,
                 keep_alive=self._defaults.keep_alive,
@@ -819,20 +845,37 @@ class ChatService:
         )
 
     def _needs_vision(
-        self, question: Question, earlier: Sequence[StoredMessage], settings: UserSettings
+        self,
+        question: Question,
+        earlier: Sequence[StoredMessage],
+        settings: UserSettings,
+        start: int | None,
     ) -> bool:
         """Whether images will be in the context (this message's, or earlier ones' that still
         fit the window): then a model that can see must answer."""
         if question.images:
             return True
-        num_ctx = settings.num_ctx or self._defaults.num_ctx
-        kept = trim_to_context(
+        num_ctx = min(settings.num_ctx or self._defaults.num_ctx, self._defaults.num_ctx)
+        window = stable_window(
             None,
             _history(earlier),
             ChatMessage("user", question.text),
             budget_tokens=num_ctx - num_ctx // 4,
+            start_id=start,
+            question_id=earlier[-1].id + 1 if earlier else 0,  # not kept: only images matter
         )
-        return any(message.images for message in kept)
+        return any(message.images for message in window.messages)
+
+    async def _tell_if_loading(self, model: str, sink: AnswerSink) -> None:
+        """Say so when the model must be loaded into memory first: its first words then take
+        seconds, and the user should know why."""
+        try:
+            async with asyncio.timeout(LOADED_CHECK_TIMEOUT_S):
+                size = await self._model.size_if_unloaded(model)
+        except (LLMError, TimeoutError):
+            return  # the request itself says what is wrong, if anything is
+        if size is not None:
+            sink.loading(model, size)
 
     @staticmethod
     async def _deliver(streamed: _Streamed, sink: AnswerSink, footer: AnswerFooter | None) -> None:
@@ -894,11 +937,11 @@ class ChatService:
                 done.append(event)
 
 
-def _history(earlier: Sequence[StoredMessage]) -> list[ChatMessage]:
+def _history(earlier: Sequence[StoredMessage]) -> list[HistoryEntry]:
     """The stored turns as the model gets them: failed answers left out, images kept with the
     message they came with."""
     return [
-        ChatMessage(role=m.role, content=m.content, images=tuple(i.data for i in m.images))
+        HistoryEntry(m.id, ChatMessage(m.role, m.content, tuple(i.data for i in m.images)))
         for m in earlier
         if (m.content or m.images) and not (m.role == "assistant" and m.status == "error")
     ]
@@ -926,20 +969,26 @@ def _context(
     text: str,
     images: Sequence[StoredImage],
     generation: Generation,
-) -> list[ChatMessage]:
-    """The messages for `/api/chat`: the role, the history that fits, the question. Each image
-    goes with the message it came with, and only there."""
+    start: int | None,
+    question_id: int,
+) -> Window:
+    """The messages for `/api/chat`: the role, the history since the window's start, the
+    question. Each image goes with the message it came with, and only there."""
     system_prompt = role.system_prompt()
     history = [
         # A template role wraps every message of its conversation, not only the newest.
-        ChatMessage(m.role, role.wrap(m.content), m.images) if m.role == "user" else m
-        for m in _history(earlier)
+        HistoryEntry(e.id, replace(e.message, content=role.wrap(e.message.content)))
+        if e.message.role == "user"
+        else e
+        for e in _history(earlier)
     ]
-    return trim_to_context(
+    return stable_window(
         ChatMessage("system", system_prompt) if system_prompt else None,
         history,
         ChatMessage("user", role.wrap(text), tuple(i.data for i in images)),
         budget_tokens=generation.budget_tokens,
+        start_id=start,
+        question_id=question_id,
         image_tokens=generation.image_tokens,
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -197,9 +197,16 @@ class ModelMenu:
 class ModelPicker:
     """A user's own choice of model, kept in the database."""
 
-    def __init__(self, store: ChoiceStore, catalog: ModelCatalog) -> None:
+    def __init__(
+        self,
+        store: ChoiceStore,
+        catalog: ModelCatalog,
+        *,
+        on_switch: Callable[[int], None] | None = None,
+    ) -> None:
         self._store = store
         self._catalog = catalog
+        self._on_switch = on_switch  # told the user's id after a switch (to load the model)
 
     async def menu(self, user_id: int) -> ModelMenu:
         """The installed models as Ollama lists them now, with the user's current one."""
@@ -244,3 +251,5 @@ class ModelPicker:
     async def _keep(self, user: UserProfile, model: str) -> None:
         await self._store.remember_user(user)
         await self._store.set_model(user.id, model)
+        if self._on_switch is not None:
+            self._on_switch(user.id)

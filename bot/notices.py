@@ -38,7 +38,12 @@ class ImagesCut:
     sent: int
 
 
-Notice = ModelReplaced | RoleReplaced | DocumentCut | ImagesCut
+@dataclass(frozen=True, slots=True)
+class ContextTrimmed:
+    """The conversation outgrew the model's window: its oldest messages are no longer sent."""
+
+
+Notice = ModelReplaced | RoleReplaced | DocumentCut | ImagesCut | ContextTrimmed
 
 
 @dataclass(frozen=True, slots=True)

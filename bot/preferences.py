@@ -1,8 +1,10 @@
 """A user's generation settings (/settings): what they are now, and changing them with checks.
 
-Temperature and context size go into Ollama's `options`, thinking into `think` (only for
-models whose capabilities include `thinking`), the footer under each answer. A value the user
-never set follows the configured default.
+Temperature goes into Ollama's `options`, thinking into `think` (only for models whose
+capabilities include `thinking`), the footer under each answer. The context size limits how much
+history is sent, up to NUM_CTX: the runner's window itself is the same for everyone, so one
+user's setting never makes Ollama reload the model for another. A value the user never set
+follows the configured default.
 """
 
 from __future__ import annotations
@@ -123,7 +125,9 @@ class PreferenceService:
             facts = await self._models.model_facts(model)
         except LLMError:
             pass  # shown without the model's limits; changes are checked against the widest
-        most = facts.context_length or NUM_CTX_MAX
+        # NUM_CTX is the runner's window for everyone (bot.chat: one per model, so no reloads);
+        # a user may choose less history than that, never a bigger runner.
+        most = min(facts.context_length or NUM_CTX_MAX, self._defaults.num_ctx)
         changed = {
             name
             for name in ("temperature", "num_ctx", "think", "footer")

@@ -143,6 +143,11 @@ MIGRATIONS: tuple[str, ...] = (
         shared  INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # 6: where the context sent to the model starts (the id of the oldest message still sent),
+    # so the prompt's front stays put between requests and the model server reuses its cache.
+    """
+    ALTER TABLE conversations ADD COLUMN context_from INTEGER;
+    """,
 )
 # The per-user settings a caller may change one at a time (columns of user_settings).
 SettingName = Literal[
@@ -493,6 +498,22 @@ class Store:
         if row is not None and row[0] is not None:
             return int(row[0])
         return await self.new_conversation(chat_id, user_id)
+
+    async def context_start(self, conversation_id: int) -> int | None:
+        """The id of the oldest message still sent to the model; None: from the start."""
+        async with self._db.execute(
+            "SELECT context_from FROM conversations WHERE id = ?", (conversation_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    @_writes
+    async def set_context_start(self, conversation_id: int, message_id: int) -> None:
+        """Older messages than `message_id` are no longer sent to the model."""
+        await self._db.execute(
+            "UPDATE conversations SET context_from = ? WHERE id = ?", (message_id, conversation_id)
+        )
+        await self._db.commit()
 
     @_writes
     async def new_conversation(self, chat_id: int, user_id: int) -> int:

@@ -50,7 +50,13 @@ from bot.render import (
 )
 from bot.store import AnswerStatus
 from bot.texts import describe_error, describe_notice, say
-from bot.texts.views import footer_text, pull_outcome_text, pull_progress_text, thought_header
+from bot.texts.views import (
+    footer_text,
+    loading_text,
+    pull_outcome_text,
+    pull_progress_text,
+    thought_header,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +67,7 @@ GROUP_TURNS = 20
 GROUP_RESERVE = 4
 URGENT_SHARE_OF_INTERVAL = 3
 TYPING_REFRESH_S = 4.5  # Telegram shows a chat action for about 5 s
+DRAFT_NOTICE_REFRESH_S = 20.0  # a draft is "a temporary 30-second preview" (sendMessageDraft)
 FINAL_SEND_ATTEMPTS = 6
 # Telegram's overall limit for one bot: 30 messages a second. The window is a little longer than
 # a second: a call is counted when it leaves, Telegram counts it when it arrives.
@@ -350,6 +357,7 @@ class AnswerStream:
         self._thought_shown = False  # the reasoning's own message is final
         self._ahead: int | None = None  # questions before this one in the queue for the model
         self._live_is_notice = False  # the live message only says the question waits
+        self._loading: tuple[str, int] | None = None  # (model, bytes) while it is loaded first
 
     # -- AnswerSink -------------------------------------------------------------------------
 
@@ -362,6 +370,11 @@ class AnswerStream:
         """Show how many questions go to the model first; 0: this one's turn has come (the
         notice then says the model is at work, until its first words replace it)."""
         self._ahead = ahead
+        self._wake()
+
+    def loading(self, model: str, size_bytes: int) -> None:
+        """The model is loaded into memory first: say so until its first words replace it."""
+        self._loading = (model, size_bytes)
         self._wake()
 
     def think(self, delta: str) -> None:
@@ -463,12 +476,21 @@ class AnswerStream:
 
     async def _deliver(self) -> None:
         while not self._chat_gone:
-            await self._changed.wait()
+            try:
+                async with asyncio.timeout(self._notice_lifetime()):
+                    await self._changed.wait()
+            except TimeoutError:  # a draft lasts 30 s on its own: show the notice again
+                self._live_shown = None
             self._changed.clear()
             if self._final:
                 await self._flush_final()
                 return
             await self._flush_live()
+
+    def _notice_lifetime(self) -> float | None:
+        """How long a notice in a draft ("loading", a queue position) may stand unchanged before
+        it is sent again; None when nothing needs it."""
+        return DRAFT_NOTICE_REFRESH_S if self._drafting and self._live_is_notice else None
 
     @property
     def _drafting(self) -> bool:
@@ -513,6 +535,7 @@ class AnswerStream:
         "typing…" says that, and a turn spent on it would delay the first words."""
         return (
             self._ahead == 0
+            and self._loading is None
             and not self._live_is_notice
             and not self._thinking
             and not self._has_answer()
@@ -539,6 +562,10 @@ class AnswerStream:
             self._edit_prepaid = False
             return
         try:
+            if self._loading is not None and not self._thinking and not self._has_answer():
+                notice = RenderedText(loading_text(*self._loading, self._lang))
+                await self._show_live(notice, self._live_shown, notice=True)
+                return
             if self._ahead is not None and not self._thinking and not self._has_answer():
                 key = "waiting" if self._ahead else "working"
                 notice = RenderedText(say(key, self._lang, ahead=self._ahead))
@@ -565,11 +592,11 @@ class AnswerStream:
         queue position) that the answer, or a failure, replaces."""
         if shown == showing:
             return
+        self._live_is_notice = notice
         if self._drafting:
             await self._show_draft(shown)
         else:
             await self._show_edit(shown)
-        self._live_is_notice = notice
 
     def _has_answer(self) -> bool:
         return bool(self._pager.sealed or self._pager.tail.strip())
@@ -658,7 +685,8 @@ class AnswerStream:
             log.warning("draft update failed: %s", err)
             return
         self._live_shown = shown
-        await self._stop_typing()
+        if not self._live_is_notice:  # "typing…" goes on under "loading" or a queue position
+            await self._stop_typing()
 
     async def _show_edit(self, shown: RenderedText) -> None:
         try:
@@ -687,7 +715,8 @@ class AnswerStream:
             log.warning("live update failed: %s", err)
             return
         self._live_shown = shown
-        await self._stop_typing()
+        if not self._live_is_notice:
+            await self._stop_typing()
 
     async def _send_final(self, shown: RenderedText, *, force_new: bool = False) -> None:
         """Make `shown` a message of its own that stays: edit the live one or send a new one.

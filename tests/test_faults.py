@@ -96,6 +96,10 @@ async def test_a_first_word_after_60_s_keeps_typing_alive_and_arrives(
     assert len(typing) >= 13, "refreshed all minute long"
     gaps = [later - earlier for earlier, later in itertools.pairwise(typing)]
     assert max(gaps) < 5.0, "Telegram shows an action for 5 s: refreshed before it fades"
+    shown = [d.time for d in tg.drafts_of(ALICE.id) if d.text.startswith("⏳ Loading")]
+    assert shown[0] - asked < 1.0, "the user is told at once that the model is loading"
+    assert len(shown) >= 3, "a draft lasts 30 s: the notice is shown again while it loads"
+    assert max(later - earlier for earlier, later in itertools.pairwise(shown)) < 30
     assert stored_messages(db_path, ALICE.id)[-1][:3] == (
         "assistant",
         "Loaded at last.",

@@ -76,9 +76,11 @@ async def test_settings_buttons_reach_the_request_and_persist(
         await press(tg, menu, f"set:{ALICE.id}:footer:on")
         assert "Footer: on" in labels(menu)
         [answer] = await exchange(tg, ALICE, "hello again")
+    # The context setting limits the history sent; the runner's window stays NUM_CTX (8192),
+    # so no other user's setting makes Ollama reload the model.
     assert ollama.chat_requests[0]["options"] == {
         "temperature": 1.5,
-        "num_ctx": 4096,
+        "num_ctx": 8192,
         "num_predict": 4096,
     }
     assert "think" not in ollama.chat_requests[0], "never sent to a model that cannot think"
@@ -92,7 +94,7 @@ async def test_settings_buttons_reach_the_request_and_persist(
         [bob_menu] = await exchange(tg, BOB, "/settings")
     assert ollama.chat_requests[-1]["options"] == {
         "temperature": 1.5,
-        "num_ctx": 4096,
+        "num_ctx": 8192,
         "num_predict": 4096,
     }
     assert "✅ 0.7" in labels(bob_menu), "settings are per user"
@@ -137,7 +139,7 @@ async def test_typed_values_and_reset(tg: FakeTelegram, ollama: FakeOllama, db_p
     assert "Temperature: 0.2" in saved.content  # 0.25 shown with one decimal
     assert ollama.chat_requests[0]["options"] == {
         "temperature": 0.25,
-        "num_ctx": 6144,
+        "num_ctx": 8192,  # the runner's window; 6k of it is this user's history
         "num_predict": 4096,
     }
     assert reset.content.startswith("All settings are back to the defaults.")

@@ -282,6 +282,25 @@ class OllamaGateway:
             for entry in listing.models
         ]
 
+    async def preload(
+        self,
+        model: str,
+        *,
+        options: Mapping[str, Any] | None = None,
+        keep_alive: str | int | None = None,
+    ) -> None:
+        """Load `model` into memory without generating: Ollama's `/api/chat` with no messages.
+        The runner options must be those of the questions to come, or they load it again."""
+        try:
+            await self._client.chat(
+                model=model,
+                messages=[],
+                options=dict(options) if options else None,
+                keep_alive=keep_alive,
+            )
+        except (ollama.ResponseError, httpx.HTTPError, ConnectionError) as err:
+            raise self._translate(err, model, streaming=False) from err
+
     async def version(self) -> str:
         """Ollama's version (`/api/version`)."""
         try:

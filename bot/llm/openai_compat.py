@@ -210,6 +210,15 @@ class OpenAICompatibleGateway:
         """The API does not say what is loaded."""
         return []
 
+    async def preload(
+        self,
+        model: str,
+        *,
+        options: Mapping[str, Any] | None = None,
+        keep_alive: str | int | None = None,
+    ) -> None:
+        """The API has no way to load a model ahead of use: the first question does."""
+
     async def version(self) -> str:
         """There is no version call: a reachable server answers `/v1/models`."""
         await self.installed_models()

@@ -63,6 +63,13 @@ class Backend(Protocol):
     def pull(self, model: str) -> AsyncIterator[PullStatus]: ...
     async def delete(self, model: str) -> None: ...
     async def loaded_models(self) -> list[LoadedModel]: ...
+    async def preload(
+        self,
+        model: str,
+        *,
+        options: Mapping[str, Any] | None = None,
+        keep_alive: str | int | None = None,
+    ) -> None: ...
     async def version(self) -> str: ...
     def forget(self, model: str) -> None: ...
     async def close(self) -> None: ...
@@ -289,6 +296,39 @@ class ModelRouter:
             return
         reached.yes = True
         self._answered(backend)
+
+    async def size_if_unloaded(self, model: str) -> int | None:
+        """`model`'s size on disk (0 if unknown) when the server that will answer it has not
+        loaded it, so a load comes first; None when it is loaded, or the server does not say
+        what it has loaded (OpenAI-compatible servers)."""
+        servers = await self._servers_for(model)
+        if not servers or not servers[0].manages_models:
+            return None
+        backend = servers[0]
+        name = self._name_on(backend, model)
+        try:
+            loaded = await backend.loaded_models()
+        except OllamaUnavailable:
+            return None
+        if any(_same(entry.name, name) for entry in loaded):
+            return None
+        listed = (m for m in self._last.get(backend.name, ()) if _same(m.name, name))
+        return next((m.size_bytes for m in listed), 0)
+
+    async def preload(
+        self,
+        model: str,
+        *,
+        options: Mapping[str, Any] | None = None,
+        keep_alive: str | int | None = None,
+    ) -> None:
+        """Load `model` into memory on the server that will answer it, without generating."""
+        servers = await self._servers_for(model)
+        if servers:
+            backend = servers[0]
+            await backend.preload(
+                self._name_on(backend, model), options=options, keep_alive=keep_alive
+            )
 
     async def model_facts(self, model: str) -> ModelFacts:
         """What the first server that has `model` says about it."""

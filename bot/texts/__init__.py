@@ -24,7 +24,14 @@ from bot.errors import (
     TooFewModels,
     UnreadableFile,
 )
-from bot.notices import DocumentCut, ImagesCut, ModelReplaced, Notice, RoleReplaced
+from bot.notices import (
+    ContextTrimmed,
+    DocumentCut,
+    ImagesCut,
+    ModelReplaced,
+    Notice,
+    RoleReplaced,
+)
 from bot.texts import en, zh
 
 CATALOGS: dict[str, dict[str, str]] = {"en": en.MESSAGES, "zh": zh.MESSAGES}
@@ -105,3 +112,5 @@ def describe_notice(notice: Notice, language_code: str | None = None) -> str:
             return say("document_cut", language_code, name=notice.name)
         case ImagesCut():
             return say("images_cut", language_code, kept=notice.kept, sent=notice.sent)
+        case ContextTrimmed():
+            return say("context_trimmed", language_code)

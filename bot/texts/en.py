@@ -47,6 +47,8 @@ MESSAGES: dict[str, str] = {
     "left_queue": "Stopped: it was still waiting for the model, so nothing was written.",
     "working": "✍️ The model is working on your question…",
     "waiting": "⏳ Waiting for the model: {ahead} ahead of you…",
+    "loading": "⏳ Loading {model} ({size})…",
+    "loading_unsized": "⏳ Loading {model}…",
     "empty_answer": "(the model gave an empty answer)",
     "unknown_model": "unknown while Ollama is unreachable",
     "shutting_down": (
@@ -68,6 +70,10 @@ MESSAGES: dict[str, str] = {
     "images_cut": (
         "Only the first {kept} of your {sent} photos fit your model's context window; "
         "the answer is about those."
+    ),
+    "context_trimmed": (
+        "Older messages of this conversation no longer fit your model's context window, so the "
+        "model no longer sees them. /new starts fresh."
     ),
     "document_cut": (
         "{name} is longer than your model's context window, so only its beginning was read."

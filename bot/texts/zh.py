@@ -45,6 +45,8 @@ MESSAGES: dict[str, str] = {
     "left_queue": "已停止：它还在排队等待模型，所以什么都没有写。",
     "working": "✍️ 模型正在处理你的问题……",
     "waiting": "⏳ 正在排队等待模型，前面还有 {ahead} 个请求……",
+    "loading": "⏳ 正在加载 {model}（{size}）……",
+    "loading_unsized": "⏳ 正在加载 {model}……",
     "empty_answer": "（模型返回了空回答）",
     "unknown_model": "未知（无法连接 Ollama）",
     "shutting_down": "我正在重启，没能回答这条消息。请过一分钟再发一次。",
@@ -61,6 +63,9 @@ MESSAGES: dict[str, str] = {
         "文本文件（.txt、.md、源代码、.csv、.json、.log 等）和 PDF。"
     ),
     "images_cut": "你的 {sent} 张照片中只有前 {kept} 张能放进模型的上下文窗口，回答只针对这几张。",
+    "context_trimmed": (
+        "这段对话中较早的消息已超出你的模型的上下文窗口，模型将看不到它们。发送 /new 开始新的对话。"
+    ),
     "document_cut": "{name} 超出了你的模型的上下文窗口，所以只读取了开头部分。",
     "ids": "你的用户 id：{user_id}\n本聊天的 id：{chat_id}",
     "error_unavailable": (

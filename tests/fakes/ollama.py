@@ -316,6 +316,7 @@ class FakeOllama:
         self.default_keep_alive = 300.0
         self.image_error_status = 500
         self.requests: list[RecordedRequest] = []
+        self.loads: list[tuple[str, int]] = []  # (model, context length) of every (re)load
         self.cancelled_streams = 0
         self.cancelled_pulls = 0
         self.completed_streams = 0
@@ -469,7 +470,14 @@ class FakeOllama:
 
     @property
     def chat_requests(self) -> list[dict[str, Any]]:
-        return self._bodies("/api/chat")
+        """The /api/chat requests that asked for an answer."""
+        return [body for body in self._bodies("/api/chat") if body.get("messages")]
+
+    @property
+    def load_requests(self) -> list[dict[str, Any]]:
+        """The /api/chat requests without messages: Ollama loads (or, with keep_alive 0,
+        unloads) the model and answers nothing."""
+        return [body for body in self._bodies("/api/chat") if not body.get("messages")]
 
     @property
     def generate_requests(self) -> list[dict[str, Any]]:
@@ -770,8 +778,14 @@ class FakeOllama:
         now = datetime.now(UTC)
         expires = now + _FOREVER if math.isinf(seconds) else now + timedelta(seconds=seconds)
         num_ctx = _positive_int((options or {}).get("num_ctx")) or self.default_num_ctx
+        context_length = min(num_ctx, model.context_length)
+        loaded = self._loaded.get(_key(model.name))
+        # Ollama's scheduler (server/sched.go needsReload) loads the model again when a
+        # request's runner options differ from the loaded runner's, num_ctx above all.
+        if loaded is None or loaded.context_length != context_length:
+            self.loads.append((model.name, context_length))
         self._loaded[_key(model.name)] = _Loaded(
-            model=model, expires_at=expires, context_length=min(num_ctx, model.context_length)
+            model=model, expires_at=expires, context_length=context_length
         )
         self._notify()
 
