@@ -5,6 +5,7 @@ BotError
 ├── StoreUnavailable       the database file cannot be opened or migrated
 ├── ShuttingDown           the bot is stopping and takes no new question
 ├── LeftQueue              /stop took a question out of the line for the model
+├── ReadingStopped         /stop came while the question's file was still being read
 ├── TooFewModels           /compare needs two models and fewer are installed or chosen
 ├── FileProblem            a photo or file the bot cannot take
 │   ├── FileTooBig         over the size the bot (or Telegram's getFile, 20 MB) accepts
@@ -65,6 +66,13 @@ class LeftQueue(BotError):
         super().__init__("taken out of the queue")
 
 
+class ReadingStopped(BotError):
+    """The user stopped a question while its file was still being read."""
+
+    def __init__(self) -> None:
+        super().__init__("stopped while reading the file")
+
+
 class TooFewModels(BotError):
     """/compare found only `count` models to ask."""
 
@@ -92,11 +100,12 @@ class FileTooBig(FileProblem):
 
 class UnreadableFile(FileProblem):
     """`name` cannot be read; `reason` says why, as a key of the texts' `unreadable_*` (e.g.
-    `password`, `damaged`, `not_an_image`)."""
+    `password`, `damaged`, `not_an_image`), whose text `details` fill in (e.g. a limit)."""
 
-    def __init__(self, name: str, reason: str) -> None:
+    def __init__(self, name: str, reason: str, **details: object) -> None:
         super().__init__(name, f"{name} cannot be read ({reason})")
         self.reason = reason
+        self.details = details
 
 
 class DownloadFailed(FileProblem):

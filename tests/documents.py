@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zlib
 
 import pypdf
 from PIL import Image
@@ -42,6 +43,11 @@ def pdf_bytes(pages: list[list[str]]) -> bytes:
         b" ".join(b"%d 0 R" % k for k in kids),
         len(kids),
     )
+    return pdf_file(objects)
+
+
+def pdf_file(objects: list[bytes]) -> bytes:
+    """A PDF 1.4 file of these numbered objects (the first is the catalog), xref table and all."""
     out = io.BytesIO()
     out.write(b"%PDF-1.4\n")
     offsets = []
@@ -66,3 +72,44 @@ def encrypted_pdf(data: bytes, *, user_password: str) -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def bomb_pdf(*, pages: int = 40, strokes: int = 100_000) -> bytes:
+    """A few KB of PDF whose `pages` all show one content stream of `strokes` long drawing
+    operators (76 bytes each; 100,000 of them inflate to 7.6 MB), compressed twice with zlib.
+    Each page parses the whole stream again: about 2 s of pypdf's time per page."""
+    stroke = b"123456789.123456 987654321.654321 m 123456789.123456 987654321.654321 l S\n"
+    operators = b"BT /F1 12 Tf 72 720 Td (bomb) Tj ET\n" + stroke * strokes
+    packed = zlib.compress(zlib.compress(operators, 9), 9)
+    objects: list[bytes] = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"",  # the page tree, filled in below
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Length %d /Filter [/FlateDecode /FlateDecode] >>\nstream\n%s\nendstream"
+        % (len(packed), packed),
+    ]
+    for _ in range(pages):
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792]"
+            b" /Resources << /Font << /F1 3 0 R >> >> /Contents 4 0 R >>"
+        )
+    kids = b" ".join(b"%d 0 R" % number for number in range(5, len(objects) + 1))
+    objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages)
+    return pdf_file(objects)
+
+
+def memory_bomb_pdf() -> bytes:
+    """1 KB of PDF: one page shows a 30 MB string written in hex (60 MB inflated)."""
+    operators = b"BT /F1 12 Tf 72 720 Td <" + b"41" * 30_000_000 + b"> Tj ET\n"
+    packed = zlib.compress(zlib.compress(operators, 9), 9)
+    return pdf_file(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [5 0 R] /Count 1 >>",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+            b"<< /Length %d /Filter [/FlateDecode /FlateDecode] >>\nstream\n%s\nendstream"
+            % (len(packed), packed),
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792]"
+            b" /Resources << /Font << /F1 3 0 R >> >> /Contents 4 0 R >>",
+        ]
+    )

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import io
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,12 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.documents import encrypted_pdf, image_bytes, pdf_bytes
+from bot import pdf_worker
+from tests.documents import bomb_pdf, encrypted_pdf, image_bytes, pdf_bytes
 from tests.fakes.ollama import FakeOllama, Reply
 from tests.fakes.telegram import FakeTelegram, FakeUser, StoredMessage
 from tests.harness import ADMIN, ALICE, GROUP_ID, MODEL, running_bot, stored_messages
+from tests.test_media import worker_processes
 
 LLAVA = "llava:latest"
 GEMMA = "gemma3:4b"
@@ -253,7 +256,9 @@ async def test_images_as_files_unsupported_and_damaged_files(
     [image] = sent_images(ollama.chat_requests[0])
     assert image.size == (1344, 1344)
     assert "I can't read photos.zip" in unsupported.content
-    assert damaged.content == "I can't read photo: not an image Pillow can read."
+    assert damaged.content == (
+        "I can't read photo: it is not a JPEG, PNG or WebP image, the kinds I read."
+    )
     assert len(ollama.chat_requests) == 2, "the bot carries on"
     assert [m[1] for m in stored_messages(db_path, ALICE.id) if m[0] == "user"] == [
         "Describe this image.",
@@ -372,3 +377,127 @@ async def test_a_pdf_encrypted_without_a_password_is_read_and_a_locked_one_is_re
     assert "Owner-only protection." in ollama.chat_requests[0]["messages"][-1]["content"]
     assert refusal.content == "I can't read locked.pdf: the PDF is password-protected."
     assert len(ollama.chat_requests) == 1
+
+
+# -- hostile or careless files ----------------------------------------------------------------
+
+SLOW_BOMB = bomb_pdf(strokes=30_000)  # about 30 s of pypdf's time, read in the bot's process
+
+
+@pytest.fixture
+def short_pdf_limit(monkeypatch: pytest.MonkeyPatch) -> float:
+    """PDFs get 3 s (not 15) to be read, so the tests need not wait long for the limit."""
+    monkeypatch.setattr(pdf_worker, "LIMITS", pdf_worker.ReadLimits(seconds=3))
+    return 3.0
+
+
+async def test_a_pdf_bomb_gets_one_line_once_the_time_limit_is_up(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path, short_pdf_limit: float
+) -> None:
+    bomb = tg.add_file(SLOW_BOMB)
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends_document(ALICE, bomb, file_name="bomb.pdf", mime_type="application/pdf")
+        sent = time.monotonic()
+        [told] = await tg.wait_for_bot_messages(ALICE.id, timeout=short_pdf_limit + 5)
+        waited = time.monotonic() - sent
+        tg.user_sends(ALICE, "still there?")
+        await answered(tg, ALICE, 2)
+    assert told.content == (
+        "I can't read bomb.pdf: reading it takes more than 3 seconds, the most I spend on a file."
+    )
+    assert waited < short_pdf_limit + 2
+    assert worker_processes() == []
+    assert [r["messages"][-1]["content"] for r in ollama.chat_requests] == ["still there?"]
+
+
+async def test_stop_while_a_pdf_is_read_ends_the_reading_and_says_so(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    bomb = tg.add_file(SLOW_BOMB)
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends_document(ALICE, bomb, file_name="bomb.pdf", mime_type="application/pdf")
+        await tg.wait_for(lambda: worker_processes() != [], timeout=10)
+        tg.user_sends(ALICE, "/stop")
+        [told] = await tg.wait_for_bot_messages(ALICE.id, timeout=3)
+        gone = worker_processes()
+        tg.user_sends(ALICE, "hello")
+        await answered(tg, ALICE, 2)
+    assert told.content == "Stopped: your file was still being read, so nothing was written."
+    assert gone == [], "the worker is killed, not left reading"
+    assert [r["messages"][-1]["content"] for r in ollama.chat_requests] == ["hello"]
+    assert [m[1] for m in stored_messages(db_path, ALICE.id) if m[0] == "user"] == ["hello"]
+
+
+async def test_shutdown_ends_a_pdf_being_read_at_once(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    bomb = tg.add_file(SLOW_BOMB)
+    async with running_bot(tg, ollama, db_path):  # SHUTDOWN_GRACE 10 s
+        tg.user_sends_document(ALICE, bomb, file_name="bomb.pdf", mime_type="application/pdf")
+        await tg.wait_for(lambda: worker_processes() != [], timeout=10)
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 3, "reading a file is not an answer to let finish"
+    assert worker_processes() == []
+    assert tg.bot_texts(ALICE.id) == [
+        "I'm restarting right now and could not answer this. Please send it again in a minute."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name"), [("TIFF", "scan.png"), ("GIF", "cat.jpg"), ("BMP", "drawing.webp")]
+)
+async def test_other_image_formats_under_an_image_name_are_refused_with_the_formats_read(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path, fmt: str, name: str
+) -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (300, 200), "red").save(out, format=fmt)
+    image = tg.add_file(out.getvalue())
+    tiff = tg.add_file(out.getvalue())
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends_document(ALICE, image, file_name=name, mime_type="image/png")
+        [refused] = await answered(tg, ALICE)
+        tg.user_sends_document(ALICE, tiff, file_name="scan.tiff", mime_type="image/tiff")
+        [_, unsupported] = await answered(tg, ALICE, 2)
+    assert refused.content == (
+        f"I can't read {name}: it is not a JPEG, PNG or WebP image, the kinds I read."
+    )
+    assert "I read photos and images (JPEG, PNG, WebP)" in unsupported.content
+    assert ollama.chat_requests == []
+
+
+async def test_an_image_with_too_many_pixels_gets_the_limit(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    out = io.BytesIO()
+    Image.new("RGBA", (7000, 7000), "red").save(out, format="PNG")  # 49 Mpx in 200 KB
+    poster = tg.add_file(out.getvalue())
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends_document(ALICE, poster, file_name="poster.png", mime_type="image/png")
+        [refused] = await answered(tg, ALICE)
+    assert refused.content == (
+        "I can't read poster.png: the image has more than 40 million pixels, the most I read "
+        "(sent as a photo, Telegram makes it smaller)."
+    )
+    assert ollama.chat_requests == []
+
+
+async def test_a_large_sixteen_bit_grey_png_is_answered_like_a_photo(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    out = io.BytesIO()
+    Image.new("I;16", (6000, 4000), 32768).save(out, format="PNG")  # an X-ray's mid-grey
+    xray = tg.add_file(out.getvalue())
+    ollama.script("A grey rectangle.")
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends_document(
+            ALICE, xray, file_name="xray.png", mime_type="image/png", caption="what is it?"
+        )
+        [answer] = await answered(tg, ALICE)
+    assert answer.content == "A grey rectangle."
+    [request] = ollama.chat_requests
+    assert request["model"] == LLAVA
+    [image] = sent_images(request)
+    assert image.size == (1344, 896)
+    pixel = image.convert("RGB").getpixel((600, 400))
+    assert isinstance(pixel, tuple)
+    assert all(120 <= channel <= 136 for channel in pixel), pixel

@@ -2,8 +2,9 @@
 
 A photo (or an image sent as a file) goes to a model that can see, with the caption as the
 question; photos sent together (one media group) become one question. Text files and PDFs
-become text sent along with the caption. The download happens when the question's turn comes,
-so answers keep the order in which things were sent.
+become text sent along with the caption (a PDF is read in a worker process that /stop and
+shutdown end at once). The download happens when the question's turn comes, so answers keep
+the order in which things were sent.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ from bot.media import (
     PreparedImage,
     document_text,
     is_image,
+    is_pdf,
     is_readable_document,
     prepare_image,
 )
+from bot.pdf_worker import pdf_text
 from bot.store import StoredImage
 from bot.streaming import AnswerStream, AnswerStreams
 from bot.texts import describe_error, say
@@ -204,7 +207,10 @@ class MediaHandlers(Speaking):
 
         async def load_document() -> Question:
             data = await download(context.bot, document.file_id, name, size, limit)
-            text = await asyncio.to_thread(document_text, data, document.mime_type, name)
+            if is_pdf(document.mime_type, name):
+                text = await pdf_text(data, name)
+            else:
+                text = await asyncio.to_thread(document_text, data, document.mime_type, name)
             return Question(
                 message.chat_id,
                 profile_of(user),
