@@ -29,6 +29,7 @@ from bot.errors import (
     LeftQueue,
     LLMError,
     NoVisionModel,
+    ReadingStopped,
     ShuttingDown,
     TooFewModels,
 )
@@ -338,6 +339,7 @@ class ChatService:
         self._idle = asyncio.Event()
         self._idle.set()
         self._warming: set[asyncio.Task[None]] = set()  # models being loaded ahead of use
+        self._reading: set[asyncio.Task[Question | None]] = set()  # files of questions in turn
 
     # -- the three ways to ask ---------------------------------------------------------------
 
@@ -356,7 +358,7 @@ class ChatService:
                 return
             if load is not None:
                 try:
-                    loaded = await load()
+                    loaded = await self._load(load, sink, stop)
                 except FileProblem as err:  # nothing to store: the user is told what to send
                     await sink.fail(err)
                     return
@@ -364,6 +366,28 @@ class ChatService:
                     return
                 question = loaded
             await self._answer_now(question, sink, stop)
+
+    async def _load(
+        self, load: QuestionLoader, sink: AnswerSink, stop: asyncio.Event
+    ) -> Question | None:
+        """What `load` fetches, unless /stop or shutdown comes first: then loading is cancelled
+        (which ends a file being read in a worker process at once), the user is told, and the
+        answer is None."""
+        loading = asyncio.ensure_future(load())
+        self._reading.add(loading)
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait((loading, stopped), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._reading.discard(loading)
+            stopped.cancel()
+            if not loading.done():
+                loading.cancel()
+                await asyncio.wait((loading,))  # until its worker is gone
+        if not loading.cancelled():
+            return loading.result()
+        await sink.fail(ShuttingDown() if self._closing else ReadingStopped())
+        return None
 
     async def ask(self, question: Question, sink: AnswerSink) -> None:
         """One shot through `/api/generate` with the user's model and role: no history is sent
@@ -615,6 +639,8 @@ class ChatService:
         self._slots.close()  # questions still waiting for the model are told to ask again
         for loading in self._warming:
             loading.cancel()
+        for reading in self._reading:  # nothing is written yet: no grace to give
+            reading.cancel()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(grace_s):
                 await self._idle.wait()

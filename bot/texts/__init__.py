@@ -18,6 +18,7 @@ from bot.errors import (
     NoModelInstalled,
     NoVisionModel,
     OllamaUnavailable,
+    ReadingStopped,
     ServerUnavailable,
     ShuttingDown,
     StreamBroken,
@@ -59,6 +60,8 @@ def describe_error(error: BotError, language_code: str | None = None) -> str:
     match error:
         case LeftQueue():
             return say("left_queue", language_code)
+        case ReadingStopped():
+            return say("reading_stopped", language_code)
         case TooFewModels():
             return say("compare_too_few", language_code)
         case NoVisionModel():
@@ -73,7 +76,7 @@ def describe_error(error: BotError, language_code: str | None = None) -> str:
                 limit=f"{error.limit / MB:g}",
             )
         case UnreadableFile():
-            reason = say(f"unreadable_{error.reason}", language_code)
+            reason = say(f"unreadable_{error.reason}", language_code, **error.details)
             return say("error_unreadable", language_code, name=error.name, reason=reason)
         case DownloadFailed():
             return say("error_download", language_code, name=error.name, detail=error.detail)

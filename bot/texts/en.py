@@ -45,6 +45,7 @@ MESSAGES: dict[str, str] = {
     "cut_at_pages_marker": "(… answer cut: it passed {pages} messages)",
     "cut_at_length_marker": "(… answer cut: it reached the longest answer allowed)",
     "left_queue": "Stopped: it was still waiting for the model, so nothing was written.",
+    "reading_stopped": "Stopped: your file was still being read, so nothing was written.",
     "working": "✍️ The model is working on your question…",
     "waiting": "⏳ Waiting for the model: {ahead} ahead of you…",
     "loading": "⏳ Loading {model} ({size})…",
@@ -117,8 +118,17 @@ MESSAGES: dict[str, str] = {
     ),
     "error_file_too_big": "{name} has {size} MB; I can read files up to {limit} MB.",
     "error_unreadable": "I can't read {name}: {reason}.",
-    "unreadable_too_many_pixels": "the image has too many pixels",
-    "unreadable_not_an_image": "not an image Pillow can read",
+    "unreadable_too_many_pixels": (
+        "the image has more than {limit} million pixels, the most I read "
+        "(sent as a photo, Telegram makes it smaller)"
+    ),
+    "unreadable_not_an_image": "it is not a JPEG, PNG or WebP image, the kinds I read",
+    "unreadable_too_slow": (
+        "reading it takes more than {seconds} seconds, the most I spend on a file"
+    ),
+    "unreadable_too_much_memory": (
+        "reading it needs more than {megabytes} MB of memory, the most I give a file"
+    ),
     "unreadable_damaged": "the file is damaged",
     "unreadable_not_text": "it is not a text file",
     "unreadable_password": "the PDF is password-protected",

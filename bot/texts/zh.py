@@ -43,6 +43,7 @@ MESSAGES: dict[str, str] = {
     "cut_at_pages_marker": "（……回答已截断：超过了 {pages} 条消息）",
     "cut_at_length_marker": "（……回答已截断：达到了允许的最大长度）",
     "left_queue": "已停止：它还在排队等待模型，所以什么都没有写。",
+    "reading_stopped": "已停止：你的文件还在读取中，所以什么都没有写。",
     "working": "✍️ 模型正在处理你的问题……",
     "waiting": "⏳ 正在排队等待模型，前面还有 {ahead} 个请求……",
     "loading": "⏳ 正在加载 {model}（{size}）……",
@@ -101,8 +102,12 @@ MESSAGES: dict[str, str] = {
     ),
     "error_file_too_big": "{name} 有 {size} MB；我最多能读取 {limit} MB 的文件。",
     "error_unreadable": "我读不了 {name}：{reason}。",
-    "unreadable_too_many_pixels": "图片的像素太多",
-    "unreadable_not_an_image": "这不是 Pillow 能读取的图片",
+    "unreadable_too_many_pixels": (
+        "图片超过 {limit} 百万像素，这是我能读取的上限（以照片形式发送，Telegram 会把它缩小）"
+    ),
+    "unreadable_not_an_image": "它不是 JPEG、PNG 或 WebP 图片，我只读取这几种",
+    "unreadable_too_slow": "读取它需要超过 {seconds} 秒，这是我在一个文件上花的最长时间",
+    "unreadable_too_much_memory": "读取它需要超过 {megabytes} MB 内存，这是我给一个文件的上限",
     "unreadable_damaged": "文件已损坏",
     "unreadable_not_text": "这不是文本文件",
     "unreadable_password": "PDF 有密码保护",
