@@ -44,6 +44,15 @@ class SendBudget:
         self._schedule(loop)
         await grant  # a caller cancelled while waiting is skipped when its turn comes
 
+    def try_take(self, *, spare: int = 0) -> bool:
+        """Count a call that may be made now without waiting behind anyone and still leaves
+        `spare` calls of the window to others; False (nothing counted) otherwise."""
+        now = asyncio.get_running_loop().time()
+        if self._waiting or not self._room(now) or len(self._granted) + spare >= self._calls:
+            return False
+        self._granted.append(now)
+        return True
+
     def _room(self, now: float) -> bool:
         while self._granted and self._granted[0] <= now - self._window:
             self._granted.popleft()
