@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dtm
 import logging
 import os
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, TypeAlias
-from urllib.parse import urlsplit
 
 from telegram import Bot, BotCommand, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
@@ -40,11 +38,13 @@ from bot.handlers.media import MediaHandlers
 from bot.handlers.models import ModelHandlers
 from bot.handlers.roles import RoleHandlers
 from bot.handlers.settings import SettingsHandlers
+from bot.ingress import UpdatePoller, WebhookServer
 from bot.installer import ModelInstaller
 from bot.languages import LanguageChoices
 from bot.llm import ModelRouter, model_servers
 from bot.models import ModelCatalog, ModelPicker
 from bot.preferences import PreferenceService
+from bot.refusals import RefusalMemory
 from bot.retention import Retention
 from bot.roles import RoleBook
 from bot.store import Store
@@ -91,7 +91,11 @@ COMMANDS = (
 
 
 def build_application(
-    settings: Settings, *, store: Store | None = None, llm: ModelRouter | None = None
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    llm: ModelRouter | None = None,
+    refusals: RefusalMemory | None = None,
 ) -> BotApplication:
     """The bot, wired: handlers registered, resources opened at start and closed at stop."""
     store = store or Store(settings.database_path)
@@ -142,6 +146,8 @@ def build_application(
         .read_timeout(settings.telegram_timeout)
         .write_timeout(settings.telegram_timeout)
         .rate_limiter(ChatRateLimiter(pacer, budget))
+        # Updates come in through bot/ingress.py, which reads them one at a time.
+        .updater(None)
         .post_init(open_resources)
         .post_shutdown(close_resources)
         .build()
@@ -193,7 +199,7 @@ def build_application(
     )
     register_handlers(
         app,
-        policy,
+        AccessGate(policy, budget, refusals),
         Handlers(
             basics=BasicHandlers(chat, langs),
             talk=ChatHandlers(chat, streams, picker, langs),
@@ -243,10 +249,10 @@ class Handlers:
     unknown_buttons: UnknownButtons
 
 
-def register_handlers(app: BotApplication, policy: AccessPolicy, handlers: Handlers) -> None:
+def register_handlers(app: BotApplication, gate: AccessGate, handlers: Handlers) -> None:
     """Every command, message and button, behind the access gate."""
     basics, talk, models = handlers.basics, handlers.talk, handlers.models
-    app.add_handler(TypeHandler(Update, AccessGate(policy)), group=-1)
+    app.add_handler(TypeHandler(Update, gate), group=-1)
     # New messages only: editing a question already answered does not ask it again.
     new = filters.UpdateType.MESSAGE
     app.add_handler(CommandHandler("start", basics.on_start, filters=new))
@@ -344,37 +350,22 @@ async def running(
     poll_timeout: float = 10.0,
     webhook: Webhook | None = None,
 ) -> AsyncIterator[None]:
-    """Run `app` on the current event loop (polling) until the block ends: start-up, then
-    shutdown in the same order as `run_polling`."""
+    """Run `app` on the current event loop, with updates from polling or from the webhook, until
+    the block ends; every step of the start that was taken is undone, in reverse order, however
+    the block or a later step ends."""
     await app.initialize()
     try:
         if app.post_init is not None:
             await app.post_init(app)
-        if app.updater is None:
-            raise RuntimeError("the application was built without an updater")
         await app.start()
         try:
-            if webhook is None:
-                await app.updater.start_polling(
-                    poll_interval=0.0,
-                    timeout=dtm.timedelta(seconds=poll_timeout),
-                    allowed_updates=Update.ALL_TYPES,
-                )
-            else:
-                # PTB's webhook server (tornado) behind the user's reverse proxy; it registers
-                # the URL and the secret with setWebhook and rejects requests without the secret.
-                await app.updater.start_webhook(
-                    listen=webhook.listen,
-                    port=webhook.port,
-                    url_path=urlsplit(webhook.url).path.lstrip("/"),
-                    webhook_url=webhook.url,
-                    secret_token=webhook.secret,
-                    allowed_updates=Update.ALL_TYPES,
-                )
-            yield
+            ingress = updates_for(app, poll_timeout=poll_timeout, webhook=webhook)
+            try:
+                await ingress.start()
+                yield
+            finally:
+                await ingress.stop()
         finally:
-            if app.updater.running:
-                await app.updater.stop()
             # app.stop() waits for every running handler: cut answers and pulls first.
             if isinstance(work := app.bot_data.get(RUNNING_WORK), RunningWork):
                 await work.stop()
@@ -383,6 +374,28 @@ async def running(
         await app.shutdown()
         if app.post_shutdown is not None:
             await app.post_shutdown(app)
+
+
+def updates_for(
+    app: BotApplication, *, poll_timeout: float, webhook: Webhook | None
+) -> UpdatePoller | WebhookServer:
+    """Where `app` gets its updates: a webhook behind the owner's reverse proxy, or polling."""
+    if webhook is None:
+        telegram_timeout = app.bot.request.read_timeout or poll_timeout
+        return UpdatePoller(
+            app.bot,
+            app.update_queue.put,
+            poll_timeout=poll_timeout,
+            telegram_timeout=telegram_timeout,
+        )
+    return WebhookServer(
+        app.bot,
+        app.update_queue.put,
+        url=webhook.url,
+        listen=webhook.listen,
+        port=webhook.port,
+        secret=webhook.secret,
+    )
 
 
 async def serve(settings: Settings) -> int:

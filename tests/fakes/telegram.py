@@ -1963,6 +1963,9 @@ class FakeTelegram:
             raise _bad("bad webhook: Secret token contains unallowed characters")
         if params.bool_("drop_pending_updates"):
             self._updates.clear()
+        allowed = params.obj_or_none("allowed_updates")
+        if isinstance(allowed, list):
+            self.allowed_updates = [str(a) for a in allowed]
         self.webhook_url = url
         self.webhook_secret = secret
         return True
