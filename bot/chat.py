@@ -53,8 +53,7 @@ from bot.notices import (
     RoleReplaced,
 )
 from bot.queueing import SlotQueue
-from bot.roles import Role
-from bot.store import (
+from bot.records import (
     AnswerFigures,
     AnswerStatus,
     MessageRole,
@@ -65,6 +64,7 @@ from bot.store import (
     UserProfile,
     UserSettings,
 )
+from bot.roles import Role
 from bot.turns import Turn, TurnQueue
 
 log = logging.getLogger(__name__)

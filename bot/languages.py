@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.store import SettingName, SettingValue, UserProfile
+from bot.records import SettingName, SettingValue, UserProfile
 from bot.texts import CATALOGS
 
 

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from bot.errors import NoModelInstalled, NoVisionModel
 from bot.llm import InstalledModel, ModelFacts
-from bot.store import UserProfile, UserSettings
+from bot.records import UserProfile, UserSettings
 
 MAX_NAME_LENGTH = 200
 CATALOG_TTL_S = 30.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.store import AnswerFigures
+from bot.records import AnswerFigures
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from bot.chat import ChatDefaults
 from bot.errors import LLMError
 from bot.llm import ModelFacts
 from bot.models import ModelChoice
-from bot.store import SettingName, SettingValue, UserProfile, UserSettings
+from bot.records import SettingName, SettingValue, UserProfile, UserSettings
 
 TEMPERATURE_RANGE = (0.0, 2.0)
 TEMPERATURE_CHOICES = (0.0, 0.3, 0.7, 1.0, 1.5, 2.0)

@@ -15,20 +15,30 @@ import sqlite3
 import stat
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Concatenate, Literal, ParamSpec, Self, TypeVar
+from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
 import aiosqlite
 
 from bot.errors import StoreUnavailable
+from bot.records import (
+    AnswerFigures,
+    AnswerStatus,
+    DatabaseState,
+    ExportedMessage,
+    MessageRole,
+    SettingName,
+    SettingValue,
+    StoredImage,
+    StoredMessage,
+    StoredRole,
+    Usage,
+    UserProfile,
+    UserSettings,
+)
 
 log = logging.getLogger(__name__)
 
-MessageRole = Literal["user", "assistant"]
-# `interrupted`: the answer was still being written when the process died (kill -9, power cut);
-# its text is what the last checkpoint saved.
-AnswerStatus = Literal["complete", "stopped", "error", "interrupted"]
 BUSY_TIMEOUT_MS = 5000
 # Another program (a backup, the sqlite3 shell) may hold the write lock for longer than the busy
 # timeout: a write is then tried again, from the start, for this long before it fails.
@@ -149,76 +159,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE conversations ADD COLUMN context_from INTEGER;
     """,
 )
-# The per-user settings a caller may change one at a time (columns of user_settings).
-SettingName = Literal[
-    "model", "role", "temperature", "num_ctx", "think", "footer", "compare_models", "language"
-]
-SettingValue = str | float | int | bool | None
 
 
-@dataclass(frozen=True, slots=True)
-class UserProfile:
-    """What Telegram tells about a user, refreshed on each message."""
-
-    id: int
-    first_name: str = ""
-    username: str | None = None
-    language_code: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UserSettings:
-    """A user's own choices; None means "use the configured default"."""
-
-    model: str | None = None
-    role: str | None = None
-    temperature: float | None = None
-    num_ctx: int | None = None
-    think: bool | None = None
-    footer: bool | None = None
-    compare_models: tuple[str, ...] = ()
-    language: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class AnswerFigures:
-    """Ollama's counts and durations for one answer."""
-
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    total_duration_ns: int | None = None
-    eval_duration_ns: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredRole:
-    """A role added in the chat: shared (owner_id None) or private to its owner."""
-
-    name: str
-    prompt: str
-    owner_id: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredImage:
-    """An image as sent to the model (JPEG), named by its sha256."""
-
-    sha256: str
-    data: bytes
-    width: int
-    height: int
-
-
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
-    """One turn of a conversation as stored."""
-
-    id: int
-    role: MessageRole
-    content: str
-    status: AnswerStatus
-    model: str | None
-    images: tuple[StoredImage, ...] = ()
 
 
 def _is_locked(err: sqlite3.OperationalError) -> bool:
@@ -775,46 +721,7 @@ class Store:
         return {message_id: tuple(images) for message_id, images in found.items()}
 
 
-@dataclass(frozen=True, slots=True)
-class ExportedMessage:
-    """One message of a user's export."""
 
-    conversation_id: int
-    chat_id: int
-    role: MessageRole
-    content: str
-    model: str | None
-    status: AnswerStatus
-    created_at: float
-    images: int
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """What one user asked of the models."""
-
-    user_id: int
-    name: str
-    answers: int
-    prompt_tokens: int
-    completion_tokens: int
-    eval_duration_ns: int
-
-    @property
-    def tokens_per_second(self) -> float | None:
-        """Average generation speed over all their answers."""
-        if not self.completion_tokens or not self.eval_duration_ns:
-            return None
-        return self.completion_tokens / (self.eval_duration_ns / 1e9)
-
-
-@dataclass(frozen=True, slots=True)
-class DatabaseState:
-    """What `inspect_database` found, without creating or changing anything."""
-
-    exists: bool
-    version: int = 0
-    error: str | None = None
 
 
 def _not_there(path: Path) -> DatabaseState | None:

@@ -37,6 +37,7 @@ from bot.budget import SendBudget
 from bot.errors import BotError
 from bot.installer import PullOutcome, PullProgress
 from bot.notices import AnswerFooter, Notice
+from bot.records import AnswerStatus
 from bot.render import (
     Entity,
     MarkdownPager,
@@ -48,7 +49,6 @@ from bot.render import (
     split_page,
     utf16_len,
 )
-from bot.store import AnswerStatus
 from bot.texts import describe_error, describe_notice, say
 from bot.texts.views import (
     footer_text,

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.errors import StoreUnavailable
-from bot.store import MIGRATIONS, AnswerFigures, Store, UserProfile, UserSettings
+from bot.records import AnswerFigures, UserProfile, UserSettings
+from bot.store import MIGRATIONS, Store
 
 
 async def test_fresh_database_is_migrated_in_wal_with_foreign_keys(tmp_path: Path) -> None:

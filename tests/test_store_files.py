@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import Store, UserProfile
+from bot.records import UserProfile
+from bot.store import Store
 
 
 @contextmanager

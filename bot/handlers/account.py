@@ -17,7 +17,7 @@ from bot.chat import ChatService
 from bot.handlers.chat import profile_of
 from bot.handlers.common import Speaking, answer, command_text, edit_quietly, refuse_button
 from bot.languages import LanguageChoices
-from bot.store import ExportedMessage, Usage
+from bot.records import ExportedMessage, Usage
 from bot.texts import say
 from bot.texts.views import export_markdown, stats_text
 

@@ -13,7 +13,7 @@ from bot.errors import LLMError
 from bot.handlers.common import Speaking, command_text
 from bot.languages import LanguageChoices
 from bot.models import ModelPicker
-from bot.store import UserProfile
+from bot.records import UserProfile
 from bot.streaming import AnswerStream, AnswerStreams
 from bot.texts import describe_error, say
 

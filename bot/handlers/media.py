@@ -34,7 +34,7 @@ from bot.media import (
     prepare_image,
 )
 from bot.pdf_worker import pdf_text
-from bot.store import StoredImage
+from bot.records import StoredImage
 from bot.streaming import AnswerStream, AnswerStreams
 from bot.texts import describe_error, say
 

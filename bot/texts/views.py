@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from bot.installer import PullCancelled, PullFailed, PullOutcome, PullProgress, PullSucceeded
 from bot.llm import InstalledModel, LoadedModel
 from bot.notices import AnswerFooter
+from bot.records import ExportedMessage, Usage
 from bot.render import close_open_fence
 from bot.status import StatusReport
-from bot.store import ExportedMessage, Usage
 from bot.texts import describe_error, say
 
 BAR_CELLS = 12
