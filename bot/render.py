@@ -4,15 +4,25 @@ Telegram gets plain text plus `entities` (offsets in UTF-16 code units), never `
 so nothing a model writes can break escaping. The conversion itself is telegramify-markdown's;
 this module decides where a long answer is cut: at a paragraph, else a line, else a word, and a
 code block cut in two is closed at the end of one page and reopened at the start of the next.
+
+Telegram shows no HTML, and the converter drops every HTML tag it parses (inline and block), so
+`std::vector<int>` lost its `<int>`. Every `<` that Markdown would read as text or HTML is made a
+character reference first, and so is the markup inside a one-line `<…>` span: it reads as written.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+import pyromark
 import telegramify_markdown
+
+# The converter's own parser settings: what is code, text or HTML must be judged exactly as the
+# converter will judge it.
+from telegramify_markdown.converter import STANDARD_OPTIONS as _CONVERTER_OPTIONS
 
 TELEGRAM_TEXT_LIMIT = 4096
 _FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})([^`\n]*)$")
@@ -50,8 +60,9 @@ def utf16_len(text: str) -> int:
 
 
 def render(markdown: str) -> RenderedText:
-    """Convert model Markdown to text + entities; unfinished markup stays literal."""
-    text, entities = telegramify_markdown.convert(markdown)
+    """Convert model Markdown to text + entities; unfinished markup stays literal, and anything
+    in angle brackets outside code reads as written."""
+    text, entities = telegramify_markdown.convert(_angle_brackets_as_text(markdown))
     return RenderedText(
         text=text,
         entities=tuple(
@@ -60,6 +71,142 @@ def render(markdown: str) -> RenderedText:
             if e.length > 0
         ),
     )
+
+
+def render_final(markdown: str) -> RenderedText:
+    """A finished page as the user gets it: rendered, or, when the rendering shows nothing (an
+    empty code block, a bare link definition), the source as written, so no answer vanishes.
+
+    While an answer grows its tail is rendered with `render`: there a page that shows nothing yet
+    ("```python" before the code, "##" before the heading) is better left unshown."""
+    rendered = render(markdown)
+    if rendered.text.strip() or not markdown.strip():
+        return rendered
+    return RenderedText(markdown.strip())
+
+
+# Where a `<` may start HTML: in text and in what the parser took for HTML (not in code, math,
+# an autolink or a link's address).
+_TEXT_EVENTS = frozenset({"Text", "Html", "InlineHtml"})
+_VERBATIM_EVENTS = frozenset({"Code", "InlineMath", "DisplayMath"})
+_AUTOLINKS = frozenset({"Autolink", "Email"})
+_ANGLE_SPAN = re.compile(rb"<[^<>\r\n]*>")
+# What is markup inside a line: emphasis, code, strikethrough, math, links, escapes, references,
+# spoilers (and table cells). The rest (`#`, `-`, `>`, `1.`) is markup only at a line's start,
+# where a span's content never is.
+_INLINE_MARKUP = re.compile(rb"[<\\*_`~$\[\]&|]")
+_INLINE_MARKUP_BUT_PIPE = re.compile(rb"[<\\*_`~$\[\]&]")
+
+
+@dataclass(frozen=True, slots=True)
+class _SourceMap:
+    """What the parser made of a source: byte ranges (UTF-8, as the parser counts)."""
+
+    textual: list[tuple[int, int]]
+    verbatim: list[tuple[int, int]]
+    tables: list[tuple[int, int]]
+
+
+def _source_map(markdown: str) -> _SourceMap:
+    found = _SourceMap([], [], [])
+    # Links being read: [end, where its text ends so far], or None for an autolink.
+    open_links: list[list[int] | None] = []
+    events = pyromark.events_with_range(markdown, options=_CONVERTER_OPTIONS, merge_text=True)
+    for payload, where in events:
+        start, end = where["start"], where["end"]
+        if not isinstance(payload, str):  # SoftBreak, HardBreak, Rule: no text of their own
+            event: Mapping[str, object] = payload  # one key, the event's kind
+            kind, value = next(iter(event.items()))
+            if kind in _TEXT_EVENTS:
+                found.textual.append((start, end))
+            elif kind in _VERBATIM_EVENTS:
+                found.verbatim.append((start, end))
+            elif kind == "Start" and isinstance(value, dict):
+                if "CodeBlock" in value:
+                    found.verbatim.append((start, end))
+                elif "Table" in value:
+                    found.tables.append((start, end))
+                elif "Link" in value or "Image" in value:
+                    link = value.get("Link") or value["Image"]
+                    if link["link_type"] in _AUTOLINKS:
+                        found.verbatim.append((start, end))
+                        open_links.append(None)
+                    else:
+                        open_links.append([end, start])
+                    continue
+            elif kind == "End" and value in ("Link", "Image") and open_links:
+                link_read = open_links.pop()
+                if link_read is not None:  # its address and title: `](<address> "title")`
+                    found.verbatim.append((link_read[1], link_read[0]))
+        if open_links and (innermost := open_links[-1]) is not None:
+            innermost[1] = max(innermost[1], end)
+    found.verbatim.sort()
+    return found
+
+
+def _inside(ranges: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether [start, end) overlaps one of the sorted, disjoint `ranges`."""
+    index = bisect.bisect_right(ranges, (start, float("inf"))) - 1
+    candidates = ranges[max(index, 0) : index + 2]
+    return any(low < end and start < high for low, high in candidates)
+
+
+def _escaped(source: bytes, position: int) -> bool:
+    """Whether the character at `position` follows an odd number of backslashes (is escaped)."""
+    run = 0
+    while run < position and source[position - run - 1] == ord("\\"):
+        run += 1
+    return run % 2 == 1
+
+
+def _angle_bracket_edits(source: bytes, found: _SourceMap) -> Iterable[tuple[int, int, bytes]]:
+    """(start, end, replacement) for every `<` that could start HTML, in source order."""
+    done = 0
+    for text_start, text_end in sorted(found.textual):
+        position = source.find(b"<", max(text_start, done), text_end)
+        while position != -1:
+            if not _escaped(source, position) and not _inside(
+                found.verbatim, position, position + 1
+            ):
+                span = _ANGLE_SPAN.match(source, position)
+                if span is None or _inside(found.verbatim, *span.span()):
+                    yield position, position + 1, b"&#60;"
+                    done = position + 1
+                else:
+                    # A table's cells are split at `|` before anything else is read: a span
+                    # keeps its pipes there, or it would join two cells.
+                    markup = (
+                        _INLINE_MARKUP_BUT_PIPE
+                        if _inside(found.tables, *span.span())
+                        else _INLINE_MARKUP
+                    )
+                    yield position, span.end(), markup.sub(
+                        lambda m: b"&#%d;" % m.group()[0], span.group()
+                    )
+                    done = span.end()
+            position = source.find(b"<", max(position + 1, done), text_end)
+
+
+def _angle_brackets_as_text(markdown: str) -> str:
+    """`markdown` with every `<` that Markdown would read as text or HTML made a character
+    reference, and the markup in a `<…>` span on one line too (its `*`, `_` and `` ` `` read
+    as written): no HTML is parsed, so none is dropped. Code, math, autolinks and link addresses
+    stay as they are."""
+    while "<" in markdown:
+        source = markdown.encode()
+        edits = list(_angle_bracket_edits(source, _source_map(markdown)))
+        if not edits:
+            break
+        parts: list[bytes] = []
+        kept = 0
+        for start, end, replacement in edits:
+            parts += (source[kept:start], replacement)
+            kept = end
+        parts.append(source[kept:])
+        # Read again: with a span's markup made literal, what is code may change. Each pass
+        # makes at least one `<` literal, so this ends.
+        markdown = b"".join(parts).decode()
+    return markdown
 
 
 def open_fence(source: str) -> str | None:
@@ -111,7 +258,7 @@ def _fits(source: str, limit: int) -> bool:
     # more than 4x: only a text that short is sure to fit without rendering it.
     if 4 * utf16_len(source) <= limit:
         return True
-    return utf16_len(render(source).text) <= limit
+    return utf16_len(render_final(source).text) <= limit
 
 
 def _largest_fitting(positions: list[int], head_fits: Callable[[int], bool]) -> int | None:

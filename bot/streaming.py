@@ -45,6 +45,7 @@ from bot.render import (
     close_open_fence,
     markdown_literal,
     render,
+    render_final,
     render_thought,
     split_page,
     utf16_len,
@@ -526,7 +527,7 @@ class AnswerStream:
             self._keep_within_pages()
         self._pager.paginate()
         while self._delivered_pages < len(self._pager.sealed):
-            page = render(self._pager.sealed[self._delivered_pages])
+            page = render_final(self._pager.sealed[self._delivered_pages])
             await self._send_final(page)
             self._delivered_pages += 1
 
@@ -650,7 +651,9 @@ class AnswerStream:
             if self._thinking and not self._thought_shown:
                 await self._seal_thought()
             await self._flush_sealed_pages()
-            shown = render(self._pager.tail)
+            # Blank only when the tail is: finish() gave an answer without words the empty-answer
+            # note, so a blank tail here means every word went out in sealed pages.
+            shown = render_final(self._pager.tail)
             if not shown.text.strip():
                 return
             await self._send_final(shown)

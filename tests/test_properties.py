@@ -15,7 +15,14 @@ from hypothesis import strategies as st
 
 from bot.config import load_settings, parse_id_list
 from bot.errors import ConfigError
-from bot.render import TELEGRAM_TEXT_LIMIT, MarkdownPager, markdown_literal, render, utf16_len
+from bot.render import (
+    TELEGRAM_TEXT_LIMIT,
+    MarkdownPager,
+    markdown_literal,
+    render,
+    render_final,
+    utf16_len,
+)
 from tests.fakes.telegram import validate_entities
 
 # Scripts and symbols models write: emoji (astral, two UTF-16 units; with joiners and
@@ -34,6 +41,7 @@ MARKUP = st.sampled_from(
         "```", "```python\n", "```\n", "\n```\n", "~~~\n", "`", "``", "**", "*", "_", "__", "~~",
         "||", "\\", "# ", "\n## ", "- ", "* ", "1. ", "> ", "---", "$", "\\[",
         "\n", "\n\n", " ", "  ", "<b>", "&amp;", "http://example.com/a_b",
+        "<div>", "\n<!-- note -->\n", "</p>", "<https://example.com>", "\n[1]: https://a.example\n",
     ]
 )  # fmt: skip
 ANY_CHARACTER = st.characters(exclude_categories=["Cs"])  # lone surrogates are not text
@@ -43,7 +51,8 @@ MODEL_TEXT = st.lists(
 PAGE_LIMITS = st.sampled_from([48, 100, 300, TELEGRAM_TEXT_LIMIT])
 
 
-_HTML_TAG = re.compile(r"</?[A-Za-z][^>]*>")
+# A tag, not an autolink (`<https://…>`, whose address is read).
+_HTML_TAG = re.compile(r"</?[A-Za-z](?![A-Za-z0-9+.-]*:)[^>]*>")
 
 
 def pages(source: str, limit: int) -> list[str]:
@@ -60,8 +69,8 @@ def without_spaces(text: str) -> str:
 
 def letters_and_digits(text: str) -> str:
     """What a reader reads, beyond markup and spacing: letters and digits, in order. HTML is
-    left out: `&amp;` and `<b>` read as written inside code and not outside, and a cut through
-    `` `code` `` moves where code ends."""
+    left out: `&amp;` reads as written inside code and not outside, a `<…>` span cut in two
+    shows its markup as markup, and a cut through `` `code` `` moves where code ends."""
     text = html.unescape(_HTML_TAG.sub("", text))
     return "".join(c for c in text if unicodedata.category(c)[0] in "LN")
 
@@ -126,6 +135,36 @@ def test_pages_are_the_same_however_the_stream_arrives(text: str, cuts: list[int
         render(text).text
     )
     assert all(utf16_len(render(p).text) <= 100 for p in streamed)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(text=MODEL_TEXT, limit=PAGE_LIMITS)
+def test_every_message_of_an_answer_shows_something_and_fits(text: str, limit: int) -> None:
+    # An answer is never dropped for rendering to nothing (a bare `</p>`, an empty code block,
+    # a link definition): each of its messages shows text, within the limit.
+    for page in pages(text, limit):
+        shown = render_final(page)
+        assert shown.text.strip(), f"page {page!r} shows nothing"
+        assert utf16_len(shown.text) <= limit
+
+
+# What models write in angle brackets: generics, tags, comparisons, placeholders; any content on
+# one line (no backtick or `$`, which would open code or math around it).
+ANGLE_SPAN = st.text(
+    st.characters(exclude_categories=["Cs"], exclude_characters="<>\n\r`$"), max_size=20
+).map(lambda inside: f"<{inside}>")
+PROSE = st.lists(st.one_of(WORDS, st.just(" ")), max_size=6).map("".join)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(parts=st.lists(st.tuples(PROSE, ANGLE_SPAN), min_size=1, max_size=6), end=PROSE)
+def test_anything_in_angle_brackets_reads_as_written(
+    parts: list[tuple[str, str]], end: str
+) -> None:
+    text = "".join(prose + span for prose, span in parts) + end
+    shown = render(text).text
+    for _, span in parts:
+        assert span in shown, f"{span!r} of {text!r} shows as {shown!r}"
 
 
 ID = st.integers(min_value=-(10**13), max_value=10**13)

@@ -7,8 +7,14 @@ from bot.render import (
     MarkdownPager,
     open_fence,
     render,
+    render_final,
     split_page,
     utf16_len,
+)
+
+ANGLE_BRACKETS = (
+    "In C++ write std::vector<int> or template<typename T>; in HTML wrap it in a <div> and "
+    "break lines with <br>; then x<y>z."
 )
 
 
@@ -118,3 +124,78 @@ def test_emoji_pages_respect_utf16_limit() -> None:
     pages = pages_of("😀 " * 3000)
     assert len(pages) >= 3
     assert all(utf16_len(render(p).text) <= TELEGRAM_TEXT_LIMIT for p in pages)
+
+
+def test_angle_brackets_in_prose_read_as_written() -> None:
+    rendered = render(ANGLE_BRACKETS)
+    assert rendered.text == ANGLE_BRACKETS
+    assert rendered.entities == ()
+
+
+def test_comparisons_and_escaped_brackets_read_as_the_reader_expects() -> None:
+    assert render("a < b > c").text == "a < b > c"
+    assert render("if 0<x and y>1").text == "if 0<x and y>1"
+    assert render("\\<b> is a tag").text == "<b> is a tag"  # the Markdown escape is not shown
+
+
+def test_markup_inside_angle_brackets_is_shown_not_applied() -> None:
+    assert render("a <*b* and _c_> d").text == "a <*b* and _c_> d"
+    assert render("Box<dyn Fn(&str) -> i32>").text == "Box<dyn Fn(&str) -> i32>"
+
+
+def test_html_lines_are_shown_and_the_text_between_them_still_formatted() -> None:
+    tail = "\n\n<!-- a comment -->\n\n<details>\nmore\n</details>"
+    rendered = render("<div>\nHello **world**\n</div>" + tail)
+    assert rendered.text == "<div>\nHello world\n</div>" + tail
+    [bold] = rendered.entities
+    assert entity_text(rendered.text, bold.offset, bold.length) == "world"
+
+
+def test_html_in_a_quote_and_a_list_is_shown() -> None:
+    assert render("> <div>\n> hi\n> </div>").text == "<div>\nhi\n</div>"
+    assert "<b>x</b>" in render("- item <b>x</b>").text
+
+
+def test_an_unclosed_html_comment_does_not_swallow_the_rest() -> None:
+    assert render("<!--\nnot closed\n\nthe rest").text == "<!--\nnot closed\n\nthe rest"
+
+
+def test_autolinks_keep_their_address_visible() -> None:
+    rendered = render("see <https://example.com/a_b> or <me@example.com>")
+    assert rendered.text == "see https://example.com/a_b or me@example.com"
+    assert [e.url for e in rendered.entities] == ["https://example.com/a_b", "me@example.com"]
+
+
+def test_angle_brackets_in_code_and_links_are_left_to_them() -> None:
+    code_block = "```\n<div>&amp;</div>\n```"
+    rendered = render(f"Use `Vec<T>` or [List<T>](<https://example.com/a b>):\n\n{code_block}")
+    assert rendered.text == "Use Vec<T> or List<T>:\n\n<div>&amp;</div>"
+    shown = {(e.type, entity_text(rendered.text, e.offset, e.length)): e for e in rendered.entities}
+    assert ("code", "Vec<T>") in shown
+    assert shown["text_link", "List<T>"].url == "https://example.com/a b"
+
+
+def test_angle_brackets_in_a_table_cell_keep_the_cells_apart() -> None:
+    rendered = render("| type | size |\n|---|---|\n| Map<K, V> | 2 |")
+    assert "Map<K, V>" in rendered.text
+    assert "| 2" in rendered.text
+
+
+def test_a_bare_closing_tag_is_an_answer_that_shows() -> None:
+    # What small llama.cpp models answer at times.
+    assert render("\n\n</p>\n ").text == "</p>"
+
+
+def test_a_finished_page_that_renders_to_nothing_shows_as_written() -> None:
+    assert render("[1]: https://a.example").text == ""
+    assert render_final("[1]: https://a.example").text == "[1]: https://a.example"
+    assert render_final("```python\n```").text == "```python\n```"
+    assert render_final("Hi **there**") == render("Hi **there**")
+    assert render_final(" \n ").text == ""
+
+
+def test_pages_of_link_definitions_fit() -> None:
+    source = "\n".join(f"[{i}]: https://example.com/{i}" for i in range(400))
+    pages = pages_of(source)
+    assert len(pages) >= 3
+    assert all(0 < utf16_len(render_final(p).text) <= TELEGRAM_TEXT_LIMIT for p in pages)
