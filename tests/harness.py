@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from bot.app import Webhook, build_application, running
 from bot.config import Settings, load_settings
+from bot.telegram.app import Webhook, build_application, running
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.telegram import FakeTelegram, FakeUser, StoredMessage
 

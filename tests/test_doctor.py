@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from bot.app import check_token
 from bot.cli import diagnose
 from bot.store import MIGRATIONS, Store
+from bot.telegram.app import check_token
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.telegram import FakeTelegram
 from tests.harness import settings_for

@@ -13,8 +13,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.app import Webhook, build_application, running
 from bot.refusals import RefusalMemory
+from bot.telegram.app import Webhook, build_application, running
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.telegram import FakeTelegram, FakeUser
 from tests.harness import ALICE, MALLORY, running_bot, settings_for

@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import time
 
-from bot.streaming import ChatPacer
+from bot.telegram.streaming import ChatPacer
 
 
 async def test_turns_in_one_chat_are_spaced_and_other_chats_are_free() -> None:

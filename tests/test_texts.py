@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import COMMANDS
 from bot.roles import RoleProblem
+from bot.telegram.app import COMMANDS
 from bot.texts import en, say, zh
 
 BOT = Path(__file__).resolve().parents[1] / "bot"

@@ -16,7 +16,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes, ExtBot
 
 from bot.budget import SendBudget
 from bot.refusals import RefusalMemory
-from bot.streaming import OVERALL_CALLS, PREPAID
+from bot.telegram.streaming import OVERALL_CALLS, PREPAID
 from bot.texts import say
 
 log = logging.getLogger(__name__)

@@ -11,10 +11,14 @@ from typing import Any, Protocol
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes, ExtBot
 
-from bot.access import AccessPolicy
 from bot.errors import LLMError, ModelNotFound
-from bot.handlers.chat import profile_of
-from bot.handlers.common import (
+from bot.installer import ModelInstaller
+from bot.languages import LanguageChoices
+from bot.models import ModelMenu, ModelPicker, full_name, model_id, valid_model_name
+from bot.status import StatusServer, StatusStore, gather_status
+from bot.telegram.access import AccessPolicy
+from bot.telegram.handlers.chat import profile_of
+from bot.telegram.handlers.common import (
     Speaking,
     answer,
     edit_quietly,
@@ -22,11 +26,7 @@ from bot.handlers.common import (
     paged_keyboard,
     refuse_button,
 )
-from bot.installer import ModelInstaller
-from bot.languages import LanguageChoices
-from bot.models import ModelMenu, ModelPicker, full_name, model_id, valid_model_name
-from bot.status import StatusServer, StatusStore, gather_status
-from bot.streaming import ChatPacer, PullMessage
+from bot.telegram.streaming import ChatPacer, PullMessage
 from bot.texts import describe_error, say
 from bot.texts.views import model_label, status_text
 

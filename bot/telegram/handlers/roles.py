@@ -8,10 +8,12 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
-from bot.access import AccessPolicy
 from bot.chat import ChatService
-from bot.handlers.chat import profile_of
-from bot.handlers.common import (
+from bot.languages import LanguageChoices
+from bot.roles import MAX_NAME_CHARS, MAX_PROMPT_CHARS, Role, RoleBook, RoleProblem
+from bot.telegram.access import AccessPolicy
+from bot.telegram.handlers.chat import profile_of
+from bot.telegram.handlers.common import (
     Speaking,
     answer,
     clip,
@@ -20,8 +22,6 @@ from bot.handlers.common import (
     paged_keyboard,
     refuse_button,
 )
-from bot.languages import LanguageChoices
-from bot.roles import MAX_NAME_CHARS, MAX_PROMPT_CHARS, Role, RoleBook, RoleProblem
 from bot.texts import say
 
 ROLES_PER_PAGE = 12

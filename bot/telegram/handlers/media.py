@@ -22,8 +22,6 @@ from telegram.ext import ContextTypes, ExtBot
 
 from bot.chat import AttachedText, ChatService, Question
 from bot.errors import DownloadFailed, FileTooBig, LLMError, NoVisionModel
-from bot.handlers.chat import addressed_text, open_stream, profile_of
-from bot.handlers.common import Speaking
 from bot.languages import LanguageChoices
 from bot.media import (
     PreparedImage,
@@ -35,7 +33,9 @@ from bot.media import (
 )
 from bot.pdf_worker import pdf_text
 from bot.records import StoredImage
-from bot.streaming import AnswerStream, AnswerStreams
+from bot.telegram.handlers.chat import addressed_text, open_stream, profile_of
+from bot.telegram.handlers.common import Speaking
+from bot.telegram.streaming import AnswerStream, AnswerStreams
 from bot.texts import describe_error, say
 
 TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # getFile hands bots files up to 20 MB

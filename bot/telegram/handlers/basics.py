@@ -6,8 +6,8 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.chat import ChatService
-from bot.handlers.common import Speaking
 from bot.languages import LanguageChoices
+from bot.telegram.handlers.common import Speaking
 from bot.texts import say
 
 

@@ -10,11 +10,11 @@ from telegram.ext import ContextTypes
 
 from bot.chat import ChatService, Question
 from bot.errors import LLMError
-from bot.handlers.common import Speaking, command_text
 from bot.languages import LanguageChoices
 from bot.models import ModelPicker
 from bot.records import UserProfile
-from bot.streaming import AnswerStream, AnswerStreams
+from bot.telegram.handlers.common import Speaking, command_text
+from bot.telegram.streaming import AnswerStream, AnswerStreams
 from bot.texts import describe_error, say
 
 COMPARE_MIN, COMPARE_MAX = 2, 4

@@ -24,21 +24,11 @@ from telegram.ext import (
     filters,
 )
 
-from bot.access import AccessGate, AccessPolicy
 from bot.budget import SendBudget
 from bot.chat import ChatDefaults, ChatService
 from bot.config import Settings
 from bot.doctor import Finding
 from bot.errors import StoreUnavailable
-from bot.handlers.account import AccountHandlers
-from bot.handlers.basics import BasicHandlers
-from bot.handlers.chat import ChatHandlers
-from bot.handlers.common import UnknownButtons
-from bot.handlers.media import MediaHandlers
-from bot.handlers.models import ModelHandlers
-from bot.handlers.roles import RoleHandlers
-from bot.handlers.settings import SettingsHandlers
-from bot.ingress import UpdatePoller, WebhookServer
 from bot.installer import ModelInstaller
 from bot.languages import LanguageChoices
 from bot.llm import ModelRouter, model_servers
@@ -48,7 +38,17 @@ from bot.refusals import RefusalMemory
 from bot.retention import Retention
 from bot.roles import RoleBook
 from bot.store import Store
-from bot.streaming import (
+from bot.telegram.access import AccessGate, AccessPolicy
+from bot.telegram.handlers.account import AccountHandlers
+from bot.telegram.handlers.basics import BasicHandlers
+from bot.telegram.handlers.chat import ChatHandlers
+from bot.telegram.handlers.common import UnknownButtons
+from bot.telegram.handlers.media import MediaHandlers
+from bot.telegram.handlers.models import ModelHandlers
+from bot.telegram.handlers.roles import RoleHandlers
+from bot.telegram.handlers.settings import SettingsHandlers
+from bot.telegram.ingress import UpdatePoller, WebhookServer
+from bot.telegram.streaming import (
     OVERALL_CALLS,
     OVERALL_WINDOW_S,
     AnswerStreams,

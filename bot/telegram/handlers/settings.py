@@ -7,8 +7,6 @@ import re
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 from telegram.ext import ContextTypes
 
-from bot.handlers.chat import profile_of
-from bot.handlers.common import Speaking, answer, command_text, edit_quietly, refuse_button
 from bot.languages import LanguageChoices
 from bot.preferences import (
     TEMPERATURE_CHOICES,
@@ -17,6 +15,8 @@ from bot.preferences import (
     Refusal,
     SettingProblem,
 )
+from bot.telegram.handlers.chat import profile_of
+from bot.telegram.handlers.common import Speaking, answer, command_text, edit_quietly, refuse_button
 from bot.texts import say
 
 # What the keyboard's buttons carry; anything else is refused (a value the buttons do carry is

@@ -12,12 +12,12 @@ from telegram.constants import ChatType
 from telegram.error import Forbidden
 from telegram.ext import ContextTypes
 
-from bot.access import AccessPolicy
 from bot.chat import ChatService
-from bot.handlers.chat import profile_of
-from bot.handlers.common import Speaking, answer, command_text, edit_quietly, refuse_button
 from bot.languages import LanguageChoices
 from bot.records import ExportedMessage, Usage
+from bot.telegram.access import AccessPolicy
+from bot.telegram.handlers.chat import profile_of
+from bot.telegram.handlers.common import Speaking, answer, command_text, edit_quietly, refuse_button
 from bot.texts import say
 from bot.texts.views import export_markdown, stats_text
 

@@ -1,0 +1,63 @@
+"""The layers stay layers: each client library is imported by its one gateway, and nothing below
+the Telegram side knows Telegram."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+BOT = Path(__file__).resolve().parents[1] / "bot"
+
+# library → the only modules (or packages) of bot/ that may import it
+OWNERS = {
+    "telegram": ("telegram/",),
+    "ollama": ("llm/ollama.py",),
+    "openai": ("llm/openai_compat.py",),
+    "aiosqlite": ("store.py",),
+}
+
+
+def imported(source: Path) -> set[str]:
+    """The top-level names of the modules `source` imports."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("library", sorted(OWNERS))
+def test_only_its_gateway_imports_a_client_library(library: str) -> None:
+    importers = {
+        str(source.relative_to(BOT))
+        for source in BOT.rglob("*.py")
+        if library in imported(source)
+    }
+    strangers = {m for m in importers if not m.startswith(OWNERS[library])}
+    assert not strangers, f"{library} imported outside {OWNERS[library]}: {sorted(strangers)}"
+    assert importers, f"nothing imports {library}: the table is out of date"
+
+
+def test_nothing_outside_the_telegram_side_imports_it() -> None:
+    below = [s for s in BOT.rglob("*.py") if "telegram" not in s.relative_to(BOT).parts]
+    leaks = {
+        str(source.relative_to(BOT))
+        for source in below
+        if any(name.startswith("bot.telegram") for name in dotted_imports(source))
+    }
+    leaks.discard("cli.py")  # the entry point starts the Telegram side
+    assert not leaks, f"imports of bot.telegram from below it: {sorted(leaks)}"
+
+
+def dotted_imports(source: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+    return names
