@@ -214,10 +214,3 @@ class RoleBook:
             return "shared"
         return RoleProblem.MISSING
 
-
-def find_role(name: str | None, default: str = DEFAULT_ROLE) -> Role:
-    """The built-in role called `name`, else the default one, else the plain assistant."""
-    for candidate in (name, default):
-        if candidate and candidate in BUILTIN_ROLES:
-            return BUILTIN_ROLES[candidate]
-    return BUILTIN_ROLES[DEFAULT_ROLE]

@@ -25,8 +25,6 @@ from tests.fakes.telegram import (
     NOT_MODIFIED,
     FakeTelegram,
     FakeUser,
-    parse_html,
-    parse_markdown_v2,
     utf16_len,
 )
 
@@ -204,9 +202,8 @@ async def test_drafts(bot: Bot, fake: FakeTelegram) -> None:
     fake.user_sends(ALICE, "hi")
     fake.user_sends(BOB, "hi", chat_id=GROUP, chat_type="group")
     assert await bot.send_message_draft(ALICE.id, draft_id=7, text="") is True
-    assert await bot.send_message_draft(
-        ALICE.id, draft_id=7, text="Hel *lo*", parse_mode="MarkdownV2"
-    )
+    bold = [MessageEntity(MessageEntity.BOLD, offset=4, length=2)]
+    assert await bot.send_message_draft(ALICE.id, draft_id=7, text="Hel lo", entities=bold)
     assert [(d.chat_id, d.draft_id, d.text) for d in fake.drafts] == [
         (ALICE.id, 7, ""),
         (ALICE.id, 7, "Hel lo"),
@@ -245,9 +242,10 @@ async def test_fail_next_and_delay(bot: Bot, fake: FakeTelegram) -> None:
 async def test_reject_formatting_switch(bot: Bot, fake: FakeTelegram) -> None:
     fake.user_sends(ALICE, "hi")
     fake.reject_formatting_times = 1
+    bold = [MessageEntity(MessageEntity.BOLD, offset=0, length=1)]
     with pytest.raises(BadRequest, match="Can't parse entities"):
-        await bot.send_message(ALICE.id, "*x*", parse_mode="MarkdownV2")
-    assert (await bot.send_message(ALICE.id, "*x*", parse_mode="MarkdownV2")).text == "x"
+        await bot.send_message(ALICE.id, "x", entities=bold)
+    assert (await bot.send_message(ALICE.id, "x", entities=bold)).text == "x"
     assert (await bot.send_message(ALICE.id, "plain")).text == "plain"
     fake.reject_formatting = True
     with pytest.raises(BadRequest, match="Can't parse entities"):
@@ -276,7 +274,11 @@ async def test_media(bot: Bot, fake: FakeTelegram) -> None:
     assert update.message.caption == "look"
     assert update.message.media_group_id == "g1"
     sent = await bot.send_document(
-        ALICE.id, b"long answer", filename="answer.md", caption="*full*", parse_mode="MarkdownV2"
+        ALICE.id,
+        b"long answer",
+        filename="answer.md",
+        caption="full",
+        caption_entities=[MessageEntity(MessageEntity.BOLD, offset=0, length=4)],
     )
     assert sent.document is not None
     assert sent.document.file_name == "answer.md"
@@ -386,51 +388,8 @@ async def test_stop_during_long_poll_does_not_hang() -> None:
         assert time.monotonic() - started < 2
 
 
-def test_markdown_v2_parser() -> None:
-    assert parse_markdown_v2("*b* _i_ __u__ ~s~ ||sp|| `c` [l](http://x.y)") == (
-        "b i u s sp c l",
-        [
-            {"type": "bold", "offset": 0, "length": 1},
-            {"type": "italic", "offset": 2, "length": 1},
-            {"type": "underline", "offset": 4, "length": 1},
-            {"type": "strikethrough", "offset": 6, "length": 1},
-            {"type": "spoiler", "offset": 8, "length": 2},
-            {"type": "code", "offset": 11, "length": 1},
-            {"type": "text_link", "offset": 13, "length": 1, "url": "http://x.y"},
-        ],
-    )
-    assert parse_markdown_v2("```python\nx = 1\n```") == (
-        "x = 1\n",
-        [{"type": "pre", "offset": 0, "length": 6, "language": "python"}],
-    )
-    assert parse_markdown_v2("1\\.5 \\*") == ("1.5 *", [])
-    assert parse_markdown_v2(">quote\n>more\nafter")[1] == [
-        {"type": "blockquote", "offset": 0, "length": 10}
-    ]
-    for bad, wording in [
-        ("1.5", "Character '.' is reserved"),
-        ("*open", "Can't find end of Bold entity at byte offset 0"),
-        ("😀 _x", "Can't find end of Italic entity at byte offset 5"),
-    ]:
-        with pytest.raises(Exception, match=wording):
-            parse_markdown_v2(bad)
-
-
-def test_html_parser() -> None:
-    assert parse_html('<b>b</b> &lt;<a href="http://x.y">l</a>') == (
-        "b <l",
-        [
-            {"type": "bold", "offset": 0, "length": 1},
-            {"type": "text_link", "offset": 3, "length": 1, "url": "http://x.y"},
-        ],
-    )
-    assert parse_html('<pre><code class="language-py">x</code></pre>')[1] == [
-        {"type": "pre", "offset": 0, "length": 1, "language": "py"}
-    ]
-    for bad, wording in [
-        ("<b>x", 'Can\'t find end tag corresponding to start tag "b"'),
-        ("a < b", 'Unsupported start tag "" at byte offset 2'),
-        ("<b>x</i>", 'Unmatched end tag at byte offset 4, expected "</b>", found "</i>"'),
-    ]:
-        with pytest.raises(Exception, match=wording):
-            parse_html(bad)
+async def test_parse_mode_refused(bot: Bot, fake: FakeTelegram) -> None:
+    """The bot sends entities, never parse_mode: a parse_mode is a bug the fake reports."""
+    fake.user_sends(ALICE, "hi")
+    with pytest.raises(BadRequest, match="parse_mode"):
+        await bot.send_message(ALICE.id, "*x*", parse_mode="MarkdownV2")

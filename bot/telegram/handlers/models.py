@@ -33,7 +33,6 @@ from bot.texts.views import model_label, status_text
 log = logging.getLogger(__name__)
 
 MODELS_PER_PAGE = 8
-FINAL_ATTEMPTS = 6
 MAX_REMEMBERED_BUTTONS = 512
 # What the buttons below carry; a press with anything else is refused (see refuse_button).
 _SHORT_ID = r"[0-9a-f]{12}"  # bot.models.model_id
