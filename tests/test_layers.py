@@ -15,7 +15,7 @@ OWNERS = {
     "telegram": ("telegram/",),
     "ollama": ("llm/ollama.py",),
     "openai": ("llm/openai_compat.py",),
-    "aiosqlite": ("store.py",),
+    "aiosqlite": ("store/",),
 }
 
 

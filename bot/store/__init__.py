@@ -1,0 +1,23 @@
+"""Store: the SQLite database of users, settings, conversations and messages.
+
+The only package that imports `aiosqlite` and the only one that knows SQL. One connection, WAL
+journal, a busy timeout, foreign keys on, numbered migrations applied at start (connection,
+schema). The queries are grouped by what they are about (people, conversations, history) and
+composed into the one `Store` the rest of the bot uses.
+"""
+
+from __future__ import annotations
+
+from bot.records import DatabaseState
+from bot.store.connection import BUSY_TIMEOUT_MS, inspect_database
+from bot.store.conversations import ConversationQueries
+from bot.store.history import HistoryQueries
+from bot.store.people import PeopleQueries
+from bot.store.schema import MIGRATIONS
+
+
+class Store(PeopleQueries, ConversationQueries, HistoryQueries):
+    """Owns the one connection to the database file; `connect` before use, `close` after."""
+
+
+__all__ = ["BUSY_TIMEOUT_MS", "MIGRATIONS", "DatabaseState", "Store", "inspect_database"]

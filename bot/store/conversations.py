@@ -1,0 +1,191 @@
+"""Conversations and their messages (with their images, each kept once): starting one, writing
+a question and a streamed answer, reading the recent turns back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from bot.records import (
+    AnswerFigures,
+    AnswerStatus,
+    MessageRole,
+    StoredImage,
+    StoredMessage,
+)
+from bot.store.connection import Connection, writes
+
+
+class ConversationQueries(Connection):
+    """Conversations, their messages and images."""
+
+    async def current_conversation(self, chat_id: int, user_id: int) -> int:
+        """The id of the user's open conversation in this chat, started if there is none."""
+        async with self._db.execute(
+            "SELECT MAX(id) FROM conversations WHERE chat_id = ? AND user_id = ?",
+            (chat_id, user_id),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is not None and row[0] is not None:
+            return int(row[0])
+        return await self.new_conversation(chat_id, user_id)
+
+    @writes
+    async def new_conversation(self, chat_id: int, user_id: int) -> int:
+        """Start a fresh conversation; earlier ones stay stored."""
+        cursor = await self._db.execute(
+            "INSERT INTO conversations (chat_id, user_id, started_at) VALUES (?, ?, ?)",
+            (chat_id, user_id, time.time()),
+        )
+        await self._db.commit()
+        assert cursor.lastrowid is not None  # noqa: S101 - an INSERT always sets it
+        return cursor.lastrowid
+
+    @writes
+    async def new_conversations(self, user_id: int) -> None:
+        """A fresh conversation in every chat where the user has one."""
+        await self._db.execute(
+            "INSERT INTO conversations (chat_id, user_id, started_at)"
+            " SELECT DISTINCT chat_id, user_id, ? FROM conversations WHERE user_id = ?",
+            (time.time(), user_id),
+        )
+        await self._db.commit()
+
+    async def context_start(self, conversation_id: int) -> int | None:
+        """The id of the oldest message still sent to the model; None: from the start."""
+        async with self._db.execute(
+            "SELECT context_from FROM conversations WHERE id = ?", (conversation_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    @writes
+    async def set_context_start(self, conversation_id: int, message_id: int) -> None:
+        """Older messages than `message_id` are no longer sent to the model."""
+        await self._db.execute(
+            "UPDATE conversations SET context_from = ? WHERE id = ?", (message_id, conversation_id)
+        )
+        await self._db.commit()
+
+    @writes
+    async def add_message(
+        self,
+        conversation_id: int,
+        role: MessageRole,
+        content: str,
+        *,
+        model: str | None = None,
+        status: AnswerStatus = "complete",
+        figures: AnswerFigures | None = None,
+        images: Sequence[StoredImage] = (),
+        author_id: int | None = None,
+    ) -> int:
+        """Append one turn (with its images, each kept once) to a conversation and commit it;
+        `author_id` is who asked (for an answer: who it answers)."""
+        figures = figures or AnswerFigures()
+        cursor = await self._db.execute(
+            "INSERT INTO messages (conversation_id, role, content, model, status, prompt_tokens,"
+            " completion_tokens, total_duration_ns, eval_duration_ns, created_at, author_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                conversation_id,
+                role,
+                content,
+                model,
+                status,
+                figures.prompt_tokens,
+                figures.completion_tokens,
+                figures.total_duration_ns,
+                figures.eval_duration_ns,
+                time.time(),
+                author_id,
+            ),
+        )
+        assert cursor.lastrowid is not None  # noqa: S101 - an INSERT always sets it
+        for position, image in enumerate(images):
+            await self._db.execute(
+                "INSERT INTO images (sha256, data, width, height, created_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT(sha256) DO NOTHING",
+                (image.sha256, image.data, image.width, image.height, time.time()),
+            )
+            await self._db.execute(
+                "INSERT INTO message_images (message_id, position, sha256) VALUES (?, ?, ?)",
+                (cursor.lastrowid, position, image.sha256),
+            )
+        await self._db.commit()
+        return cursor.lastrowid
+
+    async def start_answer(
+        self, conversation_id: int, model: str, author_id: int | None = None
+    ) -> int:
+        """The row an answer is written into while it streams; `interrupted` until finished."""
+        return await self.add_message(
+            conversation_id, "assistant", "", model=model, status="interrupted", author_id=author_id
+        )
+
+    @writes
+    async def save_partial(self, message_id: int, content: str) -> None:
+        """Checkpoint the text written so far (kept if the process dies)."""
+        await self._db.execute(
+            "UPDATE messages SET content = ? WHERE id = ?", (content, message_id)
+        )
+        await self._db.commit()
+
+    @writes
+    async def finish_answer(
+        self, message_id: int, content: str, status: AnswerStatus, figures: AnswerFigures
+    ) -> None:
+        """The answer's final text, how it ended, and Ollama's figures."""
+        await self._db.execute(
+            "UPDATE messages SET content = ?, status = ?, prompt_tokens = ?,"
+            " completion_tokens = ?, total_duration_ns = ?, eval_duration_ns = ? WHERE id = ?",
+            (
+                content,
+                status,
+                figures.prompt_tokens,
+                figures.completion_tokens,
+                figures.total_duration_ns,
+                figures.eval_duration_ns,
+                message_id,
+            ),
+        )
+        await self._db.commit()
+
+    async def recent_messages(self, conversation_id: int, limit: int) -> Sequence[StoredMessage]:
+        """The last `limit` turns of a conversation, oldest first."""
+        async with self._db.execute(
+            "SELECT id, role, content, status, model FROM messages WHERE conversation_id = ?"
+            " ORDER BY id DESC LIMIT ?",
+            (conversation_id, limit),
+        ) as cur:
+            rows = list(await cur.fetchall())
+        images = await self._images_of([int(row[0]) for row in rows])
+        return [
+            StoredMessage(
+                id=row[0],
+                role=row[1],
+                content=row[2],
+                status=row[3],
+                model=row[4],
+                images=images.get(int(row[0]), ()),
+            )
+            for row in reversed(rows)
+        ]
+
+    async def _images_of(self, message_ids: Sequence[int]) -> dict[int, tuple[StoredImage, ...]]:
+        found: dict[int, list[StoredImage]] = {}
+        if not message_ids:
+            return {}
+        # Only "?" placeholders are joined into the SQL; the ids are bound parameters.
+        marks = ",".join("?" * len(message_ids))
+        query = (
+            "SELECT mi.message_id, i.sha256, i.data, i.width, i.height"  # noqa: S608
+            " FROM message_images mi JOIN images i ON i.sha256 = mi.sha256"
+            f" WHERE mi.message_id IN ({marks}) ORDER BY mi.message_id, mi.position"
+        )
+        async with self._db.execute(query, tuple(message_ids)) as cur:
+            async for row in cur:
+                found.setdefault(int(row[0]), []).append(
+                    StoredImage(sha256=row[1], data=bytes(row[2]), width=row[3], height=row[4])
+                )
+        return {message_id: tuple(images) for message_id, images in found.items()}
