@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.budget import SendBudget
 from bot.refusals import RefusalMemory
 from bot.telegram.access import AccessPolicy
 from bot.telegram.ingress import retry_delay
+from bot.telegram.pacing import SendBudget
 
 POLICY = AccessPolicy(
     allowed_users=frozenset({1, 2}), admins=frozenset({9}), allowed_chats=frozenset({-100})

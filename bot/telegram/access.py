@@ -14,9 +14,8 @@ from telegram.constants import ChatType
 from telegram.error import RetryAfter, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes, ExtBot
 
-from bot.budget import SendBudget
 from bot.refusals import RefusalMemory
-from bot.telegram.streaming import OVERALL_CALLS, PREPAID
+from bot.telegram.pacing import OVERALL_CALLS, Pace, SendBudget
 from bot.texts import say
 
 log = logging.getLogger(__name__)
@@ -106,7 +105,7 @@ class AccessGate:
         with _told_or_dropped(chat_id):
             # PREPAID: the budget is taken, and a chat told once in minutes needs no pacing.
             bot: ExtBot[Any] = context.bot
-            await bot.send_message(chat_id, text, rate_limit_args=PREPAID)
+            await bot.send_message(chat_id, text, rate_limit_args=Pace.PREPAID)
 
     async def _answer(self, context: ContextTypes.DEFAULT_TYPE, query_id: str, text: str) -> None:
         with _told_or_dropped(None):

@@ -25,7 +25,7 @@ from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 from tornado.httpserver import HTTPServer
 
-from bot.telegram.streaming import retry_seconds
+from bot.telegram.pacing import retry_seconds
 
 log = logging.getLogger(__name__)
 

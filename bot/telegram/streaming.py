@@ -1,5 +1,4 @@
-"""Messages that change while something runs: answers as the model writes them (AnswerStream)
-and the progress of a model pull (PullMessage), paced per chat (ChatPacer, ChatRateLimiter).
+"""Answers shown as the model writes them (AnswerStream), paced per chat (bot/telegram/pacing).
 
 Private chats stream into a native draft (`sendMessageDraft`) and end with `sendMessage`;
 groups, and private chats where drafts are refused, send the first words as soon as they come
@@ -12,16 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dtm
 import itertools
 import logging
-import math
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
-from telegram import InlineKeyboardMarkup, LinkPreviewOptions, MessageEntity, ReplyParameters
+from telegram import LinkPreviewOptions, MessageEntity, ReplyParameters
 from telegram.constants import ChatAction
 from telegram.error import (
     BadRequest,
@@ -29,13 +25,10 @@ from telegram.error import (
     NetworkError,
     RetryAfter,
     TelegramError,
-    TimedOut,
 )
-from telegram.ext import BaseRateLimiter, ExtBot
+from telegram.ext import ExtBot
 
-from bot.budget import SendBudget
 from bot.errors import BotError
-from bot.installer import PullOutcome, PullProgress
 from bot.notices import AnswerFooter, Notice
 from bot.records import AnswerStatus
 from bot.render import (
@@ -50,237 +43,23 @@ from bot.render import (
     split_page,
     utf16_len,
 )
+from bot.telegram.pacing import ChatPacer, Pace, SendBudget, retry_seconds, write_until_done
 from bot.texts import describe_error, describe_notice, say
 from bot.texts.views import (
     footer_text,
     loading_text,
-    pull_outcome_text,
-    pull_progress_text,
     thought_header,
 )
 
 log = logging.getLogger(__name__)
 
-# Groups: Telegram allows 20 messages a minute (GROUP_TURNS per 20 group intervals); first words
-# and final messages may come a third of an interval after the previous write; routine
-# refreshes leave GROUP_RESERVE of the 20 to them.
-GROUP_TURNS = 20
-GROUP_RESERVE = 4
-URGENT_SHARE_OF_INTERVAL = 3
 TYPING_REFRESH_S = 4.5  # Telegram shows a chat action for about 5 s
 DRAFT_NOTICE_REFRESH_S = 20.0  # a draft is "a temporary 30-second preview" (sendMessageDraft)
-FINAL_SEND_ATTEMPTS = 6
-# Telegram's overall limit for one bot: 30 messages a second. The window is a little longer than
-# a second: a call is counted when it leaves, Telegram counts it when it arrives.
-OVERALL_CALLS = 30
-OVERALL_WINDOW_S = 1.1
-SELF_PACED = "self-paced"  # the caller takes the chat's turns; the call itself is urgent
-ROUTINE_REFRESH = "routine-refresh"  # self-paced too: more words of an answer already shown
-PREPAID = "prepaid"  # self-paced, and the caller took its share of the overall budget as well
-# A command reply may wait out this many 429s; then it gives up (a flood ban can last long, and
-# the handler waiting for it holds an update slot).
-COMMAND_REPLY_429S = 3
-# New messages: one that timed out may have arrived, so it is not sent again (edits are).
-SENDING_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup"})
-# Calls that count against the overall limit: messages and drafts (chat actions, answers to
-# button presses and reads do not).
-BUDGETED_METHODS = frozenset({"sendMessageDraft"})
-# The calls Telegram counts against a chat's flood limit (chat actions and drafts are not).
-WRITE_METHODS = frozenset(
-    {
-        "sendMessage",
-        "editMessageText",
-        "editMessageReplyMarkup",
-        "editMessageCaption",
-        "deleteMessage",
-        "sendPhoto",
-        "sendDocument",
-        "sendMediaGroup",
-    }
-)
 # A preview card under an answer that is still growing jumps around; models cite many links.
 NO_LINK_PREVIEW = LinkPreviewOptions(is_disabled=True)
 _draft_ids = itertools.count(1)
 JSONDict = dict[str, Any]
 T = TypeVar("T")
-
-
-def retry_seconds(err: RetryAfter) -> float:
-    """`retry_after` as seconds, whichever type this PTB version hands out."""
-    value = err.retry_after
-    return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
-
-
-async def write_until_done(
-    call: Callable[[], Awaitable[T]],
-    *,
-    take_turn: Callable[[], Awaitable[None]],
-    hold: Callable[[float], None],
-    retry_timeouts: bool = True,
-    most_429s: int | None = None,
-) -> T:
-    """`call` at the chat's next turn until Telegram takes it: 429s are waited out (`hold`; at
-    most `most_429s` of them if given), network errors retried with a growing pause (a timeout
-    only if `retry_timeouts`: a send that timed out may have arrived, and its retry doubles it);
-    other errors, a refusal (BadRequest) among them, are the caller's."""
-    network_failures = 0
-    refusals = 0
-    while True:
-        await take_turn()
-        try:
-            return await call()
-        except RetryAfter as err:
-            refusals += 1
-            if most_429s is not None and refusals > most_429s:
-                raise
-            hold(retry_seconds(err))
-        except BadRequest:  # PTB makes it a NetworkError; Telegram answered, and said no
-            raise
-        except NetworkError as err:
-            network_failures += 1
-            if network_failures >= FINAL_SEND_ATTEMPTS:
-                raise
-            if isinstance(err, TimedOut) and not retry_timeouts:
-                raise
-            log.warning("writing to Telegram failed (%s), attempt %d", err, network_failures)
-            await asyncio.sleep(min(2.0**network_failures / 4, 5.0))
-
-
-class ChatPacer:
-    """Hands out turns to write into each chat, first come first served.
-
-    Private chats: never closer together than their interval. Groups: Telegram allows 20
-    messages a minute, so the group interval (3 s) spaces routine refreshes of a growing answer,
-    while urgent writes (an answer's first words, its final text, a command's reply) may follow
-    a third of that after the previous one (Telegram tolerates short bursts, about one message a
-    second); no window of 20 intervals ever holds more than 20 turns, and routine ones leave
-    GROUP_RESERVE of them to urgent ones. Five answers starting at once in a group show their
-    first words within seconds instead of one every 3 s.
-
-    One for the whole bot, so two answers streaming into one group share its budget, and a
-    command reply waits its turn behind them.
-    """
-
-    def __init__(self, *, private_interval: float, group_interval: float) -> None:
-        self._private_interval = private_interval
-        self._group_interval = group_interval
-        self._last_turn: dict[int, float] = {}
-        self._group_turns: dict[int, deque[float]] = {}
-        self._blocked_until: dict[int, float] = {}
-
-    async def turn(self, chat_id: int, interval: float = 0.0, *, urgent: bool = False) -> None:
-        """Wait until this chat may be written to again, and claim that moment; a caller may
-        ask for a longer `interval` after the turn before it (never a shorter one)."""
-        spacing = self._spacing(chat_id, interval, urgent=urgent)
-        while True:
-            now = time.monotonic()
-            blocked = self._blocked_until.get(chat_id, 0.0)
-            start = max(now, self._last_turn.get(chat_id, -math.inf) + spacing, blocked)
-            start = self._within_group_window(chat_id, start, urgent=urgent)
-            # Claimed before sleeping, so callers queue up instead of all waking at once.
-            self._last_turn[chat_id] = start
-            if start > now:
-                await asyncio.sleep(start - now)
-            # A 429 that came while we slept outranks the turn we claimed: queue again.
-            if self._blocked_until.get(chat_id, 0.0) <= blocked:
-                return
-
-    def hold(self, chat_id: int, seconds: float) -> None:
-        """Telegram asked this chat to wait: no turn before `seconds` from now."""
-        log.info("Telegram asked chat %s to wait %.1f s", chat_id, seconds)
-        until = time.monotonic() + seconds
-        self._blocked_until[chat_id] = max(self._blocked_until.get(chat_id, 0.0), until)
-
-    def _spacing(self, chat_id: int, interval: float, *, urgent: bool) -> float:
-        if chat_id > 0:
-            return max(interval, self._private_interval)
-        routine = max(interval, self._group_interval)
-        return routine / URGENT_SHARE_OF_INTERVAL if urgent else routine
-
-    def _within_group_window(self, chat_id: int, start: float, *, urgent: bool) -> float:
-        """The first moment from `start` at which a turn keeps the group's window, recorded."""
-        if chat_id > 0:
-            return start
-        # A turn is claimed before its call reaches Telegram, which counts it on arrival: the
-        # window is kept a third of an interval longer than Telegram's.
-        window = GROUP_TURNS * self._group_interval * (1 + 1 / (3 * GROUP_TURNS))
-        most = GROUP_TURNS if urgent else GROUP_TURNS - GROUP_RESERVE
-        turns = self._group_turns.setdefault(chat_id, deque())
-        while turns and turns[0] <= start - window:  # claims only grow: safe to drop
-            turns.popleft()
-        if len(turns) >= most:
-            start = max(start, turns[len(turns) - most] + window)
-        turns.append(start)
-        return start
-
-
-class ChatRateLimiter(BaseRateLimiter[str]):
-    """PTB's rate limiter for this bot: every message written into a chat takes a ChatPacer turn,
-    and every message and draft a share of Telegram's overall budget (SendBudget).
-
-    Command replies, menus and button edits are paced here and retried after a 429 or a network
-    failure. Callers that pace themselves so they can send the newest text at their turn
-    (AnswerStream, pull progress) pass `rate_limit_args=SELF_PACED` (ROUTINE_REFRESH for a
-    refresh that may wait behind urgent calls, PREPAID when they took the budget themselves)
-    and handle failures on their own.
-    """
-
-    def __init__(self, pacer: ChatPacer, budget: SendBudget) -> None:
-        self._pacer = pacer
-        self._budget = budget
-
-    async def initialize(self) -> None:
-        """Nothing to open."""
-
-    async def shutdown(self) -> None:
-        """Nothing to close."""
-
-    async def process_request(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: str | None,
-    ) -> bool | JSONDict | list[JSONDict]:
-        """Wait for the chat's turn (unless self-paced) and the budget, then call; wait out
-        429s and retry network failures (a reply to a command is not dropped because Telegram
-        hiccuped)."""
-        budgeted = rate_limit_args != PREPAID and (
-            endpoint in WRITE_METHODS or endpoint in BUDGETED_METHODS
-        )
-        urgent = rate_limit_args != ROUTINE_REFRESH
-
-        async def call() -> bool | JSONDict | list[JSONDict]:
-            if budgeted:
-                await self._budget.take(urgent=urgent)
-            return await callback(*args, **kwargs)
-
-        chat_id = _int_or_none(data.get("chat_id"))
-        if (
-            endpoint not in WRITE_METHODS
-            or chat_id is None
-            or rate_limit_args in (SELF_PACED, ROUTINE_REFRESH, PREPAID)
-        ):
-            return await call()
-        chat: int = chat_id
-        return await write_until_done(
-            call,
-            take_turn=lambda: self._pacer.turn(chat, urgent=True),
-            hold=lambda seconds: self._pacer.hold(chat, seconds),
-            retry_timeouts=endpoint not in SENDING_METHODS,
-            most_429s=COMMAND_REPLY_429S,
-        )
-
-
-def _int_or_none(value: object) -> int | None:
-    """A chat id as sent (PTB may pass it as text); None for a channel's @username."""
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.lstrip("-").isdigit():
-        return int(value)
-    return None
 
 
 def to_telegram_entities(rendered: RenderedText) -> list[MessageEntity]:
@@ -669,7 +448,7 @@ class AnswerStream:
                     self._draft_id,
                     text,
                     entities=entities,
-                    rate_limit_args=PREPAID,
+                    rate_limit_args=Pace.PREPAID,
                 ),
             )
         except RetryAfter as err:
@@ -698,7 +477,7 @@ class AnswerStream:
                 self._live_id = await self._send(shown)
             else:
                 await self._take_turn(urgent=self._live_is_notice)
-                rate = PREPAID if self._edit_prepaid else SELF_PACED
+                rate = Pace.PREPAID if self._edit_prepaid else Pace.SELF_PACED
                 self._edit_prepaid = False
                 await self._edit(self._live_id, shown, rate=rate)
         except RetryAfter as err:
@@ -749,7 +528,7 @@ class AnswerStream:
                 return
             try:
                 await write_until_done(
-                    lambda: self._edit(live_id, shown, rate=SELF_PACED),
+                    lambda: self._edit(live_id, shown, rate=Pace.SELF_PACED),
                     take_turn=self._take_turn,
                     hold=hold,
                 )
@@ -765,7 +544,7 @@ class AnswerStream:
         )
         self._chat_gone = True
 
-    async def _edit(self, message_id: int, shown: RenderedText, *, rate: str) -> None:
+    async def _edit(self, message_id: int, shown: RenderedText, *, rate: Pace) -> None:
         """Change a message's text; `rate`: SELF_PACED (urgent) or PREPAID (budget taken)."""
         await self._with_entities(
             shown,
@@ -794,7 +573,7 @@ class AnswerStream:
                 entities=entities,
                 reply_parameters=reply,
                 link_preview_options=NO_LINK_PREVIEW,
-                rate_limit_args=SELF_PACED,
+                rate_limit_args=Pace.SELF_PACED,
             ),
         )
         if message is None:  # "not modified" cannot answer a new message
@@ -887,93 +666,3 @@ class AnswerStreams:
             heading=heading,
             max_pages=self._max_pages,
         )
-
-
-class PullMessage:
-    """One message that shows a pull's progress (edited at most once per interval), then how it
-    ended; implements the installer's PullView."""
-
-    def __init__(
-        self,
-        bot: ExtBot[Any],
-        chat_id: int,
-        message_id: int,
-        *,
-        keyboard: InlineKeyboardMarkup,
-        pacer: ChatPacer,
-        interval: float,
-        language: str | None,
-    ) -> None:
-        self._bot = bot
-        self._chat_id = chat_id
-        self._message_id = message_id
-        self._keyboard = keyboard
-        self._pacer = pacer
-        self._interval = interval
-        self._lang = language
-        self._latest: PullProgress | None = None
-        self._shown = ""
-        self._last_edit = 0.0
-        self._changed = asyncio.Event()
-        self._worker: asyncio.Task[None] | None = None
-
-    def show(self, progress: PullProgress) -> None:
-        """Take the latest progress; it is shown at the next edit."""
-        self._latest = progress
-        self._changed.set()
-        if self._worker is None:
-            self._worker = asyncio.create_task(self._keep_showing())
-
-    async def finish(self, outcome: PullOutcome) -> None:
-        """Replace the progress with how the pull ended, and drop the Cancel button."""
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-        text = pull_outcome_text(outcome, self._lang)
-        try:
-            await write_until_done(
-                lambda: self._edit(text, None, routine=False),
-                take_turn=lambda: self._pacer.turn(self._chat_id, urgent=True),
-                hold=lambda seconds: self._pacer.hold(self._chat_id, seconds),
-            )
-        except BadRequest as err:  # the progress message was deleted: say it anew
-            log.info("pull message in chat %s gone (%s); sending anew", self._chat_id, err)
-            await self._bot.send_message(self._chat_id, text)
-
-    async def _keep_showing(self) -> None:
-        while True:
-            await self._changed.wait()
-            self._changed.clear()
-            # Our own pace (PULL_PROGRESS_INTERVAL) from our last edit, then the chat's turn:
-            # answers streaming into the same chat are not slowed down to our pace.
-            await asyncio.sleep(max(0.0, self._last_edit + self._interval - time.monotonic()))
-            await self._pacer.turn(self._chat_id)
-            if self._latest is None:
-                continue
-            try:
-                progress = pull_progress_text(self._latest, self._lang)
-                await self._edit(progress, self._keyboard, routine=True)
-            except RetryAfter as err:
-                self._pacer.hold(self._chat_id, retry_seconds(err))
-            except TelegramError as err:  # a missed progress update is no loss
-                log.warning("pull progress in chat %s not shown: %s", self._chat_id, err)
-
-    async def _edit(
-        self, text: str, keyboard: InlineKeyboardMarkup | None, *, routine: bool
-    ) -> None:
-        if text == self._shown and keyboard is self._keyboard:
-            return
-        try:
-            await self._bot.edit_message_text(
-                text,
-                self._chat_id,
-                self._message_id,
-                reply_markup=keyboard,
-                rate_limit_args=ROUTINE_REFRESH if routine else SELF_PACED,
-            )
-        except BadRequest as err:
-            if not _is_not_modified(err):
-                raise
-        self._shown = text
-        self._last_edit = time.monotonic()
