@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(settings)
     # Imported late: a configuration error prints before the libraries load.
-    from bot.telegram.app import check_token, run
+    from bot.telegram.serving import check_token, run
 
     if args.command == "doctor":
         return diagnose(settings, check_token)

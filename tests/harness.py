@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings, load_settings
-from bot.telegram.app import Webhook, build_application, running
+from bot.telegram.app import build_application
+from bot.telegram.serving import Webhook, running
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.telegram import FakeTelegram, FakeUser, StoredMessage
 

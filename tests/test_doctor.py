@@ -14,7 +14,7 @@ import pytest
 
 from bot.cli import diagnose
 from bot.store import MIGRATIONS, Store
-from bot.telegram.app import check_token
+from bot.telegram.serving import check_token
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.telegram import FakeTelegram
 from tests.harness import settings_for

@@ -14,7 +14,8 @@ import aiohttp
 import pytest
 
 from bot.refusals import RefusalMemory
-from bot.telegram.app import Webhook, build_application, running
+from bot.telegram.app import build_application
+from bot.telegram.serving import Webhook, running
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.telegram import FakeTelegram, FakeUser
 from tests.harness import ALICE, MALLORY, running_bot, settings_for

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dtm
-import re
 import time
 from typing import Protocol
 
@@ -16,15 +15,21 @@ from bot.chat import ChatService
 from bot.languages import LanguageChoices
 from bot.records import ExportedMessage, Usage
 from bot.telegram.access import AccessPolicy
-from bot.telegram.handlers.chat import profile_of
-from bot.telegram.handlers.common import Speaking, answer, command_text, edit_quietly, refuse_button
+from bot.telegram.buttons import ForgetButton, LanguageButton
+from bot.telegram.handlers.common import (
+    Speaking,
+    answer,
+    command_text,
+    edit_quietly,
+    profile_of,
+    read_press,
+    refuse_button,
+    refuse_not_yours,
+)
 from bot.texts import say
 from bot.texts.views import export_markdown, stats_text
 
 AUTO = "auto"
-# What the buttons carry; anything else is refused.
-FORGET_BUTTON = re.compile(r"forget:(?P<choice>yes|no):(?P<owner>\d{1,20})")
-LANG_BUTTON = re.compile(r"lang:(?P<code>[a-z]{2,8})")
 
 
 class AccountStore(Protocol):
@@ -59,10 +64,10 @@ class AccountHandlers(Speaking):
         lang = self._lang(user)
         buttons = [
             InlineKeyboardButton(
-                say("button_forget_yes", lang), callback_data=f"forget:yes:{user.id}"
+                say("button_forget_yes", lang), callback_data=ForgetButton(True, user.id).build()
             ),
             InlineKeyboardButton(
-                say("button_forget_no", lang), callback_data=f"forget:no:{user.id}"
+                say("button_forget_no", lang), callback_data=ForgetButton(False, user.id).build()
             ),
         ]
         await message.reply_text(
@@ -75,14 +80,13 @@ class AccountHandlers(Speaking):
         if query is None or user is None:
             return
         lang = self._lang(user)
-        if (pressed := FORGET_BUTTON.fullmatch(query.data or "")) is None:
-            await refuse_button(query, lang)
+        if (pressed := await read_press(query, ForgetButton.parse, lang)) is None:
             return
-        if pressed["owner"] != str(user.id):
-            await answer(query, say("menu_not_yours", lang, command="/forget"), alert=True)
+        if pressed.owner != user.id:
+            await refuse_not_yours(query, "/forget", lang)
             return
         await answer(query)
-        if pressed["choice"] == "yes":
+        if pressed.erase:
             await self._chat.forget(profile_of(user))
             await self._langs.forget(user.id)
             text = say("forget_done", lang)
@@ -154,11 +158,11 @@ class AccountHandlers(Speaking):
         query, user = update.callback_query, update.effective_user
         if query is None or user is None:
             return
-        pressed = LANG_BUTTON.fullmatch(query.data or "")
-        if pressed is None or pressed["code"] not in {*self._langs.supported(), AUTO}:
+        pressed = LanguageButton.parse(query.data)
+        if pressed is None or pressed.code not in {*self._langs.supported(), AUTO}:
             await refuse_button(query, self._lang(user))
             return
-        reply = await self._choose(user, pressed["code"])
+        reply = await self._choose(user, pressed.code)
         await answer(query, reply)
         await edit_quietly(query.edit_message_text(reply))
 
@@ -179,12 +183,12 @@ class AccountHandlers(Speaking):
         buttons = [
             InlineKeyboardButton(
                 ("✅ " if code == chosen else "") + say("language_name", code),
-                callback_data=f"lang:{code}",
+                callback_data=LanguageButton(code).build(),
             )
             for code in self._langs.supported()
         ]
         auto = ("✅ " if chosen is None else "") + say("button_lang_auto", lang)
-        buttons.append(InlineKeyboardButton(auto, callback_data=f"lang:{AUTO}"))
+        buttons.append(InlineKeyboardButton(auto, callback_data=LanguageButton(AUTO).build()))
         return InlineKeyboardMarkup([buttons])
 
     # -- /groupmode ---------------------------------------------------------------------------

@@ -1,14 +1,20 @@
-"""/start, /help, /id."""
+"""/start, /help, /id, other messages in private, and the report of an unexpected failure."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+
 from telegram import Update
+from telegram.error import TelegramError, TimedOut
 from telegram.ext import ContextTypes
 
 from bot.chat import ChatService
 from bot.languages import LanguageChoices
 from bot.telegram.handlers.common import Speaking
 from bot.texts import say
+
+log = logging.getLogger(__name__)
 
 
 class BasicHandlers(Speaking):
@@ -55,3 +61,22 @@ class BasicHandlers(Speaking):
         if (message := update.effective_message) is not None:
             lang = self._lang(update.effective_user)
             await message.reply_text(say("text_only", lang))
+
+
+class ErrorReporter(Speaking):
+    """Logs any unexpected failure with its traceback and tells the user, in their language,
+    that something went wrong."""
+
+    async def __call__(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """PTB's error handler."""
+        # A reply that timed out was not sent again (it may have arrived): say so, no traceback.
+        slow = isinstance(context.error, TimedOut)
+        if slow:
+            log.warning("Telegram did not take a reply within TELEGRAM_TIMEOUT")
+        else:
+            log.error("unexpected error while handling an update", exc_info=context.error)
+        if isinstance(update, Update) and update.effective_message is not None:
+            lang = self._lang(update.effective_user)
+            key = "error_telegram_slow" if slow else "error_unexpected"
+            with contextlib.suppress(TelegramError):
+                await update.effective_message.reply_text(say(key, lang))

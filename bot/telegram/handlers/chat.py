@@ -12,22 +12,11 @@ from bot.chat import ChatService, Question
 from bot.errors import LLMError
 from bot.languages import LanguageChoices
 from bot.models import ModelPicker
-from bot.records import UserProfile
-from bot.telegram.handlers.common import Speaking, command_text
+from bot.telegram.handlers.common import Speaking, command_text, profile_of
 from bot.telegram.streaming import AnswerStream, AnswerStreams
 from bot.texts import describe_error, say
 
 COMPARE_MIN, COMPARE_MAX = 2, 4
-
-
-def profile_of(user: User) -> UserProfile:
-    """What we keep about a Telegram user."""
-    return UserProfile(
-        id=user.id,
-        first_name=user.first_name,
-        username=user.username,
-        language_code=user.language_code,
-    )
 
 
 def prompt_of(message: Message) -> str:

@@ -1,21 +1,36 @@
-"""What the handlers share: paged inline keyboards, button answers, command text."""
+"""What the handlers share: who the user is and which language they read, paged inline
+keyboards, reading and answering button presses, command text."""
 
 from __future__ import annotations
 
 import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.languages import LanguageChoices
+from bot.records import UserProfile
 from bot.texts import say
 
 log = logging.getLogger(__name__)
 
 ANSWER_LIMIT = 200  # Telegram's limit for the text of answerCallbackQuery
+
+Press = TypeVar("Press")
+
+
+def profile_of(user: User) -> UserProfile:
+    """What we keep about a Telegram user."""
+    return UserProfile(
+        id=user.id,
+        first_name=user.first_name,
+        username=user.username,
+        language_code=user.language_code,
+    )
 
 
 def page_count(items: int, per_page: int) -> int:
@@ -77,6 +92,22 @@ async def refuse_button(query: CallbackQuery, lang: str | None) -> None:
     """Answer a press whose data no menu of this bot makes now (an old client, a cut or forged
     button) with an alert; nothing else is done for it."""
     await answer(query, say("button_expired", lang), alert=True)
+
+
+async def read_press(
+    query: CallbackQuery, parse: Callable[[str | None], Press | None], lang: str | None
+) -> Press | None:
+    """The press as `parse` (a button kind of bot.telegram.buttons) reads its data; None, the
+    press refused, when the data is none this bot makes now."""
+    if (pressed := parse(query.data)) is None:
+        await refuse_button(query, lang)
+    return pressed
+
+
+async def refuse_not_yours(query: CallbackQuery, command: str, lang: str | None) -> None:
+    """Answer a press on someone else's menu (in a group) with an alert naming the command that
+    opens one's own."""
+    await answer(query, say("menu_not_yours", lang, command=command), alert=True)
 
 
 async def edit_quietly(edit: Awaitable[object]) -> None:

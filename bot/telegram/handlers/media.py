@@ -20,7 +20,8 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes, ExtBot
 
-from bot.chat import AttachedText, ChatService, Question
+from bot.chat import ChatService, Question
+from bot.context import AttachedText
 from bot.errors import DownloadFailed, FileTooBig, LLMError, NoVisionModel
 from bot.languages import LanguageChoices
 from bot.media import (
@@ -33,8 +34,8 @@ from bot.media import (
 )
 from bot.pdf_worker import pdf_text
 from bot.records import StoredImage
-from bot.telegram.handlers.chat import addressed_text, open_stream, profile_of
-from bot.telegram.handlers.common import Speaking
+from bot.telegram.handlers.chat import addressed_text, open_stream
+from bot.telegram.handlers.common import Speaking, profile_of
 from bot.telegram.streaming import AnswerStream, AnswerStreams
 from bot.texts import describe_error, say
 

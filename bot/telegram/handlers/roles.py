@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
@@ -12,7 +10,7 @@ from bot.chat import ChatService
 from bot.languages import LanguageChoices
 from bot.roles import MAX_NAME_CHARS, MAX_PROMPT_CHARS, Role, RoleBook, RoleProblem
 from bot.telegram.access import AccessPolicy
-from bot.telegram.handlers.chat import profile_of
+from bot.telegram.buttons import RoleButton
 from bot.telegram.handlers.common import (
     Speaking,
     answer,
@@ -20,18 +18,15 @@ from bot.telegram.handlers.common import (
     command_text,
     edit_quietly,
     paged_keyboard,
+    profile_of,
     refuse_button,
+    refuse_not_yours,
 )
 from bot.texts import say
 
 ROLES_PER_PAGE = 12
 PREVIEW_CHARS = 300
 ECHO_LIMIT = 64  # of a name the user typed, quoted back
-# What the menu's buttons carry (role names as bot.roles allows them); anything else is refused.
-ROLE_BUTTON = re.compile(
-    r"role:(?P<owner>\d{1,20}):"
-    rf"(?:use:(?P<name>[a-z0-9][a-z0-9_-]{{0,{MAX_NAME_CHARS - 1}}})|page:(?P<page>\d{{1,4}}))"
-)
 
 
 def role_label(role: Role, *, current: bool) -> str:
@@ -47,7 +42,7 @@ def roles_keyboard(
     buttons = [
         InlineKeyboardButton(
             role_label(role, current=role.name == current),
-            callback_data=f"role:{owner_id}:use:{role.name}",
+            callback_data=RoleButton(owner_id, name=role.name).build(),
         )
         for role in roles
     ]
@@ -56,7 +51,7 @@ def roles_keyboard(
         page,
         per_page=ROLES_PER_PAGE,
         columns=2,
-        page_data=lambda n: f"role:{owner_id}:page:{n}",
+        page_data=lambda n: RoleButton(owner_id, page=n).build(),
     )
 
 
@@ -110,17 +105,17 @@ class RoleHandlers(Speaking):
         if query is None or user is None:
             return
         lang = self._lang(user)
-        pressed = ROLE_BUTTON.fullmatch(query.data or "")
+        pressed = RoleButton.parse(query.data)
         if pressed is None or query.message is None:
             await refuse_button(query, lang)
             return
-        if pressed["owner"] != str(user.id):
-            await answer(query, say("menu_not_yours", lang, command="/role"), alert=True)
+        if pressed.owner != user.id:
+            await refuse_not_yours(query, "/role", lang)
             return
         private = query.message.chat.type == ChatType.PRIVATE
-        if (name := pressed["name"]) is None:
+        if (name := pressed.name) is None:
             await answer(query)
-            text, keyboard = await self._menu(user, int(pressed["page"]), note="", private=private)
+            text, keyboard = await self._menu(user, pressed.page, note="", private=private)
             await edit_quietly(query.edit_message_text(text, reply_markup=keyboard))
             return
         # Its place is taken before the press is answered: a message sent right after the press

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 from telegram.ext import ContextTypes
 
@@ -15,16 +13,17 @@ from bot.preferences import (
     Refusal,
     SettingProblem,
 )
-from bot.telegram.handlers.chat import profile_of
-from bot.telegram.handlers.common import Speaking, answer, command_text, edit_quietly, refuse_button
-from bot.texts import say
-
-# What the keyboard's buttons carry; anything else is refused (a value the buttons do carry is
-# still checked like a typed one).
-SETTINGS_BUTTON = re.compile(
-    r"set:(?P<owner>\d{1,20}):(?:(?P<reset>reset)"
-    r"|(?P<name>temperature|context|thinking|footer):(?P<value>[0-9a-z.]{1,24}))"
+from bot.telegram.buttons import SettingsButton
+from bot.telegram.handlers.common import (
+    Speaking,
+    answer,
+    command_text,
+    edit_quietly,
+    profile_of,
+    read_press,
+    refuse_not_yours,
 )
+from bot.texts import say
 
 
 def _mark(text: str, chosen: bool) -> str:
@@ -39,12 +38,15 @@ def context_label(tokens: int) -> str:
 def settings_keyboard(prefs: Preferences, lang: str | None, owner_id: int) -> InlineKeyboardMarkup:
     """Temperature presets, context presets (up to the model's), thinking (only for models
     that think), footer, reset; the buttons work for `owner_id` only."""
-    head = f"set:{owner_id}"
+
+    def press(name: str, value: object) -> str:
+        return SettingsButton(owner_id, name, str(value)).build()
+
     rows = [
         [
             InlineKeyboardButton(
                 _mark(f"{value:.1f}", abs(prefs.temperature - value) < 1e-9),
-                callback_data=f"{head}:temperature:{value}",
+                callback_data=press("temperature", value),
             )
             for value in TEMPERATURE_CHOICES
         ]
@@ -55,7 +57,7 @@ def settings_keyboard(prefs: Preferences, lang: str | None, owner_id: int) -> In
             [
                 InlineKeyboardButton(
                     _mark(context_label(size), size == prefs.num_ctx),
-                    callback_data=f"{head}:context:{size}",
+                    callback_data=press("context", size),
                 )
                 for size in sizes[start : start + 4]
             ]
@@ -66,7 +68,7 @@ def settings_keyboard(prefs: Preferences, lang: str | None, owner_id: int) -> In
             [
                 InlineKeyboardButton(
                     say(key, lang),
-                    callback_data=f"{head}:thinking:{'off' if prefs.think else 'on'}",
+                    callback_data=press("thinking", "off" if prefs.think else "on"),
                 )
             ]
         )
@@ -74,12 +76,16 @@ def settings_keyboard(prefs: Preferences, lang: str | None, owner_id: int) -> In
     rows.append(
         [
             InlineKeyboardButton(
-                say(key, lang), callback_data=f"{head}:footer:{'off' if prefs.footer else 'on'}"
+                say(key, lang), callback_data=press("footer", "off" if prefs.footer else "on")
             )
         ]
     )
     rows.append(
-        [InlineKeyboardButton(say("button_settings_reset", lang), callback_data=f"{head}:reset")]
+        [
+            InlineKeyboardButton(
+                say("button_settings_reset", lang), callback_data=SettingsButton(owner_id).build()
+            )
+        ]
     )
     return InlineKeyboardMarkup(rows)
 
@@ -159,14 +165,13 @@ class SettingsHandlers(Speaking):
         if query is None or user is None:
             return
         lang = self._lang(user)
-        if (pressed := SETTINGS_BUTTON.fullmatch(query.data or "")) is None:
-            await refuse_button(query, lang)
+        if (pressed := await read_press(query, SettingsButton.parse, lang)) is None:
             return
-        if pressed["owner"] != str(user.id):  # in a group: someone else's menu
-            await answer(query, say("menu_not_yours", lang, command="/settings"), alert=True)
+        if pressed.owner != user.id:  # in a group: someone else's menu
+            await refuse_not_yours(query, "/settings", lang)
             return
-        name, value = pressed["name"] or "", pressed["value"] or ""
-        if pressed["reset"] is not None:
+        name, value = pressed.name or "", pressed.value
+        if pressed.name is None:
             await self._preferences.reset(profile_of(user))
             note = say("settings_reset_done", lang)
         else:
