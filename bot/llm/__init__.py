@@ -1,5 +1,6 @@
-"""Model backends: typed records (types), one module per kind of server (ollama,
-openai_compat), and the router that puts several servers behind one gateway (router).
+"""Model backends: typed records (types), what a server offers (backend), one module per kind
+of server (ollama, openai_compat), and the router that puts several servers behind one gateway
+(router), resting those that do not answer (health).
 
 Each backend module is the only importer of its client library; everything above this package
 sees only bot.llm.types and the LLMError family.
@@ -8,9 +9,10 @@ sees only bot.llm.types and the LLMError family.
 from __future__ import annotations
 
 from bot.config import Settings
+from bot.llm.backend import Backend
 from bot.llm.ollama import OllamaGateway
 from bot.llm.openai_compat import OpenAICompatibleGateway
-from bot.llm.router import Backend, BackendReport, ModelRouter
+from bot.llm.router import BackendReport, ModelRouter
 from bot.llm.types import (
     AnswerDone,
     ChatEvent,

@@ -11,10 +11,13 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
 import openai
+from openai.types.chat import ChatCompletionChunk
+from openai.types.chat.chat_completion_chunk import ChoiceDelta
 
 from bot.errors import (
     LLMError,
@@ -106,17 +109,34 @@ class OpenAICompatibleGateway:
     ) -> AsyncIterator[ChatEvent]:
         """Stream `/v1/chat/completions`: thinking and text deltas, then one AnswerDone.
         `think` and `keep_alive` are Ollama's; such servers decide those themselves."""
-        payload = [{"role": m.role, "content": _content(m)} for m in messages]
-        temperature = (options or {}).get("temperature")
-        longest = (options or {}).get("num_predict")  # Ollama's name for max_tokens
         started = time.monotonic()
         first_token: float | None = None
-        done = AnswerDone()
+        stream = await self._open_stream(model, messages, options or {})
+        async for event in self._read_stream(stream, model):
+            if not isinstance(event, AnswerDone):
+                first_token = first_token or time.monotonic()
+                yield event
+                continue
+            ended = time.monotonic()
+            # The API has no timings: measured here, from the request and from the first token.
+            yield replace(
+                event,
+                total_duration_ns=int((ended - started) * 1e9),
+                eval_duration_ns=int((ended - (first_token or ended)) * 1e9) or None,
+            )
+
+    async def _open_stream(
+        self, model: str, messages: Sequence[ChatMessage], options: Mapping[str, Any]
+    ) -> openai.AsyncStream[ChatCompletionChunk]:
+        """The streamed completion, started (nothing read yet); failures to start translated."""
+        temperature = options.get("temperature")
+        longest = options.get("num_predict")  # Ollama's name for max_tokens
         try:
             # Plain dicts, as the API takes them (the client's TypedDicts are only hints).
+            stream: openai.AsyncStream[ChatCompletionChunk]
             stream = await self._client.chat.completions.create(  # type: ignore[call-overload]
                 model=model,
-                messages=payload,
+                messages=[{"role": m.role, "content": _content(m)} for m in messages],
                 stream=True,
                 stream_options={"include_usage": True},
                 temperature=openai.omit if temperature is None else float(temperature),
@@ -128,45 +148,34 @@ class OpenAICompatibleGateway:
             raise ServerUnavailable(self.host) from err
         except openai.OpenAIError as err:
             raise self._translate(err, model, streaming=False) from err
+        return stream
+
+    async def _read_stream(
+        self, stream: openai.AsyncStream[ChatCompletionChunk], model: str
+    ) -> AsyncIterator[ChatEvent]:
+        """The stream's thinking and text deltas, then one AnswerDone with how it ended and the
+        token counts (without timings); StreamBroken if it stopped before a finish reason."""
+        done = AnswerDone()
         finished = False
         try:
             async for chunk in stream:
                 if chunk.usage is not None:
-                    done = AnswerDone(
-                        done_reason=done.done_reason,
+                    done = replace(
+                        done,
                         prompt_eval_count=chunk.usage.prompt_tokens,
                         eval_count=chunk.usage.completion_tokens,
                     )
                 for choice in chunk.choices:
-                    delta = choice.delta
-                    extra = delta.model_extra or {}
-                    thinking = next((extra[f] for f in REASONING_FIELDS if extra.get(f)), None)
-                    if isinstance(thinking, str) and thinking:
-                        first_token = first_token or time.monotonic()
-                        yield ThinkingDelta(thinking)
-                    if delta.content:
-                        first_token = first_token or time.monotonic()
-                        yield TextDelta(delta.content)
+                    for event in _deltas(choice.delta):
+                        yield event
                     if choice.finish_reason is not None:
                         finished = True
-                        done = AnswerDone(
-                            done_reason=choice.finish_reason,
-                            prompt_eval_count=done.prompt_eval_count,
-                            eval_count=done.eval_count,
-                        )
+                        done = replace(done, done_reason=choice.finish_reason)
         except openai.OpenAIError as err:
             raise self._translate(err, model, streaming=True) from err
         if not finished:
             raise StreamBroken(self.host)
-        ended = time.monotonic()
-        # The API has no timings: measured here, from the request and from the first token.
-        yield AnswerDone(
-            done_reason=done.done_reason,
-            prompt_eval_count=done.prompt_eval_count,
-            eval_count=done.eval_count,
-            total_duration_ns=int((ended - started) * 1e9),
-            eval_duration_ns=int((ended - (first_token or ended)) * 1e9) or None,
-        )
+        yield done
 
     async def generate(
         self,
@@ -223,6 +232,19 @@ class OpenAICompatibleGateway:
         """There is no version call: a reachable server answers `/v1/models`."""
         await self.installed_models()
         return self.kind
+
+
+def _deltas(delta: ChoiceDelta) -> list[ChatEvent]:
+    """What one chunk's delta adds: reasoning (under one of REASONING_FIELDS) as thinking,
+    then text."""
+    extra = delta.model_extra or {}
+    thinking = next((extra[f] for f in REASONING_FIELDS if extra.get(f)), None)
+    events: list[ChatEvent] = []
+    if isinstance(thinking, str) and thinking:
+        events.append(ThinkingDelta(thinking))
+    if delta.content:
+        events.append(TextDelta(delta.content))
+    return events
 
 
 def _error_text(err: openai.APIStatusError) -> str:

@@ -14,9 +14,11 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
 from bot.errors import LLMError, ManagedElsewhere, ModelNotFound, OllamaUnavailable
+from bot.llm.backend import Backend
+from bot.llm.health import ServerHealth
 from bot.llm.types import (
     ChatEvent,
     ChatMessage,
@@ -29,56 +31,6 @@ from bot.llm.types import (
 BACKOFF_START_S = 5.0
 BACKOFF_MAX_S = 60.0
 LISTING_TIMEOUT_S = 10.0  # a server that takes longer to list its models counts as down
-
-
-class Backend(Protocol):
-    """One model server: Ollama, or an OpenAI-compatible one."""
-
-    host: str  # its address
-    name: str  # how users see it
-    kind: str  # "Ollama" or "OpenAI-compatible"
-    manages_models: bool  # /pull and /rm work here
-
-    def chat(
-        self,
-        model: str,
-        messages: Sequence[ChatMessage],
-        *,
-        options: Mapping[str, Any] | None = None,
-        think: bool | None = None,
-        keep_alive: str | int | None = None,
-    ) -> AsyncIterator[ChatEvent]: ...
-    def generate(
-        self,
-        model: str,
-        prompt: str,
-        *,
-        system: str | None = None,
-        options: Mapping[str, Any] | None = None,
-        think: bool | None = None,
-        keep_alive: str | int | None = None,
-    ) -> AsyncIterator[ChatEvent]: ...
-    async def installed_models(self) -> list[InstalledModel]: ...
-    async def model_facts(self, model: str) -> ModelFacts: ...
-    def pull(self, model: str) -> AsyncIterator[PullStatus]: ...
-    async def delete(self, model: str) -> None: ...
-    async def loaded_models(self) -> list[LoadedModel]: ...
-    async def preload(
-        self,
-        model: str,
-        *,
-        options: Mapping[str, Any] | None = None,
-        keep_alive: str | int | None = None,
-    ) -> None: ...
-    async def version(self) -> str: ...
-    def forget(self, model: str) -> None: ...
-    async def close(self) -> None: ...
-
-
-@dataclass(slots=True)
-class _Health:
-    backoff_s: float
-    down_until: float = 0.0
 
 
 @dataclass(slots=True)
@@ -112,33 +64,23 @@ def _same(a: str, b: str) -> bool:
 class ModelRouter:
     """Every configured server behind one gateway; the first one is the default for /pull."""
 
-    def __init__(self, backends: Sequence[Backend]) -> None:
+    def __init__(
+        self, backends: Sequence[Backend], *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        """`clock` (monotonic seconds) times the rest of a server that did not answer."""
         if not backends:
             raise ValueError("a router needs at least one backend")
         self.backends = list(backends)
         # Where the servers are, for messages: one address, or all of them.
         self.host = ", ".join(b.host for b in self.backends)
-        self._backoff_start_s = BACKOFF_START_S  # read now: tests shorten it
-        self._health = {b.name: _Health(self._backoff_start_s) for b in self.backends}
+        self._health = ServerHealth(
+            (b.name for b in self.backends),
+            first_rest_s=BACKOFF_START_S,  # read now: tests shorten it
+            longest_rest_s=BACKOFF_MAX_S,
+            clock=clock,
+        )
         self._models: dict[str, list[str]] = {}  # server name → its models, as last listed
         self._last: dict[str, list[InstalledModel]] = {}
-
-    # -- health -------------------------------------------------------------------------------
-
-    def _up(self, backend: Backend) -> bool:
-        return time.monotonic() >= self._health[backend.name].down_until
-
-    def _failed(self, backend: Backend) -> None:
-        health = self._health[backend.name]
-        health.down_until = time.monotonic() + health.backoff_s
-        health.backoff_s = min(health.backoff_s * 2, BACKOFF_MAX_S)
-
-    def _answered(self, backend: Backend) -> None:
-        self._health[backend.name] = _Health(self._backoff_start_s)
-
-    def is_up(self, name: str) -> bool:
-        """Whether the server called `name` answered last time it was asked."""
-        return self._health[name].down_until <= time.monotonic()
 
     # -- listing ------------------------------------------------------------------------------
 
@@ -177,15 +119,15 @@ class ModelRouter:
     ) -> list[InstalledModel] | None:
         """The server's models, or None when it is down (it is then left alone a while, unless
         `force`)."""
-        if not force and not self._up(backend):
+        if not force and not self._health.is_up(backend.name):
             return None
         try:
             async with asyncio.timeout(LISTING_TIMEOUT_S):
                 models = await backend.installed_models()
         except (OllamaUnavailable, TimeoutError):
-            self._failed(backend)
+            self._health.failed(backend.name)
             return None
-        self._answered(backend)
+        self._health.answered(backend.name)
         self._models[backend.name] = [m.name for m in models]
         self._last[backend.name] = models
         return models
@@ -205,7 +147,7 @@ class ModelRouter:
             having,
             key=lambda b: (
                 exact not in (name.lower() for name in self._models.get(b.name, ())),
-                not self._up(b),
+                not self._health.is_up(b.name),
             ),
         )
 
@@ -290,12 +232,12 @@ class ModelRouter:
                 started = True
                 yield event
         except OllamaUnavailable:
-            self._failed(backend)
+            self._health.failed(backend.name)
             if started or last:
                 raise
             return
         reached.yes = True
-        self._answered(backend)
+        self._health.answered(backend.name)
 
     async def size_if_unloaded(self, model: str) -> int | None:
         """`model`'s size on disk (0 if unknown) when the server that will answer it has not
@@ -338,7 +280,7 @@ class ModelRouter:
             try:
                 return await backend.model_facts(self._name_on(backend, model))
             except OllamaUnavailable as err:
-                self._failed(backend)
+                self._health.failed(backend.name)
                 error = err
         raise error
 
@@ -418,9 +360,9 @@ class ModelRouter:
             async with asyncio.timeout(LISTING_TIMEOUT_S):
                 version: str | None = await backend.version()
                 models: int | None = len(await backend.installed_models())
-            self._answered(backend)
+            self._health.answered(backend.name)
         except (LLMError, TimeoutError):
-            self._failed(backend)
+            self._health.failed(backend.name)
             version, models = None, None
         return BackendReport(backend.name, backend.kind, backend.host, version, models)
 
