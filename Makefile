@@ -34,10 +34,12 @@ lint: $(STAMP_TEST)
 test: lint
 	$(BIN)/pytest
 
-# Figures for the README's "Performance" (small sizes; see the README for the full ones).
+# Figures for the README's "Performance" (small sizes; see the README for the full ones); bench.model
+# runs a real model (llama.cpp's server with Gemma 3 270M) and takes a few minutes.
 bench: $(STAMP_TEST)
 	$(BIN)/python -m bench.history
 	$(BIN)/python -m bench.stream
+	$(BIN)/python -m bench.model
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
