@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Literal, Protocol, TypeVar
 
-from bot.chat import ChatDefaults
+from bot.context import ChatDefaults, effective_generation
 from bot.errors import LLMError
 from bot.llm import ModelFacts
 from bot.models import ModelChoice
@@ -24,7 +24,6 @@ from bot.records import SettingName, SettingValue, UserProfile, UserSettings
 TEMPERATURE_RANGE = (0.0, 2.0)
 TEMPERATURE_CHOICES = (0.0, 0.3, 0.7, 1.0, 1.5, 2.0)
 NUM_CTX_MIN = 256
-NUM_CTX_MAX = 1_048_576  # when the model does not say (as NUM_CTX allows)
 CONTEXT_CHOICES = (2048, 4096, 8192, 16384, 32768, 65536, 131072)
 _ON = frozenset({"on", "yes", "true", "1", "enable"})
 _OFF = frozenset({"off", "no", "false", "0", "disable"})
@@ -125,9 +124,9 @@ class PreferenceService:
             facts = await self._models.model_facts(model)
         except LLMError:
             pass  # shown without the model's limits; changes are checked against the widest
-        # NUM_CTX is the runner's window for everyone (bot.chat: one per model, so no reloads);
-        # a user may choose less history than that, never a bigger runner.
-        most = min(facts.context_length or NUM_CTX_MAX, self._defaults.num_ctx)
+        # NUM_CTX is the runner's window for everyone (one per model, so no reloads); a user
+        # may choose less history than that, never a bigger runner.
+        generation = effective_generation(facts, settings, self._defaults)
         changed = {
             name
             for name in ("temperature", "num_ctx", "think", "footer")
@@ -135,11 +134,11 @@ class PreferenceService:
         }
         return Preferences(
             model=model,
-            temperature=_first(settings.temperature, self._defaults.temperature),
-            num_ctx=min(_first(settings.num_ctx, self._defaults.num_ctx), most),
-            num_ctx_max=most,
-            can_think="thinking" in facts.capabilities,
-            think=_first(settings.think, self._defaults.think),
+            temperature=generation.temperature,
+            num_ctx=generation.context_tokens,
+            num_ctx_max=generation.runner_tokens,
+            can_think=generation.think is not None,
+            think=_first(settings.think, self._defaults.think),  # theirs, if the model could think
             footer=_first(settings.footer, False),
             changed=frozenset(changed),
         )
