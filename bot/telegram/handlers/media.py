@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Message, PhotoSize, Update, User
+from telegram import Document, InlineKeyboardMarkup, Message, PhotoSize, Update, User
 from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes, ExtBot
@@ -181,29 +181,40 @@ class MediaHandlers(Speaking):
             return
         document = message.document
         name = document.file_name or "file"
-        lang = self._lang(user)
         if is_image(document.mime_type, name):
+            await self._answer_image_file(message, user, document, context)
+        elif is_readable_document(document.mime_type, name):
+            await self._answer_text_file(message, user, document, context)
+        else:
+            await message.reply_text(say("unsupported_file", self._lang(user), name=name))
 
-            async def load_image() -> Question | None:
-                if not await self._can_see(message, user):
-                    return None
-                data = await download(
-                    context.bot, document.file_id, name, document.file_size, TELEGRAM_DOWNLOAD_LIMIT
-                )
-                image = await asyncio.to_thread(prepare_image, data, name)
-                caption = self._caption(message, context)
-                return self._question(message, user, caption, DEFAULT_PHOTO_QUESTION, [image])
+    async def _answer_image_file(
+        self, message: Message, user: User, document: Document, context: ContextTypes.DEFAULT_TYPE
+    ) -> None:
+        name = document.file_name or "file"
 
-            await self._chat.answer(
-                self._placeholder(message, user), self._stream(message, user), load=load_image
+        async def load_image() -> Question | None:
+            if not await self._can_see(message, user):
+                return None
+            data = await download(
+                context.bot, document.file_id, name, document.file_size, TELEGRAM_DOWNLOAD_LIMIT
             )
-            return
-        if not is_readable_document(document.mime_type, name):
-            await message.reply_text(say("unsupported_file", lang, name=name))
-            return
+            image = await asyncio.to_thread(prepare_image, data, name)
+            caption = self._caption(message, context)
+            return self._question(message, user, caption, DEFAULT_PHOTO_QUESTION, [image])
+
+        await self._chat.answer(
+            self._placeholder(message, user), self._stream(message, user), load=load_image
+        )
+
+    async def _answer_text_file(
+        self, message: Message, user: User, document: Document, context: ContextTypes.DEFAULT_TYPE
+    ) -> None:
+        name = document.file_name or "file"
         size, limit = document.file_size, self._max_document_bytes
         if size is not None and size > limit:  # refused before anything is downloaded
-            await message.reply_text(describe_error(FileTooBig(name, size, limit), lang))
+            err = FileTooBig(name, size, limit)
+            await message.reply_text(describe_error(err, self._lang(user)))
             return
 
         async def load_document() -> Question:

@@ -39,54 +39,25 @@ def settings_keyboard(prefs: Preferences, lang: str | None, owner_id: int) -> In
     """Temperature presets, context presets (up to the model's), thinking (only for models
     that think), footer, reset; the buttons work for `owner_id` only."""
 
-    def press(name: str, value: object) -> str:
-        return SettingsButton(owner_id, name, str(value)).build()
+    def button(text: str, name: str | None = None, value: object = "") -> InlineKeyboardButton:
+        press = SettingsButton(owner_id, name, str(value))  # no name: Reset
+        return InlineKeyboardButton(text, callback_data=press.build())
 
-    rows = [
-        [
-            InlineKeyboardButton(
-                _mark(f"{value:.1f}", abs(prefs.temperature - value) < 1e-9),
-                callback_data=press("temperature", value),
-            )
-            for value in TEMPERATURE_CHOICES
-        ]
+    temperatures = [
+        button(_mark(f"{value:.1f}", abs(prefs.temperature - value) < 1e-9), "temperature", value)
+        for value in TEMPERATURE_CHOICES
     ]
-    sizes = list(prefs.context_choices())
-    for start in range(0, len(sizes), 4):
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    _mark(context_label(size), size == prefs.num_ctx),
-                    callback_data=press("context", size),
-                )
-                for size in sizes[start : start + 4]
-            ]
-        )
+    sizes = [
+        button(_mark(context_label(size), size == prefs.num_ctx), "context", size)
+        for size in prefs.context_choices()
+    ]
+    rows = [temperatures, *(sizes[start : start + 4] for start in range(0, len(sizes), 4))]
     if prefs.can_think:
         key = "button_thinking_on" if prefs.think else "button_thinking_off"
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    say(key, lang),
-                    callback_data=press("thinking", "off" if prefs.think else "on"),
-                )
-            ]
-        )
+        rows.append([button(say(key, lang), "thinking", "off" if prefs.think else "on")])
     key = "button_footer_on" if prefs.footer else "button_footer_off"
-    rows.append(
-        [
-            InlineKeyboardButton(
-                say(key, lang), callback_data=press("footer", "off" if prefs.footer else "on")
-            )
-        ]
-    )
-    rows.append(
-        [
-            InlineKeyboardButton(
-                say("button_settings_reset", lang), callback_data=SettingsButton(owner_id).build()
-            )
-        ]
-    )
+    rows.append([button(say(key, lang), "footer", "off" if prefs.footer else "on")])
+    rows.append([button(say("button_settings_reset", lang))])
     return InlineKeyboardMarkup(rows)
 
 
