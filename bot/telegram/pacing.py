@@ -88,7 +88,7 @@ def retry_seconds(err: RetryAfter) -> float:
 async def write_until_done(
     call: Callable[[], Awaitable[T]],
     *,
-    take_turn: Callable[[], Awaitable[None]],
+    take_turn: Callable[[], Awaitable[object]],
     hold: Callable[[float], None],
     retry_timeouts: bool = True,
     most_429s: int | None = None,

@@ -15,6 +15,7 @@ from telegram.ext import ExtBot
 
 from bot.installer import PullOutcome, PullProgress
 from bot.telegram.pacing import ChatPacer, Clock, Pace, Sleep, retry_seconds, write_until_done
+from bot.telegram.writers import is_not_modified
 from bot.texts.views import pull_outcome_text, pull_progress_text
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ class PullMessage:
                 rate_limit_args=Pace.ROUTINE_REFRESH if routine else Pace.SELF_PACED,
             )
         except BadRequest as err:
-            if "not modified" not in err.message.lower():
+            if not is_not_modified(err):
                 raise
         self._shown = text
         self._last_edit = self._clock()
