@@ -54,3 +54,26 @@ async def ollama() -> AsyncIterator[FakeOllama]:
     async with FakeOllama() as fake:
         fake.add_model(MODEL, context_length=8192)
         yield fake
+
+
+# Files whose tests run the bot or another program as a real process.
+PROCESS_TESTS = frozenset(
+    {
+        "test_cli.py",
+        "test_config.py",
+        "test_deploy.py",
+        "test_examples_process.py",
+        "test_faults.py",
+    }
+)
+E2E_FIXTURES = frozenset({"tg", "ollama", "llama_server"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the end-to-end tests (`-m "not e2e"` runs the unit tests of the parts alone)."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if item.path.name in PROCESS_TESTS or item.path.name.endswith("_e2e.py") or (
+            fixtures & E2E_FIXTURES
+        ):
+            item.add_marker(pytest.mark.e2e)
