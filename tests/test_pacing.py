@@ -5,11 +5,14 @@ Every test runs on a FakeClock: the seconds asserted are the pacer's, not the wa
 
 from __future__ import annotations
 
+import datetime as dtm
 import itertools
+from collections.abc import Awaitable
 
 import pytest
+from telegram.error import RetryAfter
 
-from bot.telegram.pacing import ChatPacer
+from bot.telegram.pacing import ChatPacer, ChatRateLimiter, Pace, SendBudget
 from tests.fakes.clock import FakeClock
 
 
@@ -103,3 +106,29 @@ async def test_no_group_window_ever_holds_more_than_20_turns_and_refreshes_leave
     await clock.run(*(write(True) for _ in range(10)))
     for start, _ in turns:
         assert sum(1 for t, _ in turns if start <= t < start + 0.4) <= 20
+
+
+async def test_the_rate_limiter_paces_replies_and_leaves_self_paced_calls_to_callers() -> None:
+    clock = FakeClock()
+    pacer = pacer_on(clock, private=1.0)
+    limiter = ChatRateLimiter(pacer, SendBudget(2, 10.0, clock=clock, sleep=clock.sleep))
+    started = clock.now
+    calls: list[float] = []
+    refusals = [RetryAfter(dtm.timedelta(seconds=4))]
+
+    async def call() -> bool:
+        if refusals:
+            raise refusals.pop()
+        calls.append(clock.now - started)
+        return True
+
+    def send(pace: Pace | None) -> Awaitable[object]:
+        return limiter.process_request(call, (), {}, "sendMessage", {"chat_id": 5}, pace)
+
+    await clock.run(send(None))  # a command reply: Telegram says wait 4 s, then it goes
+    assert calls == pytest.approx([4.0])
+    await clock.run(send(Pace.PREPAID))  # neither the chat's turn nor the (spent) budget
+    assert calls == pytest.approx([4.0, 4.0])
+    # No turn, but a share of the budget: both of the window's went to the reply and its retry.
+    await clock.run(send(Pace.SELF_PACED))
+    assert calls == pytest.approx([4.0, 4.0, 10.0])
