@@ -6,8 +6,9 @@ words into an AnswerSink, and stores both sides with the answer's status and fig
 questions (/ask, /compare) take the same turns through `/api/generate` and store nothing.
 
 The parts: turn-taking, /stop and shutting down in bot.threads; what the model is sent in
-bot.context; the user's model, role and conversations in bot.choices; streaming into the sink
-in bot.model_stream; what the service needs from the rest of the bot in bot.chat_ports.
+bot.context; the conversation in the database in bot.history; the user's model, role and
+conversations in bot.choices; streaming into the sink in bot.model_stream; what the service
+takes and needs from the rest of the bot in bot.chat_ports.
 """
 
 from __future__ import annotations
@@ -15,26 +16,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import Literal
 
-from bot.chat_ports import ChatModel, HistoryStore, ModelChooser, RoleChooser
+from bot.chat_ports import (
+    ChatModel,
+    HistoryStore,
+    ModelChooser,
+    Question,
+    QuestionLoader,
+    RoleChooser,
+)
 from bot.choices import UserChoices
 from bot.context import (
-    AttachedText,
     ChatDefaults,
     Generation,
     conversation_window,
-    default_generation,
-    document_room,
-    fit_question,
     holds_images,
-    with_document,
 )
-from bot.errors import BotError, LLMError, NoVisionModel, TooFewModels
-from bot.llm import ChatEvent, ChatMessage
+from bot.errors import BotError, LLMError, TooFewModels
+from bot.history import AskedQuestion, ConversationHistory
+from bot.llm import ChatEvent
 from bot.model_stream import (
     AnswerSink,
     Streamed,
@@ -43,48 +46,15 @@ from bot.model_stream import (
     stream_answer,
     tell_if_loading,
 )
-from bot.notices import AnswerFooter, ContextTrimmed, DocumentCut, ImagesCut
-from bot.records import StoredImage, StoredMessage, UserProfile, UserSettings
-from bot.roles import Role
+from bot.notices import AnswerFooter
 from bot.threads import ThreadRegistry
+
+# Question is built by the handlers, so it is offered here with the service that takes it.
+__all__ = ["ChatService", "Question", "QuestionLoader"]
 
 log = logging.getLogger(__name__)
 
-HISTORY_LOAD_LIMIT = 400  # turns read from the store before trimming to the window
 COMPARE_MIN_MODELS = 2
-
-
-@dataclass(frozen=True, slots=True)
-class Question:
-    """A message to answer: who asked, where, and what (with photos or a document's text)."""
-
-    chat_id: int
-    user: UserProfile
-    text: str
-    images: tuple[StoredImage, ...] = ()
-    document: AttachedText | None = None
-
-
-# Fetches what a message carries (downloads, decodes) once its turn has come; None when there
-# is nothing to answer after all (the loader told the user why).
-QuestionLoader = Callable[[], Awaitable[Question | None]]
-
-
-@dataclass(frozen=True, slots=True)
-class _Asked:
-    """A question with its conversation, as it is when the question's turn has come."""
-
-    question: Question
-    conversation: int
-    earlier: Sequence[StoredMessage]
-    start: int | None  # where the conversation's window starts (None: at its beginning)
-    settings: UserSettings
-    said: str  # the question as the model is told it (in a shared thread: who speaks)
-
-    @property
-    def user_id(self) -> int:
-        """Who asked."""
-        return self.question.user.id
 
 
 class ChatService:
@@ -104,6 +74,7 @@ class ChatService:
         self._defaults = defaults
         self._threads = threads = ThreadRegistry(store, defaults.concurrent_answers)
         self._choices = choices = UserChoices(store, model, catalog, roles, defaults, threads)
+        self._history = ConversationHistory(store, threads, defaults)
         # What is not answering belongs to the parts; the handlers find it here.
         self.stop, self.stop_all, self.close = threads.stop, threads.stop_all, threads.close
         self.load, self.is_shared = threads.load, threads.is_shared
@@ -217,15 +188,16 @@ class ChatService:
     # -- a question with history: load, store the question, generate, record ----------------
 
     async def _answer_now(self, question: Question, sink: AnswerSink, stop: asyncio.Event) -> None:
-        asked = await self._open(question)
+        asked = await self._history.open(question)
         try:
             model, role, generation = await self._choices.choose(
                 question.user.id, asked.settings, sink, vision=bool(question.images)
             )
         except LLMError as err:
-            await self._keep_unanswered(asked, err, sink)
+            await self._history.keep_unanswered(asked, err)
+            await self._refused(asked, Streamed("", None, "error", err), sink)
             return
-        message, question_id = await self._store_question(asked, role, generation, sink)
+        message, question_id = await self._history.store_question(asked, role, generation, sink)
         window = conversation_window(
             role, asked.earlier, message, generation, start_id=asked.start, question_id=question_id
         )
@@ -233,7 +205,7 @@ class ChatService:
             try:
                 model, seeing = await self._choices.seeing(asked.settings, model, generation)
             except LLMError as err:
-                await self._record(asked, Streamed("", None, "error", err), sink)
+                await self._refused(asked, Streamed("", None, "error", err), sink)
                 return
             if (seeing.budget_tokens, seeing.image_tokens) != (
                 generation.budget_tokens,
@@ -244,61 +216,15 @@ class ChatService:
                     question_id=question_id,
                 )
             generation = seeing
-        if window.moved and window.start_id is not None:  # kept for the next questions
-            await self._store.set_context_start(asked.conversation, window.start_id)
-            if asked.start is None:  # the first time older messages leave this conversation
-                await sink.notice(ContextTrimmed())
+        await self._history.keep_window_start(asked, window, sink)
         request = partial(self._model.chat, model, window.messages)
         footer: Literal["short"] | None = "short" if asked.settings.footer else None
         await self._stream(
             question, model, request, generation, sink, stop, footer=footer, asked=asked
         )
 
-    async def _open(self, question: Question) -> _Asked:
-        """The question's conversation, as it is now that the question's turn has come."""
-        user = question.user
-        await self._store.remember_user(user)
-        owner = self._threads.owner(question.chat_id, user.id)
-        if owner != user.id:
-            await self._store.remember_shared_thread(question.chat_id)
-        conversation = await self._store.current_conversation(question.chat_id, owner)
-        earlier = await self._store.recent_messages(conversation, HISTORY_LOAD_LIMIT)
-        start = await self._store.context_start(conversation)
-        settings = await self._store.user_settings(user.id)
-        said = question.text
-        if owner != user.id:  # a shared thread: the model is told who speaks
-            said = f"{user.first_name or user.username or user.id}: {said}"
-        return _Asked(question, conversation, earlier, start, settings, said)
 
-    async def _store_question(
-        self, asked: _Asked, role: Role, generation: Generation, sink: AnswerSink
-    ) -> tuple[ChatMessage, int]:
-        """The question as it fits the window, stored (the user is told of a cut): the message
-        as the model gets it, and its id."""
-        question = asked.question
-        fitted = fit_question(asked.said, question.images, question.document, role, generation)
-        if fitted.images_cut:
-            await sink.notice(ImagesCut(kept=len(fitted.images), sent=len(question.images)))
-        if fitted.document_cut and question.document is not None:
-            await sink.notice(DocumentCut(question.document.name))
-        # Saved before the model is asked: whatever happens next, the question is not lost.
-        question_id = await self._store.add_message(
-            asked.conversation, "user", fitted.text, images=fitted.images, author_id=asked.user_id
-        )
-        return ChatMessage("user", fitted.text, tuple(i.data for i in fitted.images)), question_id
 
-    async def _keep_unanswered(self, asked: _Asked, err: LLMError, sink: AnswerSink) -> None:
-        """The model cannot be had: the question is kept whole, so the conversation goes on
-        from it once it can; but photos no model can see would only block every later one."""
-        question, text = asked.question, asked.said
-        if question.document is not None:  # cut as for the default window
-            room = document_room(text, question.images, default_generation(self._defaults), None)
-            text, _ = with_document(text, question.document, room)
-        images = () if isinstance(err, NoVisionModel) else question.images
-        await self._store.add_message(
-            asked.conversation, "user", text, images=images, author_id=asked.user_id
-        )
-        await self._record(asked, Streamed("", None, "error", err), sink)
 
     # -- the model's answer ------------------------------------------------------------------
 
@@ -313,7 +239,7 @@ class ChatService:
         *,
         footer: Literal["short", "detailed"] | None,
         kind: Literal["chat", "ask", "compare"] = "chat",
-        asked: _Asked | None = None,
+        asked: AskedQuestion | None = None,
     ) -> None:
         """Once the model has a slot, stream its answer to `request` into `sink`, record it in
         the conversation (with `asked`: one-shot answers are not stored), and show how it
@@ -321,11 +247,11 @@ class ChatService:
         async with self._threads.model_slot(stop, sink.waiting) as held:
             if not held:
                 streamed = Streamed("", None, "stopped", self._threads.refusal())
-                await (self._record(asked, streamed, sink) if asked else deliver(streamed, sink))
+                await self._refused(asked, streamed, sink)
                 return
             row = None
             if asked is not None:
-                row = await self._open_row(asked, model)
+                row = await self._history.open_row(asked, model)
             started = time.monotonic()
             await tell_if_loading(self._model.size_if_unloaded, model, sink)
             events = request(
@@ -333,10 +259,10 @@ class ChatService:
                 think=generation.think,
                 keep_alive=self._defaults.keep_alive,
             )
-            checkpoint = None if row is None else partial(self._store.save_partial, row)
+            checkpoint = None if row is None else self._history.checkpoint(row)
             streamed = await stream_answer(events, sink, stop, checkpoint=checkpoint)
             if row is not None:
-                await self._finish(row, streamed)
+                await self._history.finish(row, streamed)
         content = question.text if self._defaults.log_content else None
         who = (question.user.id, question.chat_id)
         log_answer(who, model, streamed, time.monotonic() - started, kind=kind, question=content)
@@ -345,25 +271,10 @@ class ChatService:
             shown = AnswerFooter(model, streamed.figures, detailed=footer == "detailed")
         await deliver(streamed, sink, shown)
 
-    async def _record(self, asked: _Asked, streamed: Streamed, sink: AnswerSink) -> None:
-        """An answer no model wrote (it could not be had, or the question left the line): its
-        row, then the user is told why."""
-        row = await self._open_row(asked, None)
-        await self._finish(row, streamed)
+    async def _refused(
+        self, asked: AskedQuestion | None, streamed: Streamed, sink: AnswerSink
+    ) -> None:
+        """An answer no model wrote: recorded in the conversation (if any), the user told why."""
+        if asked is not None:
+            await self._history.record(asked, streamed)
         await deliver(streamed, sink)
-
-    async def _open_row(self, asked: _Asked, model: str | None) -> int:
-        """The answer's row, `interrupted` until `_finish` writes how it ended (so is what a
-        crash leaves): every answer, written or not, is recorded this one way."""
-        return await self._store.add_message(
-            asked.conversation, "assistant", "", model=model, status="interrupted",
-            author_id=asked.user_id,
-        )
-
-    async def _finish(self, row: int, streamed: Streamed) -> None:
-        """The answer row's final text, status and figures. Stored before the answer is
-        delivered: a crash while sending does not lose it."""
-        try:
-            await self._store.finish_answer(row, streamed.text, streamed.status, streamed.figures)
-        except Exception:  # the user still gets the answer, which is all they asked for
-            log.exception("could not store an answer")

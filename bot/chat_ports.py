@@ -1,12 +1,15 @@
-"""What ChatService needs from the rest of the bot: the database, the model server, the model
-and role choices. The answer's own way to the user, AnswerSink, is bot.model_stream's.
+"""What ChatService takes (a Question) and what it needs from the rest of the bot: the database,
+the model server, the model and role choices. The answer's own way to the user, AnswerSink, is
+bot.model_stream's.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bot.context import AttachedText
 from bot.llm import ChatEvent, ChatMessage, InstalledModel, ModelFacts
 from bot.models import ModelChoice
 from bot.records import (
@@ -22,6 +25,22 @@ from bot.records import (
 )
 from bot.roles import Role
 from bot.threads import ThreadStore
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A message to answer: who asked, where, and what (with photos or a document's text)."""
+
+    chat_id: int
+    user: UserProfile
+    text: str
+    images: tuple[StoredImage, ...] = ()
+    document: AttachedText | None = None
+
+
+# Fetches what a message carries (downloads, decodes) once its turn has come; None when there
+# is nothing to answer after all (the loader told the user why).
+QuestionLoader = Callable[[], Awaitable[Question | None]]
 
 
 class HistoryStore(ThreadStore, Protocol):
