@@ -35,7 +35,14 @@ from bot.context import (
     conversation_window,
     holds_images,
 )
-from bot.errors import BotError, LLMError, TooFewModels
+from bot.errors import (
+    BotError,
+    FileProblem,
+    LLMError,
+    ReadingStopped,
+    ShuttingDown,
+    TooFewModels,
+)
 from bot.history import AskedQuestion, ConversationHistory
 from bot.llm import ChatEvent
 from bot.model_stream import (
@@ -101,7 +108,7 @@ class ChatService:
             if load is not None:
                 try:
                     loaded = await self._threads.read(load, stop)
-                except BotError as err:  # a FileProblem, or stopped: nothing to store
+                except (FileProblem, ReadingStopped, ShuttingDown) as err:  # nothing to store
                     await sink.fail(err)
                     return
                 if loaded is None:

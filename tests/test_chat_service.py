@@ -1,0 +1,422 @@
+"""ChatService on its own: in-memory fakes through the Protocols it declares (bot.chat_ports,
+AnswerSink), no Telegram, no model server, no clock. What a user would see, and what is stored."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.chat import ChatService, Question
+from bot.context import ChatDefaults
+from bot.errors import BotError, LeftQueue, OllamaUnavailable
+from bot.llm import AnswerDone, ChatEvent, ChatMessage, InstalledModel, ModelFacts, TextDelta
+from bot.models import ModelChoice
+from bot.notices import AnswerFooter, ContextTrimmed, Notice
+from bot.records import (
+    AnswerFigures,
+    AnswerStatus,
+    MessageRole,
+    SettingName,
+    SettingValue,
+    StoredImage,
+    StoredMessage,
+    UserProfile,
+    UserSettings,
+)
+from bot.roles import Role
+
+ALICE = UserProfile(1, "Alice")
+BOB = UserProfile(2, "Bob")
+HELPFUL = Role("default", "You are helpful.")
+PHOTO = StoredImage("sha", b"jpeg", 10, 10)
+
+
+@dataclass
+class Row:
+    id: int
+    conversation: int
+    role: MessageRole
+    content: str
+    status: AnswerStatus
+    model: str | None
+    images: tuple[StoredImage, ...] = ()
+    figures: AnswerFigures | None = None
+
+
+class MemoryStore:
+    """HistoryStore in memory: one conversation per (chat, owner)."""
+
+    def __init__(self) -> None:
+        self.rows: list[Row] = []
+        self.settings: dict[int, UserSettings] = {}
+        self.starts: dict[int, int] = {}
+        self.shared: set[int] = set()
+        self.moves = 0  # how often a window's start moved
+        self._conversations: dict[tuple[int, int], int] = {}
+
+    def of(self, conversation: int = 1) -> list[tuple[str, str, str]]:
+        return [(r.role, r.content, r.status) for r in self.rows if r.conversation == conversation]
+
+    async def remember_user(self, profile: UserProfile) -> None:
+        pass
+
+    async def user_settings(self, user_id: int) -> UserSettings:
+        return self.settings.get(user_id, UserSettings())
+
+    async def forget_model(self, user_id: int, model: str) -> None:
+        pass
+
+    async def set_setting(self, user_id: int, name: SettingName, value: SettingValue) -> None:
+        pass
+
+    async def current_conversation(self, chat_id: int, user_id: int) -> int:
+        return self._conversations.setdefault((chat_id, user_id), len(self._conversations) + 1)
+
+    async def context_start(self, conversation_id: int) -> int | None:
+        return self.starts.get(conversation_id)
+
+    async def set_context_start(self, conversation_id: int, message_id: int) -> None:
+        self.starts[conversation_id] = message_id
+        self.moves += 1
+
+    async def new_conversation(self, chat_id: int, user_id: int) -> int:
+        return 0
+
+    async def new_conversations(self, user_id: int) -> None:
+        pass
+
+    async def remember_shared_thread(self, chat_id: int) -> None:
+        pass
+
+    async def recent_messages(self, conversation_id: int, limit: int) -> Sequence[StoredMessage]:
+        rows = [r for r in self.rows if r.conversation == conversation_id][-limit:]
+        return [StoredMessage(r.id, r.role, r.content, r.status, r.model, r.images) for r in rows]
+
+    async def add_message(
+        self,
+        conversation_id: int,
+        role: MessageRole,
+        content: str,
+        *,
+        model: str | None = None,
+        status: AnswerStatus = "complete",
+        images: Sequence[StoredImage] = (),
+        author_id: int | None = None,
+    ) -> int:
+        row = Row(len(self.rows) + 1, conversation_id, role, content, status, model, tuple(images))
+        self.rows.append(row)
+        return row.id
+
+    async def save_partial(self, message_id: int, content: str) -> None:
+        self.rows[message_id - 1].content = content
+
+    async def finish_answer(
+        self, message_id: int, content: str, status: AnswerStatus, figures: AnswerFigures
+    ) -> None:
+        row = self.rows[message_id - 1]
+        row.content, row.status, row.figures = content, status, figures
+
+    async def shared_chats(self) -> set[int]:
+        return set(self.shared)
+
+    async def set_shared(self, chat_id: int, shared: bool) -> None:
+        pass
+
+    async def forget_user(self, user_id: int) -> None:
+        pass
+
+
+@dataclass
+class Request:
+    model: str
+    messages: list[ChatMessage]
+    options: Mapping[str, Any]
+    rows_when_asked: list[tuple[str, str, str]]
+    moves_when_asked: int
+
+
+@dataclass
+class ScriptedModel:
+    """ChatModel whose answers are scripted; `gate`, while set up, holds every answer after
+    its first word until the test opens it."""
+
+    store: MemoryStore
+    host: str = "http://model"
+    reply: str = "Hello there"
+    unloaded_size: int | None = None
+    gate: asyncio.Event | None = None
+    requests: list[Request] = field(default_factory=list)
+
+    async def chat(
+        self,
+        model: str,
+        messages: Sequence[ChatMessage],
+        *,
+        options: Mapping[str, Any] | None = None,
+        think: bool | None = None,
+        keep_alive: str | int | None = None,
+    ) -> AsyncIterator[ChatEvent]:
+        rows = self.store.of()
+        asked = Request(model, list(messages), dict(options or {}), rows, self.store.moves)
+        self.requests.append(asked)
+        first, *rest = self.reply.split(" ")
+        yield TextDelta(first)
+        if self.gate is not None:
+            await self.gate.wait()
+        for word in rest:
+            yield TextDelta(" " + word)
+        yield AnswerDone("stop", prompt_eval_count=12, eval_count=len(rest) + 1)
+
+    async def generate(
+        self,
+        model: str,
+        prompt: str,
+        *,
+        system: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        think: bool | None = None,
+        keep_alive: str | int | None = None,
+    ) -> AsyncIterator[ChatEvent]:
+        async for event in self.chat(model, [ChatMessage("user", prompt)], options=options):
+            yield event
+
+    async def model_facts(self, model: str) -> ModelFacts:
+        return ModelFacts(context_length=None)
+
+    async def size_if_unloaded(self, model: str) -> int | None:
+        return self.unloaded_size
+
+    async def preload(
+        self,
+        model: str,
+        *,
+        options: Mapping[str, Any] | None = None,
+        keep_alive: str | int | None = None,
+    ) -> None:
+        pass
+
+
+@dataclass
+class Catalog:
+    """ModelChooser: `llama` answers unless the user chose; only `llava` can see."""
+
+    down: bool = False
+
+    async def model_for(self, chosen: str | None, *, vision: bool = False) -> ModelChoice:
+        if self.down:
+            raise OllamaUnavailable("http://model")
+        return ModelChoice("llava" if vision else chosen or "llama")
+
+    async def vision_model_for(self, chosen: str | None) -> str:
+        return "llava"
+
+    async def chat_models(self, *, fresh: bool = False) -> list[InstalledModel]:
+        return [InstalledModel("llama", 1), InstalledModel("llava", 1)]
+
+
+class Roles:
+    async def current(self, user_id: int, chosen: str | None) -> Role:
+        return HELPFUL
+
+    async def find(self, user_id: int, name: str) -> Role | None:
+        return None
+
+
+class Sink:
+    """AnswerSink that keeps what the user would see."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.status: AnswerStatus | None = None
+        self.footer: AnswerFooter | None = None
+        self.error: BotError | None = None
+        self.notices: list[Notice] = []
+        self.places: list[int] = []
+        self.loading_shown: tuple[str, int] | None = None
+        self.text_when_loading: str | None = None
+
+    def begin(self) -> None:
+        pass
+
+    def waiting(self, ahead: int) -> None:
+        self.places.append(ahead)
+
+    def loading(self, model: str, size_bytes: int) -> None:
+        self.loading_shown = (model, size_bytes)
+        self.text_when_loading = self.text
+
+    def think(self, delta: str) -> None:
+        pass
+
+    def append(self, delta: str) -> None:
+        self.text += delta
+
+    async def until_full(self) -> None:
+        await asyncio.Event().wait()  # this sink never fills
+
+    async def finish(
+        self,
+        status: AnswerStatus,
+        footer: AnswerFooter | None = None,
+        *,
+        cut_at_length: bool = False,
+    ) -> None:
+        self.status, self.footer = status, footer
+
+    async def fail(self, error: BotError) -> None:
+        self.error = error
+
+    async def notice(self, notice: Notice) -> None:
+        self.notices.append(notice)
+
+
+def service(
+    store: MemoryStore | None = None,
+    *,
+    defaults: ChatDefaults | None = None,
+    catalog: Catalog | None = None,
+    **model: Any,
+) -> tuple[ChatService, MemoryStore, ScriptedModel]:
+    store = store or MemoryStore()
+    scripted = ScriptedModel(store, **model)
+    chat = ChatService(store, scripted, catalog or Catalog(), Roles(), defaults or ChatDefaults())
+    return chat, store, scripted
+
+
+async def settle(done: Callable[[], bool]) -> None:
+    """Let the other tasks run until `done()` (a few hundred turns of the loop at most)."""
+    for _ in range(500):
+        if done():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the service never got there")
+
+
+async def test_the_question_is_stored_before_the_model_is_asked_and_the_answer_after() -> None:
+    chat, store, model = service()
+    sink = Sink()
+    await chat.answer(Question(10, ALICE, "Hi"), sink)
+    [request] = model.requests
+    assert request.rows_when_asked == [("user", "Hi", "complete"), ("assistant", "", "interrupted")]
+    assert store.of() == [("user", "Hi", "complete"), ("assistant", "Hello there", "complete")]
+    assert store.rows[-1].model == "llama"
+    assert store.rows[-1].figures == AnswerFigures(prompt_tokens=12, completion_tokens=2)
+    assert (sink.text, sink.status, sink.error) == ("Hello there", "complete", None)
+
+
+async def test_stop_cuts_the_answer_and_keeps_it_as_stopped() -> None:
+    chat, store, _ = service(reply="Once upon a time", gate=asyncio.Event())
+    sink = Sink()
+    answering = asyncio.create_task(chat.answer(Question(10, ALICE, "A story"), sink))
+    await settle(lambda: sink.text == "Once")
+    assert chat.stop(10, ALICE.id)
+    await answering
+    assert sink.status == "stopped"
+    assert store.of()[-1] == ("assistant", "Once", "stopped")
+    assert not chat.stop(10, ALICE.id), "nothing of hers is left to stop"
+
+
+async def test_questions_of_one_thread_are_answered_in_the_order_sent() -> None:
+    gate = asyncio.Event()
+    chat, _, model = service(gate=gate)
+    first, second = Sink(), Sink()
+    answering = [
+        asyncio.create_task(chat.answer(Question(10, ALICE, "first"), first)),
+        asyncio.create_task(chat.answer(Question(10, ALICE, "second"), second)),
+    ]
+    await settle(lambda: first.text == "Hello")
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert [r.messages[-1].content for r in model.requests] == ["first"], "the second waits"
+    gate.set()
+    await asyncio.gather(*answering)
+    assert [r.messages[-1].content for r in model.requests] == ["first", "second"]
+    assert model.requests[1].messages[1:3] == [
+        ChatMessage("user", "first"),
+        ChatMessage("assistant", "Hello there"),
+    ], "the second question is asked with the first answer in its history"
+    assert first.status == second.status == "complete"
+
+
+async def test_the_windows_start_is_kept_and_the_user_told_once() -> None:
+    store = MemoryStore()
+    for n in range(8):  # far more than a 512-token window holds
+        await store.add_message(1, "user" if n % 2 == 0 else "assistant", f"turn {n} " + "x" * 300)
+    chat, store, model = service(store, defaults=ChatDefaults(num_ctx=512))
+    sinks = [Sink() for _ in range(8)]
+    for n, sink in enumerate(sinks):
+        await chat.answer(Question(10, ALICE, f"question {n} " + "y" * 100), sink)
+    assert store.moves >= 2, "the window filled again and its start moved on"
+    assert [n for s in sinks for n in s.notices] == [ContextTrimmed()], "told the first time"
+    assert model.requests[0].messages[1].content.startswith("turn 6"), "the newest that fit"
+    fronts = [(r.moves_when_asked, r.messages[1]) for r in model.requests]
+    unmoved = [(a, b) for a, b in itertools.pairwise(fronts) if a[0] == b[0]]
+    assert unmoved, "some questions went by on one start"
+    assert all(a[1] == b[1] for a, b in unmoved), "the front stays put until the window is full"
+
+
+async def test_a_model_that_is_not_loaded_is_shown_loading_before_its_words() -> None:
+    chat, _, _ = service(unloaded_size=4_000_000_000)
+    sink = Sink()
+    await chat.answer(Question(10, ALICE, "Hi"), sink)
+    assert sink.loading_shown == ("llama", 4_000_000_000)
+    assert sink.text_when_loading == ""
+    assert sink.text == "Hello there"
+
+
+async def test_runner_options_are_the_same_for_users_with_different_settings() -> None:
+    chat, store, model = service()
+    store.settings[ALICE.id] = UserSettings(temperature=0.1, num_ctx=2048)
+    await chat.answer(Question(10, ALICE, "Hi"), Sink())
+    await chat.answer(Question(20, BOB, "Hi"), Sink())
+    alice, bob = (request.options for request in model.requests)
+    assert alice["num_ctx"] == bob["num_ctx"] == 8192, "one runner window: no reload between them"
+    assert (alice["temperature"], bob["temperature"]) == (0.1, 0.7)
+
+
+async def test_earlier_photos_in_the_window_are_answered_by_a_model_that_can_see() -> None:
+    chat, _, model = service()
+    await chat.answer(Question(10, ALICE, "What is this?", images=(PHOTO,)), Sink())
+    await chat.answer(Question(10, ALICE, "And its colour?"), Sink())
+    await chat.answer(Question(20, ALICE, "Plain text"), Sink())
+    assert [r.model for r in model.requests] == ["llava", "llava", "llama"]
+    assert model.requests[1].messages[1].images == (b"jpeg",), "the photo stays with its message"
+
+
+async def test_a_model_that_cannot_be_had_keeps_the_question_and_records_the_failure() -> None:
+    chat, store, model = service(catalog=Catalog(down=True))
+    sink = Sink()
+    await chat.answer(Question(10, ALICE, "Hi"), sink)
+    assert isinstance(sink.error, OllamaUnavailable)
+    assert store.of() == [("user", "Hi", "complete"), ("assistant", "", "error")]
+    assert store.rows[-1].model is None
+    assert not model.requests
+
+
+async def test_stop_while_waiting_for_the_model_leaves_the_line_and_is_kept_stopped() -> None:
+    gate = asyncio.Event()
+    chat, store, model = service(gate=gate)
+    alice, bob = Sink(), Sink()
+    answering = asyncio.create_task(chat.answer(Question(10, ALICE, "first"), alice))
+    waiting = asyncio.create_task(chat.answer(Question(20, BOB, "second"), bob))
+    await settle(lambda: bob.places == [1])
+    assert chat.stop(20, BOB.id)
+    await waiting
+    assert isinstance(bob.error, LeftQueue)
+    assert store.of(2) == [("user", "second", "complete"), ("assistant", "", "stopped")]
+    gate.set()
+    await answering
+    assert [r.messages[-1].content for r in model.requests] == ["first"]
+
+
+async def test_a_one_shot_question_stores_nothing_and_sends_no_history() -> None:
+    chat, store, model = service()
+    await chat.answer(Question(10, ALICE, "Remember this"), Sink())
+    sink = Sink()
+    await chat.ask(Question(10, ALICE, "Quick one"), sink)
+    assert sink.text == "Hello there"
+    assert model.requests[-1].messages == [ChatMessage("user", "Quick one")]
+    assert len(store.rows) == 2, "only the conversation's own question and answer"
