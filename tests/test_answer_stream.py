@@ -266,3 +266,23 @@ async def test_a_429_holds_the_chat_and_the_newest_text_follows() -> None:
     assert edit.at - first.at >= 1.0 + 5.0, "the chat waited retry_after after the refused edit"
     assert edit.text == "one two three", "the text in between is coalesced, not lost"
     assert bot.messages == {first.message_id: "one two three"}
+
+
+async def test_a_notice_in_a_draft_is_shown_again_before_the_draft_fades() -> None:
+    clock = FakeClock()
+    bot = FakeAnswerBot(clock)
+    stream = open_stream(bot, PRIVATE, drafts=True)
+
+    async def answer() -> None:
+        stream.loading("llama3.2", 0)
+        await clock.sleep(45.0)  # a draft lasts 30 s on its own
+        stream.append("Ready")
+        await clock.sleep(1.0)
+        await stream.finish("complete")
+
+    await clock.run(answer())
+    loading = say("loading_unsized", "en", model="llama3.2")
+    drafts = bot.of("draft")
+    assert [c.text for c in drafts] == [loading, loading, loading, "Ready"]
+    assert [round(c.at - drafts[0].at) for c in drafts[:3]] == [0, 20, 40]
+    assert bot.of("send")[-1].text == "Ready"

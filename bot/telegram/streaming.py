@@ -77,6 +77,7 @@ class AnswerStream:
         )
         self._use_drafts = use_drafts
         self._budget = budget
+        self._sleep = sleep
         self._full = asyncio.Event()  # the answer outgrew its pages: the model may stop
         self._changed = asyncio.Event()
         self._ended = asyncio.Event()  # the answer is complete; wakes a worker waiting to refresh
@@ -176,16 +177,27 @@ class AnswerStream:
 
     async def _deliver(self) -> None:
         while not self._chat_gone:
-            try:
-                async with asyncio.timeout(self._notice_lifetime()):
-                    await self._changed.wait()
-            except TimeoutError:  # a draft lasts 30 s on its own: show the notice again
+            if not await self._next_change():  # a draft lasts 30 s on its own: show it again
                 self._live_shown = None
             self._changed.clear()
             if self._final:
                 await self._flush_final()
                 return
             await self._flush_live()
+
+    async def _next_change(self) -> bool:
+        """Wait for a change; False if a notice in a draft stood its lifetime first."""
+        if (lifetime := self._notice_lifetime()) is None:
+            await self._changed.wait()
+            return True
+        changed = asyncio.ensure_future(self._changed.wait())
+        expired = asyncio.ensure_future(self._sleep(lifetime))
+        await asyncio.wait({changed, expired}, return_when=asyncio.FIRST_COMPLETED)
+        expired.cancel()
+        if changed.done():
+            return True
+        changed.cancel()
+        return False
 
     def _notice_lifetime(self) -> float | None:
         """How long a notice in a draft ("loading", a queue position) may stand unchanged before
