@@ -29,22 +29,10 @@ from bot.chat_ports import (
     RoleChooser,
 )
 from bot.choices import UserChoices
-from bot.context import (
-    ChatDefaults,
-    Generation,
-    conversation_window,
-    holds_images,
-)
-from bot.errors import (
-    BotError,
-    FileProblem,
-    LLMError,
-    ReadingStopped,
-    ShuttingDown,
-    TooFewModels,
-)
+from bot.context import ChatDefaults, Generation, Window, conversation_window, holds_images
+from bot.errors import BotError, FileProblem, LLMError, ReadingStopped, ShuttingDown, TooFewModels
 from bot.history import AskedQuestion, ConversationHistory
-from bot.llm import ChatEvent
+from bot.llm import ChatEvent, ChatMessage
 from bot.model_stream import (
     AnswerSink,
     Streamed,
@@ -54,6 +42,7 @@ from bot.model_stream import (
     tell_if_loading,
 )
 from bot.notices import AnswerFooter
+from bot.roles import Role
 from bot.threads import ThreadRegistry
 
 # Question is built by the handlers, so it is offered here with the service that takes it.
@@ -195,6 +184,7 @@ class ChatService:
     # -- a question with history: load, store the question, generate, record ----------------
 
     async def _answer_now(self, question: Question, sink: AnswerSink, stop: asyncio.Event) -> None:
+        """Load the conversation, store the question, then generate and record the answer."""
         asked = await self._history.open(question)
         try:
             model, role, generation = await self._choices.choose(
@@ -205,24 +195,13 @@ class ChatService:
             await self._refused(asked, Streamed("", None, "error", err), sink)
             return
         message, question_id = await self._history.store_question(asked, role, generation, sink)
-        window = conversation_window(
-            role, asked.earlier, message, generation, start_id=asked.start, question_id=question_id
-        )
-        if holds_images(window) and not question.images:  # earlier photos still in the window
-            try:
-                model, seeing = await self._choices.seeing(asked.settings, model, generation)
-            except LLMError as err:
-                await self._refused(asked, Streamed("", None, "error", err), sink)
-                return
-            if (seeing.budget_tokens, seeing.image_tokens) != (
-                generation.budget_tokens,
-                generation.image_tokens,
-            ):  # the model that can see has another window: the one case trimmed again
-                window = conversation_window(
-                    role, asked.earlier, message, seeing, start_id=asked.start,
-                    question_id=question_id,
-                )
-            generation = seeing
+        try:
+            model, generation, window = await self._window(
+                asked, role, model, generation, message, question_id
+            )
+        except LLMError as err:  # earlier photos in the window, and no model can see them
+            await self._refused(asked, Streamed("", None, "error", err), sink)
+            return
         await self._history.keep_window_start(asked, window, sink)
         request = partial(self._model.chat, model, window.messages)
         footer: Literal["short"] | None = "short" if asked.settings.footer else None
@@ -230,8 +209,32 @@ class ChatService:
             question, model, request, generation, sink, stop, footer=footer, asked=asked
         )
 
+    async def _window(
+        self,
+        asked: AskedQuestion,
+        role: Role,
+        model: str,
+        generation: Generation,
+        message: ChatMessage,
+        question_id: int,
+    ) -> tuple[str, Generation, Window]:
+        """The history trimmed to the window, once. When it holds earlier photos the user's
+        model cannot see, the model that can answers, and only if its window differs is the
+        history trimmed again."""
 
+        def trim(way: Generation) -> Window:
+            return conversation_window(
+                role, asked.earlier, message, way, start_id=asked.start, question_id=question_id
+            )
 
+        window = trim(generation)
+        if asked.question.images or not holds_images(window):
+            return model, generation, window
+        seeing_model, seeing = await self._choices.seeing(asked.settings, model, generation)
+        fits = (seeing.budget_tokens, seeing.image_tokens)
+        if fits != (generation.budget_tokens, generation.image_tokens):
+            window = trim(seeing)
+        return seeing_model, seeing, window
 
     # -- the model's answer ------------------------------------------------------------------
 
