@@ -224,7 +224,13 @@ class ChatService:
 
         def trim(way: Generation) -> Window:
             return conversation_window(
-                role, asked.earlier, message, way, start_id=asked.start, question_id=question_id
+                role,
+                asked.earlier,
+                message,
+                way,
+                start_id=asked.start,
+                question_id=question_id,
+                reaches_start=asked.reaches_start,
             )
 
         window = trim(generation)

@@ -209,11 +209,14 @@ def stable_window(
     start_id: int | None,
     question_id: int,
     image_tokens: int = IMAGE_TOKENS,
+    reaches_start: bool = True,
 ) -> Window:
     """System prompt + the history since `start_id` + the question, if that fits
     `budget_tokens`; else the start moves forward, oldest turns first, until the history left
     takes at most half the budget (all of it goes when the question alone is that large:
-    the start is then `question_id`).
+    the start is then `question_id`). `reaches_start` False says `history` does not go back
+    as far as the start (only the newest turns were read): the window then counts as full,
+    since a start that followed what was read would move on every question.
 
     The system prompt and the question are always kept, since Ollama itself would silently cut
     the front of an over-long context, system prompt included.
@@ -222,7 +225,7 @@ def stable_window(
     fixed += estimate_tokens(system.content) if system else 0
     since = since_all = [entry for entry in history if start_id is None or entry.id >= start_id]
     used = fixed + sum(message_tokens(entry.message, image_tokens) for entry in since)
-    moved = used > budget_tokens
+    moved = used > budget_tokens or not reaches_start
     if moved:
         since = _newest(since, int(budget_tokens * REFILL_SHARE) - fixed, image_tokens)
         if not since:  # a small window: at least the last exchange, if it fits at all
@@ -275,6 +278,7 @@ def conversation_window(
     *,
     start_id: int | None,
     question_id: int,
+    reaches_start: bool = True,
 ) -> Window:
     """The messages for `/api/chat`: the role, the history since the window's start, the
     question (as the user wrote it: the role wraps it here). Each image goes with the message
@@ -295,6 +299,7 @@ def conversation_window(
         start_id=start_id,
         question_id=question_id,
         image_tokens=generation.image_tokens,
+        reaches_start=reaches_start,
     )
 
 

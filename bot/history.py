@@ -41,6 +41,7 @@ class AskedQuestion:
     conversation: int
     earlier: Sequence[StoredMessage]
     start: int | None  # where the conversation's window starts (None: at its beginning)
+    reaches_start: bool  # `earlier` goes back to the start (else only the newest were read)
     settings: UserSettings  # the asker's
     said: str  # the question as the model is told it (in a shared thread: who speaks)
 
@@ -70,11 +71,18 @@ class ConversationHistory:
         conversation = await self._store.current_conversation(question.chat_id, owner)
         earlier = await self._store.recent_messages(conversation, HISTORY_LOAD_LIMIT)
         start = await self._store.context_start(conversation)
+        reaches_start = len(earlier) < HISTORY_LOAD_LIMIT or (
+            start is not None and earlier[0].id <= start
+        )
+        if not reaches_start:  # the new start goes where the next questions' reads reach
+            earlier = earlier[len(earlier) // 2 :]
         settings = await self._store.user_settings(user.id)
         said = question.text
         if owner != user.id:  # a shared thread: the model is told who speaks
             said = f"{user.first_name or user.username or user.id}: {said}"
-        return AskedQuestion(question, conversation, earlier, start, settings, said)
+        return AskedQuestion(
+            question, conversation, earlier, start, reaches_start, settings, said
+        )
 
     async def store_question(
         self, asked: AskedQuestion, role: Role, generation: Generation, sink: AnswerSink

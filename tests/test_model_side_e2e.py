@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.fakes.ollama import FakeOllama, Reply
 from tests.fakes.telegram import FakeTelegram, FakeUser
@@ -158,3 +161,20 @@ async def test_switching_model_loads_it_ahead_with_the_options_questions_bring(
     assert preload["options"]["num_ctx"] == question["options"]["num_ctx"] == 8192
     assert ollama.loads == [("qwen2.5:7b", 8192)], "the question found it loaded"
     assert not any("Loading" in d.text for d in tg.drafts_of(ALICE.id))
+
+
+async def test_a_conversation_longer_than_what_is_read_keeps_its_front(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The bot reads the newest 400 messages; here 8, so a short conversation outgrows them.
+    monkeypatch.setattr("bot.history.HISTORY_LOAD_LIMIT", 8)
+    ollama.reply_for = lambda question: Reply(text=answer_to(question))
+    async with running_bot(tg, ollama, db_path):
+        for n in range(14):
+            await ask_and_wait(tg, ALICE, f"word{n}")
+    fronts = [r["messages"][1]["content"] for r in ollama.chat_requests[4:]]
+    runs = [len(list(run)) for _, run in itertools.groupby(fronts)]
+    assert all(length >= 3 for length in runs[:-1]), f"it stays for questions at a time: {fronts}"
+    assert len(runs) <= 4
+    notices = [t for t in tg.bot_texts(ALICE.id) if TRIMMED in t]
+    assert len(notices) == 1

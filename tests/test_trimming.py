@@ -111,3 +111,29 @@ def test_images_count_toward_the_window() -> None:
 
 def test_chinese_is_estimated_at_least_one_token_per_character() -> None:
     assert estimate_tokens("中文" * 100) >= 200
+
+
+def test_history_that_does_not_reach_the_start_counts_as_a_full_window() -> None:
+    # Only the newest turns were read: a start that followed them would move every question.
+    history = turns(10, size=10, first_id=500)
+    result = stable_window(
+        SYSTEM,
+        history,
+        ChatMessage("user", "q"),
+        budget_tokens=10_000,
+        start_id=None,
+        question_id=510,
+        reaches_start=False,
+    )
+    assert result.moved
+    assert result.start_id == 500, "everything read fits half the window: it all stays"
+    again = stable_window(
+        SYSTEM,
+        [*history, *turns(2, size=10, first_id=510)],
+        ChatMessage("user", "q2"),
+        budget_tokens=10_000,
+        start_id=result.start_id,
+        question_id=512,
+    )
+    assert not again.moved, "from then on the kept start holds"
+    assert again.messages[1] == history[0].message
