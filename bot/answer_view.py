@@ -110,6 +110,8 @@ class AnswerView:
             self._pager.append(f"\n\n_{markdown_literal(self._pages_marker())}_")
         elif status == "stopped":
             self._pager.append(f"\n\n_{say('stopped_marker', self._lang)}_")
+        elif cut_at_length and not answered:  # a thinking model spent it all on reasoning
+            self._pager.append(markdown_literal(say("cut_while_thinking", self._lang)))
         elif cut_at_length:
             marker = say("cut_at_length_marker", self._lang)
             self._pager.append(f"\n\n_{markdown_literal(marker)}_")

@@ -24,6 +24,9 @@ from bot.roles import Role
 # whose architecture says otherwise are looked up, by /api/show's general.architecture.
 IMAGE_TOKENS = 2880
 IMAGE_TOKENS_BY_ARCHITECTURE = {"gemma3": 256, "gemma3n": 256, "mllama": 1601, "qwen25vl": 2304}
+# A thinking model may write this many times MAX_ANSWER_TOKENS in all, reasoning included
+# (qwen3 and deepseek-r1 often think for several thousand tokens before they answer).
+REASONING_ALLOWANCE = 4
 REFILL_SHARE = 0.5  # after a cut, the history left takes at most this share of the budget
 DOCUMENT_MARGIN_TOKENS = 64  # the delimiters around a document's text, and rounding
 
@@ -58,10 +61,12 @@ class Generation:
 
     @property
     def options(self) -> dict[str, Any]:
-        """Ollama's `options` for this request."""
+        """Ollama's `options` for this request. `num_predict` counts every token the model
+        writes, its reasoning too: a thinking model gets room to think on top of the answer."""
         options: dict[str, Any] = {"temperature": self.temperature, "num_ctx": self.runner_tokens}
         if self.answer_tokens:
-            options["num_predict"] = self.answer_tokens
+            share = REASONING_ALLOWANCE if self.think else 1
+            options["num_predict"] = self.answer_tokens * share
         return options
 
     @property

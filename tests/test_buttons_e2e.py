@@ -274,6 +274,23 @@ async def test_an_answer_cut_at_the_token_cap_says_so(
     assert (role, content, status) == ("assistant", "one two three four five", "complete")
 
 
+async def test_a_thinking_model_gets_room_to_think_on_top_of_the_cap(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    # Ollama's num_predict counts the reasoning too (the fake's does, as Ollama's runner).
+    ollama.add_model("qwen3:8b", capabilities=("completion", "thinking"), context_length=40960)
+    ollama.script(
+        Reply(thinking="step " * 30, text="The answer is 42."),
+        Reply(thinking="step " * 60, text="never written"),
+    )
+    async with running_bot(tg, ollama, db_path, default_model="qwen3:8b", max_answer_tokens=10):
+        thought_and_answer = await exchange(tg, ALICE, "think hard", replies=2)
+        thought_only = await exchange(tg, ALICE, "think harder", replies=2)
+    assert ollama.chat_requests[0]["options"]["num_predict"] == 40, "four times the cap"
+    assert thought_and_answer[1].content == "The answer is 42."
+    assert thought_only[1].content == TEXTS["cut_while_thinking"], "told why, not left blank"
+
+
 async def test_an_openai_compatible_server_gets_the_cap_as_max_tokens(
     tg: FakeTelegram, ollama: FakeOllama, db_path: Path
 ) -> None:

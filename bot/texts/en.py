@@ -44,6 +44,10 @@ MESSAGES: dict[str, str] = {
     "stopped_marker": "(stopped)",
     "cut_at_pages_marker": "(… answer cut: it passed {pages} messages)",
     "cut_at_length_marker": "(… answer cut: it reached the longest answer allowed)",
+    "cut_while_thinking": (
+        "The model thought for the whole length an answer may take and wrote no answer. Ask "
+        "again more narrowly, or turn thinking off with /settings thinking off."
+    ),
     "left_queue": "Stopped: it was still waiting for the model, so nothing was written.",
     "reading_stopped": "Stopped: your file was still being read, so nothing was written.",
     "working": "✍️ The model is working on your question…",

@@ -42,6 +42,10 @@ MESSAGES: dict[str, str] = {
     "stopped_marker": "（已停止）",
     "cut_at_pages_marker": "（……回答已截断：超过了 {pages} 条消息）",
     "cut_at_length_marker": "（……回答已截断：达到了允许的最大长度）",
+    "cut_while_thinking": (
+        "模型把一个回答允许的全部长度都用在了思考上，没有写出回答。请把问题问得更具体一些，"
+        "或用 /settings thinking off 关闭思考。"
+    ),
     "left_queue": "已停止：它还在排队等待模型，所以什么都没有写。",
     "reading_stopped": "已停止：你的文件还在读取中，所以什么都没有写。",
     "working": "✍️ 模型正在处理你的问题……",

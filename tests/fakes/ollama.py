@@ -822,10 +822,12 @@ class FakeOllama:
     def _frames(self, job: _Generation) -> tuple[list[tuple[str, str]], int, str]:
         content = job.reply.content_chunks()
         done_reason = job.reply.done_reason
-        if job.num_predict is not None and len(content) > job.num_predict:
-            content = content[: job.num_predict]
-            done_reason = "length"
         thinking = job.reply.thinking_chunks() if job.thinking_on else []
+        # num_predict counts every token the runner writes, the reasoning first.
+        if job.num_predict is not None and len(thinking) + len(content) > job.num_predict:
+            thinking = thinking[: job.num_predict]
+            content = content[: job.num_predict - len(thinking)]
+            done_reason = "length"
         frames = [("thinking", t) for t in thinking] + [("content", c) for c in content]
         return frames, len(content), done_reason
 
