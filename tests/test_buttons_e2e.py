@@ -217,7 +217,11 @@ async def test_presses_from_someone_else_are_refused(
         outsider = await press(
             tg, MALLORY, settings_menu, f"set:{ALICE.id}:temperature:2.0", chat_id=GROUP_ID
         )
+        again = await press(
+            tg, MALLORY, settings_menu, f"set:{ALICE.id}:temperature:0.0", chat_id=GROUP_ID
+        )
         not_admin = await press(tg, BOB, settings_menu, "pull:cancel:abc", chat_id=GROUP_ID)
+    assert again.text is None, "pressed again: answered, without a second refusal"
     assert not_yours.show_alert
     assert not_yours.text == TEXTS["menu_not_yours"].format(command="/role")
     assert outsider.text is not None

@@ -78,7 +78,11 @@ class AccessGate:
             return
         refusal = say("not_allowed", user.language_code, user_id=user.id)
         if (query := update.callback_query) is not None:
-            self._refuse(context, user.id, partial(self._answer, context, query.id, refusal))
+            # Every press is answered, or the stranger's button spins until Telegram gives up;
+            # an answer is no message in the chat, so it costs the others nothing.
+            told = self._refusals.claim(user.id)
+            answer = self._answer(context, query.id, refusal if told else None)
+            context.application.create_task(answer, name="ollagram-refusal")
         elif chat.type == ChatType.PRIVATE and update.effective_message is not None:
             tell = partial(self._message, context, chat.id, refusal)
             self._refuse(context, user.id, tell, budget=True)
@@ -107,7 +111,9 @@ class AccessGate:
             bot: ExtBot[Any] = context.bot
             await bot.send_message(chat_id, text, rate_limit_args=Pace.PREPAID)
 
-    async def _answer(self, context: ContextTypes.DEFAULT_TYPE, query_id: str, text: str) -> None:
+    async def _answer(
+        self, context: ContextTypes.DEFAULT_TYPE, query_id: str, text: str | None
+    ) -> None:
         with _told_or_dropped(None):
             await context.bot.answer_callback_query(query_id, text)
 
