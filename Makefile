@@ -31,8 +31,12 @@ lint: $(STAMP_TEST)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# The coverage floor is the figure of the whole suite over bot/ when it was set (93.3%, rounded
+# down); raise it as tests are added. Only here, not in pyproject's addopts: one file runs alone.
+COVERAGE_FLOOR := 93
+
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest --cov=bot --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)
 
 # Figures for the README's "Performance" (small sizes; see the README for the full ones); bench.model
 # runs a real model (llama.cpp's server with Gemma 3 270M) and takes a few minutes.
@@ -42,4 +46,4 @@ bench: $(STAMP_TEST)
 	$(BIN)/python -m bench.model
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage .coverage.*
