@@ -29,6 +29,7 @@ run: $(STAMP_RUN)
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 # The coverage floor is the figure of the whole suite over bot/ when it was set (93.3%, rounded

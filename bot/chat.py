@@ -165,7 +165,13 @@ class ChatService:
                         return
                     request = partial(self._model.generate, model, prompt, system=system)
                     await self._stream(
-                        question, model, request, generation, sink, stop, footer="detailed",
+                        question,
+                        model,
+                        request,
+                        generation,
+                        sink,
+                        stop,
+                        footer="detailed",
                         kind="compare",
                     )
 

@@ -245,9 +245,7 @@ def stable_window(
     )
 
 
-def _newest(
-    history: Sequence[HistoryEntry], room: int, image_tokens: int
-) -> list[HistoryEntry]:
+def _newest(history: Sequence[HistoryEntry], room: int, image_tokens: int) -> list[HistoryEntry]:
     """The newest turns of `history` that fit `room` tokens, starting with a question."""
     kept: list[HistoryEntry] = []
     for entry in reversed(history):

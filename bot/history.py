@@ -80,9 +80,7 @@ class ConversationHistory:
         said = question.text
         if owner != user.id:  # a shared thread: the model is told who speaks
             said = f"{user.first_name or user.username or user.id}: {said}"
-        return AskedQuestion(
-            question, conversation, earlier, start, reaches_start, settings, said
-        )
+        return AskedQuestion(question, conversation, earlier, start, reaches_start, settings, said)
 
     async def store_question(
         self, asked: AskedQuestion, role: Role, generation: Generation, sink: AnswerSink
@@ -121,7 +119,11 @@ class ConversationHistory:
         """The answer's row, `interrupted` until `finish` writes how it ended (so is what a
         crash leaves): every answer, written or not, is recorded this one way."""
         return await self._store.add_message(
-            asked.conversation, "assistant", "", model=model, status="interrupted",
+            asked.conversation,
+            "assistant",
+            "",
+            model=model,
+            status="interrupted",
             author_id=asked.user_id,
         )
 

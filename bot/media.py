@@ -97,9 +97,7 @@ def _decoded_image(data: bytes, name: str) -> Image.Image:
             # A JPEG decodes at a fraction of its size when that is all we keep.
             opened.draft("RGB", (MAX_IMAGE_SIDE, MAX_IMAGE_SIDE))
             if opened.width * opened.height > MAX_IMAGE_PIXELS:
-                raise UnreadableFile(
-                    name, "too_many_pixels", limit=MAX_IMAGE_PIXELS // 1_000_000
-                )
+                raise UnreadableFile(name, "too_many_pixels", limit=MAX_IMAGE_PIXELS // 1_000_000)
             image = _reduced(opened)
             # Pillow cannot reduce() 16-bit greys: they are resampled in one step.
             gap = None if image.mode.startswith("I;16") else 2.0

@@ -63,7 +63,6 @@ class AnswerSink(Protocol):
         """Tell the user something worth knowing before the answer (a message of its own)."""
 
 
-
 @dataclass(frozen=True, slots=True)
 class Streamed:
     """How streaming one answer went."""
@@ -93,9 +92,7 @@ async def tell_if_loading(
         sink.loading(model, size)
 
 
-async def deliver(
-    streamed: Streamed, sink: AnswerSink, footer: AnswerFooter | None = None
-) -> None:
+async def deliver(streamed: Streamed, sink: AnswerSink, footer: AnswerFooter | None = None) -> None:
     """Show how the answer ended: for good, or what went wrong."""
     if streamed.error is not None:
         await sink.fail(streamed.error)
@@ -169,7 +166,6 @@ async def _checkpoints(parts: list[str], save: Callable[[str], Awaitable[None]] 
                 await save("".join(parts))
             except Exception:  # the answer goes on; the final save will try again
                 log.exception("could not checkpoint an answer")
-
 
 
 def log_answer(

@@ -180,8 +180,10 @@ def _angle_bracket_edits(source: bytes, found: _SourceMap) -> Iterable[tuple[int
                         if _inside(found.tables, *span.span())
                         else _INLINE_MARKUP
                     )
-                    yield position, span.end(), markup.sub(
-                        lambda m: b"&#%d;" % m.group()[0], span.group()
+                    yield (
+                        position,
+                        span.end(),
+                        markup.sub(lambda m: b"&#%d;" % m.group()[0], span.group()),
                     )
                     done = span.end()
             position = source.find(b"<", max(position + 1, done), text_end)

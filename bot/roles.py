@@ -213,4 +213,3 @@ class RoleBook:
         if admin and await self._store.delete_role(name, None):
             return "shared"
         return RoleProblem.MISSING
-

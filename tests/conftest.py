@@ -73,7 +73,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark the end-to-end tests (`-m "not e2e"` runs the unit tests of the parts alone)."""
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
-        if item.path.name in PROCESS_TESTS or item.path.name.endswith("_e2e.py") or (
-            fixtures & E2E_FIXTURES
+        if (
+            item.path.name in PROCESS_TESTS
+            or item.path.name.endswith("_e2e.py")
+            or (fixtures & E2E_FIXTURES)
         ):
             item.add_marker(pytest.mark.e2e)

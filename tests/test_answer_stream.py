@@ -120,9 +120,7 @@ def open_stream(
         bot,
         chat_id,
         use_drafts=drafts,
-        pacer=ChatPacer(
-            private_interval=1.0, group_interval=3.0, clock=clock, sleep=clock.sleep
-        ),
+        pacer=ChatPacer(private_interval=1.0, group_interval=3.0, clock=clock, sleep=clock.sleep),
         draft_pacer=ChatPacer(
             private_interval=0.3, group_interval=0.3, clock=clock, sleep=clock.sleep
         ),

@@ -33,9 +33,7 @@ def imported(source: Path) -> set[str]:
 @pytest.mark.parametrize("library", sorted(OWNERS))
 def test_only_its_gateway_imports_a_client_library(library: str) -> None:
     importers = {
-        str(source.relative_to(BOT))
-        for source in BOT.rglob("*.py")
-        if library in imported(source)
+        str(source.relative_to(BOT)) for source in BOT.rglob("*.py") if library in imported(source)
     }
     strangers = {m for m in importers if not m.startswith(OWNERS[library])}
     assert not strangers, f"{library} imported outside {OWNERS[library]}: {sorted(strangers)}"

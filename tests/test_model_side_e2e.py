@@ -135,9 +135,7 @@ async def test_in_a_group_the_loading_message_becomes_the_answer(
 ) -> None:
     ollama.script(Reply(text="The answer, after the load.", first_token_delay=1.5))
     async with running_bot(tg, ollama, db_path):
-        tg.user_sends(
-            ALICE, "@ollagram_test_bot hello", chat_id=GROUP_ID, chat_type="supergroup"
-        )
+        tg.user_sends(ALICE, "@ollagram_test_bot hello", chat_id=GROUP_ID, chat_type="supergroup")
         await tg.wait_for(
             lambda: tg.bot_texts(GROUP_ID) == ["The answer, after the load."], timeout=10
         )

@@ -17,9 +17,7 @@ from tests.fakes.clock import FakeClock
 
 
 def pacer_on(clock: FakeClock, *, private: float = 0.0, group: float = 0.0) -> ChatPacer:
-    return ChatPacer(
-        private_interval=private, group_interval=group, clock=clock, sleep=clock.sleep
-    )
+    return ChatPacer(private_interval=private, group_interval=group, clock=clock, sleep=clock.sleep)
 
 
 async def test_turns_in_one_chat_are_spaced_and_other_chats_are_free() -> None:

@@ -257,7 +257,7 @@ def stats_text(mine: Usage | None, everyone: list[Usage] | None, lang: str | Non
 
 
 def loading_text(model: str, size_bytes: int, language_code: str | None = None) -> str:
-    """"⏳ Loading llama3.2 (2.0 GB)…": shown while the model is loaded into memory."""
+    """ "⏳ Loading llama3.2 (2.0 GB)…": shown while the model is loaded into memory."""
     if size_bytes <= 0:
         return say("loading_unsized", language_code, model=model)
     return say("loading", language_code, model=model, size=human_bytes(size_bytes))
