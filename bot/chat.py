@@ -32,7 +32,7 @@ from bot.choices import UserChoices
 from bot.context import ChatDefaults, Generation, Window, conversation_window, holds_images
 from bot.errors import BotError, FileProblem, LLMError, ReadingStopped, ShuttingDown, TooFewModels
 from bot.history import AskedQuestion, ConversationHistory
-from bot.llm import ChatEvent, ChatMessage
+from bot.llm.types import ChatEvent, ChatMessage
 from bot.model_stream import (
     AnswerSink,
     Streamed,
@@ -50,7 +50,7 @@ __all__ = ["ChatService", "Question", "QuestionLoader"]
 
 log = logging.getLogger(__name__)
 
-COMPARE_MIN_MODELS = 2
+COMPARE_MIN_MODELS, COMPARE_MAX_MODELS = 2, 4  # how many models /compare asks
 
 
 class ChatService:
@@ -72,7 +72,7 @@ class ChatService:
         self._choices = choices = UserChoices(store, model, catalog, roles, defaults, threads)
         self._history = ConversationHistory(store, threads, defaults)
         # What is not answering belongs to the parts; the handlers find it here.
-        self.stop, self.stop_all, self.close = threads.stop, threads.stop_all, threads.close
+        self.stop, self.close = threads.stop, threads.close
         self.load, self.is_shared = threads.load, threads.is_shared
         self.set_shared = threads.set_shared
         self.compare_models, self.current_choice = choices.compare_models, choices.current_choice

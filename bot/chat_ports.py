@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.context import AttachedText
-from bot.llm import ChatEvent, ChatMessage, InstalledModel, ModelFacts
+from bot.llm.types import ChatEvent, ChatMessage, InstalledModel, ModelFacts
 from bot.models import ModelChoice
 from bot.records import (
     AnswerFigures,

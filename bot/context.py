@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bot.llm import ChatMessage, ModelFacts
+from bot.llm.types import ChatMessage, ModelFacts
 from bot.records import StoredImage, StoredMessage, UserSettings
 from bot.roles import Role
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.errors import BotError
-from bot.llm import BackendReport, InstalledModel, ModelRouter, model_servers
+from bot.llm import BackendReport, InstalledModel, ModelRouter
+from bot.llm.servers import model_servers
 from bot.models import ModelCatalog, find_installed
 from bot.store import MIGRATIONS, inspect_database
 

@@ -21,7 +21,7 @@ from bot.context import (
     with_document,
 )
 from bot.errors import LLMError, NoVisionModel
-from bot.llm import ChatMessage
+from bot.llm.types import ChatMessage
 from bot.model_stream import AnswerSink, Streamed
 from bot.notices import ContextTrimmed, DocumentCut, ImagesCut
 from bot.records import StoredMessage, UserSettings

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.errors import BotError
-from bot.llm import PullStatus
+from bot.llm.types import PullStatus
 from bot.models import ModelCatalog, full_name, model_id
 
 log = logging.getLogger(__name__)

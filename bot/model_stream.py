@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from bot.errors import BotError, LLMError
-from bot.llm import AnswerDone, ChatEvent, TextDelta, ThinkingDelta
+from bot.llm.types import AnswerDone, ChatEvent, TextDelta, ThinkingDelta
 from bot.notices import AnswerFooter, Notice
 from bot.records import AnswerFigures, AnswerStatus
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_INTERVAL_S = 2.0  # how much of an answer a crash may lose
-LOADED_CHECK_TIMEOUT_S = 2.0  # asking the server what it has loaded must not hold up the answer
+LOADED_CHECK_TIMEOUT_S = 0.5  # asking the server what it has loaded must not hold up the answer
 
 
 class AnswerSink(Protocol):

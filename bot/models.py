@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.errors import NoModelInstalled, NoVisionModel
-from bot.llm import InstalledModel, ModelFacts
+from bot.llm.types import InstalledModel, ModelFacts
 from bot.records import UserProfile, UserSettings
 
 MAX_NAME_LENGTH = 200

@@ -17,7 +17,7 @@ from typing import Literal, Protocol, TypeVar
 
 from bot.context import ChatDefaults, effective_generation
 from bot.errors import LLMError
-from bot.llm import ModelFacts
+from bot.llm.types import ModelFacts
 from bot.models import ModelChoice
 from bot.records import SettingName, SettingValue, UserProfile, UserSettings
 
@@ -123,7 +123,7 @@ class PreferenceService:
             model = (await self._catalog.model_for(settings.model)).model
             facts = await self._models.model_facts(model)
         except LLMError:
-            pass  # shown without the model's limits; changes are checked against the widest
+            pass  # shown without the model's limits; changes are checked against NUM_CTX alone
         # NUM_CTX is the runner's window for everyone (one per model, so no reloads); a user
         # may choose less history than that, never a bigger runner.
         generation = effective_generation(facts, settings, self._defaults)

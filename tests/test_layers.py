@@ -4,6 +4,8 @@ the Telegram side knows Telegram."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,3 +61,18 @@ def dotted_imports(source: Path) -> set[str]:
         elif isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
     return names
+
+
+@pytest.mark.parametrize(
+    "module", ["bot.context", "bot.render", "bot.records", "bot.answer_view", "bot.chat"]
+)
+def test_the_pure_parts_and_the_chat_service_load_no_client_library(module: str) -> None:
+    # Not only their own imports: a package's __init__ can pull a gateway in behind them.
+    shown = subprocess.run(
+        [sys.executable, "-c", f"import sys, {module}; print(' '.join(sorted(sys.modules)))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    loaded = [name for name in OWNERS if name in shown]
+    assert not loaded, f"importing {module} loads {loaded}"

@@ -26,7 +26,8 @@ from bot.config import Settings
 from bot.context import ChatDefaults
 from bot.installer import ModelInstaller
 from bot.languages import LanguageChoices
-from bot.llm import ModelRouter, model_servers
+from bot.llm import ModelRouter
+from bot.llm.servers import model_servers
 from bot.models import ModelCatalog, ModelPicker
 from bot.preferences import PreferenceService
 from bot.refusals import RefusalMemory

@@ -6,7 +6,7 @@ import math
 from datetime import UTC, datetime
 
 from bot.installer import PullCancelled, PullFailed, PullOutcome, PullProgress, PullSucceeded
-from bot.llm import InstalledModel, LoadedModel
+from bot.llm.types import InstalledModel, LoadedModel
 from bot.notices import AnswerFooter
 from bot.records import ExportedMessage, Usage
 from bot.render import close_open_fence

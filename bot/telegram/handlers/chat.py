@@ -8,15 +8,13 @@ from telegram import Message, Update, User
 from telegram.constants import ChatType, MessageEntityType
 from telegram.ext import ContextTypes
 
-from bot.chat import ChatService, Question
+from bot.chat import COMPARE_MAX_MODELS, COMPARE_MIN_MODELS, ChatService, Question
 from bot.errors import LLMError
 from bot.languages import LanguageChoices
 from bot.models import ModelPicker
 from bot.telegram.handlers.common import Speaking, command_text, profile_of
 from bot.telegram.streaming import AnswerStream, AnswerStreams
 from bot.texts import describe_error, say
-
-COMPARE_MIN, COMPARE_MAX = 2, 4
 
 
 def prompt_of(message: Message) -> str:
@@ -145,13 +143,17 @@ class ChatHandlers(Speaking):
             if names == ["reset"]:
                 await self._picker.set_compare_models(profile_of(user), [])
                 return say("compare_set_reset", lang)
-            if not COMPARE_MIN <= len(set(names)) <= COMPARE_MAX:
-                return say("compare_set_count", lang, low=COMPARE_MIN, high=COMPARE_MAX)
+            if not COMPARE_MIN_MODELS <= len(set(names)) <= COMPARE_MAX_MODELS:
+                return say(
+                    "compare_set_count", lang, low=COMPARE_MIN_MODELS, high=COMPARE_MAX_MODELS
+                )
             found, missing = await self._picker.resolve(names)
             if missing:
                 return say("compare_set_missing", lang, models=", ".join(missing))
-            if len(found) < COMPARE_MIN:  # two names for one model
-                return say("compare_set_count", lang, low=COMPARE_MIN, high=COMPARE_MAX)
+            if len(found) < COMPARE_MIN_MODELS:  # two names for one model
+                return say(
+                    "compare_set_count", lang, low=COMPARE_MIN_MODELS, high=COMPARE_MAX_MODELS
+                )
             await self._picker.set_compare_models(profile_of(user), found)
         except LLMError as err:
             return describe_error(err, lang)
