@@ -101,12 +101,15 @@ class ThreadRegistry:
         turn = thread.turns.join()
         waiting = _Pending(asker, sink, self._epochs.get(asker, 0))
         thread.pending.append(waiting)
-        if self.is_shared(chat_id) and (thread.asker is not None or len(thread.pending) > 1):
+        placed = self.is_shared(chat_id) and (thread.asker is not None or len(thread.pending) > 1)
+        if placed:
             sink.waiting(len(thread.pending) - (0 if thread.asker is not None else 1))
         try:
             async with turn:
                 thread.pending.remove(waiting)
                 self._tell_places(chat_id, thread)
+                if placed:  # the place it was shown is over: the question's turn has come
+                    sink.waiting(0)
                 forgotten = waiting.epoch != self._epochs.get(asker, 0)  # nothing may be kept
                 if self._closing or waiting.cancel.is_set() or forgotten:
                     await sink.fail(self.refusal())

@@ -377,3 +377,26 @@ async def test_in_a_shared_thread_a_waiting_member_sees_the_line_and_can_leave_i
     carol = next(m for m in tg.bot_messages(GROUP_ID) if m.content == "Carol's answer")
     assert any("2 ahead" in text for text in carol.edits)
     assert any("1 ahead" in text for text in carol.edits)
+
+
+async def test_in_a_shared_thread_the_place_shown_gives_way_when_the_turn_comes(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script(
+        Reply(text="Alice's answer " * 10, token_delay=0.05),
+        Reply(text="Bob's answer", first_token_delay=1.5),
+    )
+    async with running_bot(tg, ollama, db_path, **family()):
+        tg.user_sends(ADMIN, "/groupmode shared", **GROUP)
+        await tg.wait_for_bot_messages(GROUP_ID)
+        tg.user_sends(ALICE, f"{BOT} first", **GROUP)
+        await ollama.wait_for(lambda: len(ollama.chat_requests) == 1)
+        tg.user_sends(BOB, f"{BOT} second", **GROUP)
+        await tg.wait_for(lambda: any("1 ahead" in t for t in group_texts(tg)))
+        await tg.wait_for(lambda: "Bob's answer" in group_texts(tg), timeout=15)
+    bob = next(m for m in tg.bot_messages(GROUP_ID) if m.content == "Bob's answer")
+    shown = [text for text in bob.edits if text.startswith(("⏳", "✍️"))]
+    assert shown == [
+        "⏳ Waiting for the model: 1 ahead of you…",
+        "✍️ The model is working on your question…",
+    ], "while the model reads Bob's question, it no longer says someone is ahead"
