@@ -301,7 +301,27 @@ def split_page(source: str, limit: int = TELEGRAM_TEXT_LIMIT) -> tuple[str, str]
         positions = [i for i in range(1, min(len(source), reach)) if i not in inside]
         cut = _largest_fitting(positions, head_fits) or 1
     head, reopen = _cut_closing_fence(source, cut)
-    return head.rstrip(), reopen + source[cut:].lstrip("\n")
+    rest = source[cut:].lstrip("\n")
+    if not reopen and _inside_paragraph(source, cut):
+        # Read whole, a paragraph line such as `[1]: https://…` is text; at the top of a page
+        # it would become a link definition, which shows nothing.
+        rest = _LINK_DEFINITION.sub(r"\1&#91;", rest, count=1)
+    return head.rstrip(), reopen + rest
+
+
+# A line that, starting a paragraph, is a link reference definition (`[label]: destination`).
+_LINK_DEFINITION = re.compile(r"\A( {0,3})\[(?=[^\]\n]+\]:)")
+# Lines after which the next line starts afresh rather than continuing a paragraph.
+_ENDS_A_PARAGRAPH = re.compile(r"^\s*$|^ {0,3}(#{1,6}(\s|$)|```|~~~|([-*_=])\s*(\3\s*){2,}$)")
+
+
+def _inside_paragraph(source: str, cut: int) -> bool:
+    """Whether the line before `cut` leaves a paragraph open for the line after it."""
+    before = source[:cut].rstrip("\n")
+    if source[:cut].endswith("\n\n") or not before:
+        return False
+    last_line = before.rsplit("\n", 1)[-1]
+    return not _ENDS_A_PARAGRAPH.match(last_line)
 
 
 class MarkdownPager:

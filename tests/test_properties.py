@@ -41,7 +41,7 @@ MARKUP = st.sampled_from(
         "```", "```python\n", "```\n", "\n```\n", "~~~\n", "`", "``", "**", "*", "_", "__", "~~",
         "||", "\\", "# ", "\n## ", "- ", "* ", "1. ", "> ", "---", "$", "\\[",
         "\n", "\n\n", " ", "  ", "<b>", "&amp;", "http://example.com/a_b",
-        "<div>", "\n<!-- note -->\n", "</p>", "<https://example.com>",
+        "<div>", "\n<!-- note -->\n", "</p>", "<https://example.com>", "\n[1]: https://a.example\n",
     ]
 )  # fmt: skip
 ANY_CHARACTER = st.characters(exclude_categories=["Cs"])  # lone surrogates are not text

@@ -199,3 +199,22 @@ def test_pages_of_link_definitions_fit() -> None:
     pages = pages_of(source)
     assert len(pages) >= 3
     assert all(0 < utf16_len(render_final(p).text) <= TELEGRAM_TEXT_LIMIT for p in pages)
+
+
+def test_a_page_cut_inside_a_paragraph_keeps_a_line_that_looks_like_a_link_definition() -> None:
+    # Read whole, `[1]: https://…` continues the paragraph; alone at the top of the next page it
+    # would be a link definition and show nothing.
+    source = "some words here\n[1]: https://a.example\nmore"
+    pages = []
+    rest: str | None = source
+    while rest:
+        cut = split_page(rest, 30)
+        if cut is None:
+            pages.append(rest)
+            break
+        page, rest = cut
+        pages.append(page)
+    shown = " ".join(render_final(page).text for page in pages)
+    assert "[1]: https://a.example" in shown, pages
+    whole_definition = "intro\n\n[1]: https://a.example\n\nmore"
+    assert "[1]" not in render(whole_definition).text, "a real definition stays one"
