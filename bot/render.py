@@ -331,6 +331,7 @@ class MarkdownPager:
         self.limit = limit
         self.sealed: list[str] = []
         self.tail = ""
+        self._fitting = ""  # the tail as last found to fit one page (rendering it is the cost)
 
     def append(self, delta: str) -> None:
         """Add text the model wrote; cutting waits until `paginate` (once per update)."""
@@ -338,9 +339,12 @@ class MarkdownPager:
 
     def paginate(self) -> None:
         """Seal every full page at the front of the tail."""
+        if self.tail == self._fitting:  # nothing came since it was found to fit
+            return
         while (cut := split_page(self.tail, self.limit)) is not None:
             page, self.tail = cut
             self.sealed.append(page)
+        self._fitting = self.tail
 
 
 _MARKDOWN_PUNCTUATION = re.compile(r"[!-/:-@\[-`{-~]")
