@@ -233,6 +233,9 @@ class StoredMessage:
     photo: list[JSON] | None = None
     document: JSON | None = None
     media_group_id: str | None = None
+    voice: JSON | None = None
+    audio: JSON | None = None
+    video_note: JSON | None = None
 
     @property
     def content(self) -> str:
@@ -1081,6 +1084,55 @@ class FakeTelegram:
         )
         return SentMessage(message, self._deliver_user_message(message, chat))
 
+    def user_sends_voice(
+        self,
+        user: FakeUser,
+        file_id: str,
+        *,
+        duration: int,
+        kind: str = "voice",
+        mime_type: str | None = None,
+        file_name: str | None = None,
+        caption: str | None = None,
+        chat_id: int | None = None,
+        chat_type: str = "private",
+        chat_title: str | None = None,
+        reply_to: int | None = None,
+        message_thread_id: int | None = None,
+    ) -> SentMessage:
+        """A user sends a voice note (``kind="voice"``: Voice), an audio file (``"audio"``:
+        Audio, with file_name and mime_type) or a round video note (``"video_note"``:
+        VideoNote, with ``length``); ``duration`` is in seconds, as the sender declares it."""
+        if kind not in ("voice", "audio", "video_note"):
+            raise ValueError(f"unknown kind {kind!r}")
+        chat = self._user_chat(user, chat_id, chat_type, chat_title)
+        self._check_reply_to(chat, reply_to)
+        stored = self._files[file_id]
+        media: JSON = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "duration": duration,
+            "file_size": stored.size,
+        }
+        if kind == "voice":
+            media["mime_type"] = mime_type or "audio/ogg"
+        elif kind == "audio":
+            media["mime_type"] = mime_type or "audio/mpeg"
+            media["file_name"] = file_name or "audio.mp3"
+        else:
+            media["length"] = 240
+        message = self._new_message(
+            chat,
+            from_bot=False,
+            from_user=user,
+            caption=caption,
+            caption_entities=self._auto_entities(caption) if caption else [],
+            reply_to_message_id=reply_to,
+            message_thread_id=message_thread_id,
+            **{kind: media},
+        )
+        return SentMessage(message, self._deliver_user_message(message, chat))
+
     def user_presses(
         self,
         user: FakeUser,
@@ -1209,6 +1261,10 @@ class FakeTelegram:
             data["photo"] = message.photo
         if message.document is not None:
             data["document"] = message.document
+        for kind in ("voice", "audio", "video_note"):
+            media = getattr(message, kind)
+            if media is not None:
+                data[kind] = media
         if message.caption is not None:
             data["caption"] = message.caption
             if message.caption_entities:
