@@ -12,7 +12,15 @@ MessageRole = Literal["user", "assistant"]
 AnswerStatus = Literal["complete", "stopped", "error", "interrupted"]
 # The per-user settings a caller may change one at a time (columns of user_settings).
 SettingName = Literal[
-    "model", "role", "temperature", "num_ctx", "think", "footer", "compare_models", "language"
+    "model",
+    "role",
+    "temperature",
+    "num_ctx",
+    "think",
+    "footer",
+    "compare_models",
+    "language",
+    "voice_language",
 ]
 SettingValue = str | float | int | bool | None
 
@@ -39,6 +47,7 @@ class UserSettings:
     footer: bool | None = None
     compare_models: tuple[str, ...] = ()
     language: str | None = None
+    voice_language: str | None = None  # the language voice messages are heard in; None: any
 
 
 @dataclass(frozen=True, slots=True)

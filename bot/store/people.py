@@ -44,8 +44,8 @@ class PeopleQueries(Connection):
     async def user_settings(self, user_id: int) -> UserSettings:
         """The user's choices; defaults when they never chose."""
         async with self._db.execute(
-            "SELECT model, role, temperature, num_ctx, think, footer, compare_models, language"
-            " FROM user_settings WHERE user_id = ?",
+            "SELECT model, role, temperature, num_ctx, think, footer, compare_models, language,"
+            " voice_language FROM user_settings WHERE user_id = ?",
             (user_id,),
         ) as cur:
             row = await cur.fetchone()
@@ -60,6 +60,7 @@ class PeopleQueries(Connection):
             footer=None if row[5] is None else bool(row[5]),
             compare_models=tuple(row[6].split("\n")) if row[6] else (),
             language=row[7],
+            voice_language=row[8],
         )
 
     @writes

@@ -115,4 +115,25 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE conversations ADD COLUMN context_from INTEGER;
     """,
+    # 7: several conversations per user: a private chat's topics (each topic its own
+    # conversation, with its own model and role when set there), titles, the one /chats
+    # switched to, the message carrying an answer's Regenerate/Continue buttons, why an answer
+    # ended (Continue is offered for answers cut at the token cap), and each user's language
+    # for transcribing voice messages.
+    """
+    ALTER TABLE conversations ADD COLUMN topic_id INTEGER;
+    ALTER TABLE conversations ADD COLUMN title TEXT;
+    ALTER TABLE conversations ADD COLUMN model TEXT;
+    ALTER TABLE conversations ADD COLUMN role TEXT;
+    ALTER TABLE conversations ADD COLUMN buttons_message_id INTEGER;
+    CREATE INDEX conversations_by_topic ON conversations(chat_id, user_id, topic_id, id);
+    CREATE TABLE current_conversations (
+        chat_id         INTEGER NOT NULL,
+        user_id         INTEGER NOT NULL,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        PRIMARY KEY (chat_id, user_id)
+    );
+    ALTER TABLE messages ADD COLUMN done_reason TEXT;
+    ALTER TABLE user_settings ADD COLUMN voice_language TEXT;
+    """,
 )
