@@ -9,8 +9,12 @@ BotError
 ├── TooFewModels           /compare needs two models and fewer are installed or chosen
 ├── FileProblem            a photo or file the bot cannot take
 │   ├── FileTooBig         over the size the bot (or Telegram's getFile, 20 MB) accepts
-│   ├── UnreadableFile     not an image / text / PDF it can read (damaged, encrypted, binary)
-│   └── DownloadFailed     Telegram would not hand the file over
+│   ├── UnreadableFile     not an image / text / PDF / audio it can read (damaged, encrypted…)
+│   ├── DownloadFailed     Telegram would not hand the file over
+│   ├── VoiceTooLong       a voice note or audio file longer than MAX_VOICE_SECONDS
+│   ├── NoTranscriber      neither a transcription server nor an Ollama model that hears
+│   ├── NothingHeard       the audio holds silence, or nothing the transcriber understood
+│   └── TranscriptionFailed  the transcriber failed (its LLMError is kept as `cause`)
 └── LLMError               the model server could not give an answer
     ├── OllamaUnavailable  nothing answers at the configured host (down, wrong address)
     │   └── ServerUnavailable   the same for an OpenAI-compatible server
@@ -202,3 +206,40 @@ class ManagedElsewhere(LLMError):
     def __init__(self, name: str) -> None:
         super().__init__(f"models on {name} are managed in that server's own app")
         self.name = name
+
+
+class VoiceTooLong(FileProblem):
+    """`name` lasts `seconds`, more than `limit` (MAX_VOICE_SECONDS)."""
+
+    def __init__(self, name: str, seconds: float, limit: float) -> None:
+        super().__init__(name, f"{name} lasts {seconds:.0f} s, more than {limit:.0f} s")
+        self.seconds = seconds
+        self.limit = limit
+
+
+class NoTranscriber(FileProblem):
+    """Nothing can transcribe `name`: no TRANSCRIBE_BASE_URL and no Ollama model that hears;
+    `model` is AUDIO_MODEL when it is set (then it is missing or cannot hear)."""
+
+    def __init__(self, name: str, model: str | None = None) -> None:
+        super().__init__(name, f"nothing here can transcribe {name} ({model or 'no audio model'})")
+        self.model = model
+
+
+class NothingHeard(FileProblem):
+    """`name` holds silence, or nothing the transcriber made into words."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name, f"no words heard in {name}")
+
+
+class TranscriptionFailed(FileProblem):
+    """The transcriber of `name` failed; `cause` says how (server down, model error…)."""
+
+    def __init__(self, name: str, cause: LLMError) -> None:
+        super().__init__(name, f"transcribing {name} failed: {cause}")
+        self.cause = cause
+
+
+class StaleAnswer(BotError):
+    """A button under an answer that is no longer its conversation's last (or was deleted)."""
