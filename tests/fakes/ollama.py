@@ -24,12 +24,16 @@ What the real server does and this fake mirrors:
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import hashlib
+import io
 import json
 import math
 import re
 import time
+import wave
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -41,6 +45,7 @@ from aiohttp import web
 
 __all__ = [
     "DEFAULT_ERROR_MESSAGE",
+    "NO_AUDIO_ERROR",
     "NO_VISION_ERROR",
     "PULL_MANIFEST_ERROR",
     "FakeModel",
@@ -54,6 +59,9 @@ __all__ = [
 
 DEFAULT_ERROR_MESSAGE = "an error was encountered while running the model"
 NO_VISION_ERROR = "this model is missing data required for image input"
+# The audio texts below are this fake's own (phrased like the image one), not copied from Ollama.
+NO_AUDIO_ERROR = "this model is missing data required for audio input"
+AUDIO_RATE, AUDIO_MAX_SECONDS = 16_000, 30.0  # what an audio model's projector takes at once
 PULL_MANIFEST_ERROR = "pull model manifest: file does not exist"
 INVALID_MODEL_NAME = "invalid model name"
 
@@ -324,6 +332,11 @@ class FakeOllama:
         #: Builds the reply to a question when none is scripted (default: "Echo: question").
         self.reply_for: Callable[[str], Reply] | None = None
         self.stream_log: list[StreamRecord] = []
+        #: Audio (WAV bytes) that models which hear were sent, in order.
+        self.heard: list[bytes] = []
+        #: Builds the transcript of audio when none is scripted with ``hear`` (default: "").
+        self.transcript_for: Callable[[bytes], str] | None = None
+        self._transcripts: deque[str] = deque()
         self._models: dict[str, FakeModel] = {}
         self._loaded: dict[str, _Loaded] = {}
         self._replies: deque[Reply] = deque()
@@ -461,6 +474,15 @@ class FakeOllama:
     def script(self, *replies: str | Reply) -> None:
         for reply in replies:
             self._replies.append(Reply(text=reply) if isinstance(reply, str) else reply)
+
+    def hear(self, *transcripts: str) -> None:
+        """What a model that hears answers to the next requests carrying audio, in order."""
+        self._transcripts.extend(transcripts)
+
+    @property
+    def audio_requests(self) -> list[dict[str, Any]]:
+        """The /api/chat requests whose images held audio (a RIFF/WAVE file)."""
+        return [body for body in self.chat_requests if _audio_of(body.get("messages") or [])]
 
     @property
     def pending_replies(self) -> int:
@@ -677,13 +699,21 @@ class FakeOllama:
                     "done": True,
                 }
             )
-        if "vision" not in model.capabilities and any(m.get("images") for m in messages):
+        audio = _audio_of(messages)
+        if audio and "audio" not in model.capabilities:
+            return _error(self.image_error_status, NO_AUDIO_ERROR)
+        pictures = sum(len(m.get("images") or []) for m in messages) - len(audio)
+        if "vision" not in model.capabilities and pictures:
             return _error(self.image_error_status, NO_VISION_ERROR)
+        if audio:
+            if (problem := _unfit_audio(audio)) is not None:
+                return _error(400, problem)
+            self.heard.extend(audio)
         last_user = next(
             (str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user"),
             "",
         )
-        reply = self._next_reply(last_user)
+        reply = self._transcript(audio) if audio else self._next_reply(last_user)
         prompt_chars = sum(len(str(m.get("content") or "")) for m in messages)
         job = _Generation(
             kind="chat",
@@ -763,6 +793,11 @@ class FakeOllama:
         if think is not None and _think_requested(think):
             return None
         return False
+
+    def _transcript(self, audio: list[bytes]) -> Reply:
+        if self._transcripts:
+            return Reply(text=self._transcripts.popleft())
+        return Reply(text=self.transcript_for(audio[-1]) if self.transcript_for else "")
 
     def _next_reply(self, question: str) -> Reply:
         if self._replies:
@@ -1141,3 +1176,33 @@ async def _read_body(request: web.Request) -> dict[str, Any] | web.Response:
     if not isinstance(data, dict):
         return _error(400, "json: cannot unmarshal request body into a Go struct")
     return data
+
+
+def _audio_of(messages: list[Any]) -> list[bytes]:
+    """The images of `messages` that are audio: Ollama tells a WAV by its RIFF/WAVE header."""
+    found = []
+    for message in messages:
+        for item in (message.get("images") or []) if isinstance(message, dict) else []:
+            try:
+                data = base64.b64decode(str(item), validate=True)
+            except (binascii.Error, ValueError):
+                continue
+            if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+                found.append(data)
+    return found
+
+
+def _unfit_audio(audio: list[bytes]) -> str | None:
+    """Why an audio model would not take these WAVs: not 16 kHz mono 16-bit, or over 30 s."""
+    for data in audio:
+        try:
+            with wave.open(io.BytesIO(data), "rb") as wav:
+                rate, channels, width = wav.getframerate(), wav.getnchannels(), wav.getsampwidth()
+                seconds = wav.getnframes() / rate
+        except (wave.Error, EOFError, ZeroDivisionError):
+            return "invalid audio data"
+        if (rate, channels, width) != (AUDIO_RATE, 1, 2):
+            return f"audio must be 16 kHz mono 16-bit, not {rate} Hz x{channels} {width * 8}-bit"
+        if seconds > AUDIO_MAX_SECONDS:
+            return f"audio of {seconds:.1f} s is longer than {AUDIO_MAX_SECONDS:g} s"
+    return None
