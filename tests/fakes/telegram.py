@@ -130,6 +130,59 @@ NOT_MODIFIED = (
 REJECTED_FORMATTING = (
     "Bad Request: can't parse entities: Can't find end of the entity starting at byte offset 12"
 )
+#: A message_thread_id that names no topic of the chat (telegram-bot-api Client.cpp,
+#: check_message_topic: "Message thread not found" becomes this).
+THREAD_NOT_FOUND = "Bad Request: message thread not found"
+#: createForumTopic & co. in a chat without topics (reported in NousResearch/hermes-agent#115019:
+#: a private chat with a bot whose Threaded Mode is off).
+NOT_A_FORUM = "Bad Request: the chat is not a forum"
+#: editForumTopic/deleteForumTopic of a topic that does not exist (any more): the MTProto error,
+#: passed through (seen by bots in the wild, e.g. deleteForumTopic of a deleted topic).
+TOPIC_ID_INVALID = "Bad Request: TOPIC_ID_INVALID"
+#: editForumTopic changing nothing: TDLib passes the server's error through to bots
+#: (ForumTopicManager.cpp, EditForumTopicQuery::on_error swallows it only for users).
+TOPIC_NOT_MODIFIED = "Bad Request: TOPIC_NOT_MODIFIED"
+MAX_TOPIC_NAME_LENGTH = 128
+#: createForumTopic's icon_color: "Currently, must be one of" these (Bot API, createForumTopic).
+TOPIC_ICON_COLORS = (7322096, 16766590, 13338331, 9367192, 16749490, 16478047)
+#: Every update type a bot can list in allowed_updates (telegram-bot-api 10.0
+#: get_update_type_name, plus Bot API 10.3's stopped_message_generation).
+UPDATE_TYPES = frozenset(
+    {
+        "message",
+        "edited_message",
+        "channel_post",
+        "edited_channel_post",
+        "inline_query",
+        "chosen_inline_result",
+        "callback_query",
+        "shipping_query",
+        "pre_checkout_query",
+        "poll",
+        "poll_answer",
+        "my_chat_member",
+        "chat_member",
+        "chat_join_request",
+        "chat_boost",
+        "removed_chat_boost",
+        "message_reaction",
+        "message_reaction_count",
+        "business_connection",
+        "business_message",
+        "edited_business_message",
+        "deleted_business_messages",
+        "purchased_paid_media",
+        "managed_bot",
+        "guest_message",
+        "stopped_message_generation",
+    }
+)
+#: Left out when allowed_updates was never set or set to an empty list ("all update types except
+#: chat_member, message_reaction, and message_reaction_count"; Client.h
+#: DEFAULT_ALLOWED_UPDATE_TYPES): stopped_message_generation is in the default set.
+NOT_DELIVERED_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+#: "the streamed draft is ephemeral and acts as a temporary 30-second preview" (sendMessageDraft)
+DRAFT_LIFETIME = 30.0
 
 _INT_PARAMS = frozenset(
     {
@@ -170,6 +223,7 @@ _BOOL_PARAMS = frozenset(
         "has_spoiler",
         "show_caption_above_media",
         "can_stop",
+        "keep_on_stop",
     }
 )
 _COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
@@ -236,6 +290,14 @@ class StoredMessage:
     voice: JSON | None = None
     audio: JSON | None = None
     video_note: JSON | None = None
+    #: Service messages (ForumTopicCreated / ForumTopicEdited) posted in a topic.
+    forum_topic_created: JSON | None = None
+    forum_topic_edited: JSON | None = None
+
+    @property
+    def is_service(self) -> bool:
+        """A service message ("topic created", "topic renamed"), not something anyone wrote."""
+        return self.forum_topic_created is not None or self.forum_topic_edited is not None
 
     @property
     def content(self) -> str:
@@ -301,6 +363,62 @@ class Draft:
     time: float
     parse_mode: str | None = None
     message_thread_id: int | None = None
+    #: Bot API 10.3: the user is shown Telegram's Stop button for this draft.
+    can_stop: bool = False
+    #: Bot API 10.3: the draft stays in the chat when the user presses Stop.
+    keep_on_stop: bool = False
+    #: The user pressed Stop on this draft (see ``FakeTelegram.user_presses_stop``).
+    stopped: bool = False
+    #: Sent with the draft_id the user had already stopped: accepted, never shown.
+    after_stop: bool = False
+
+
+@dataclass(slots=True)
+class Topic:
+    """A topic of a private chat with the bot (Bot API 9.3/9.4)."""
+
+    message_thread_id: int
+    name: str
+    icon_color: int
+    icon_custom_emoji_id: str | None = None
+    created_by_bot: bool = True
+    deleted: bool = False
+
+    def to_api(self) -> JSON:
+        """The ForumTopic object createForumTopic returns."""
+        topic: JSON = {
+            "message_thread_id": self.message_thread_id,
+            "name": self.name,
+            "icon_color": self.icon_color,
+        }
+        if self.icon_custom_emoji_id:
+            topic["icon_custom_emoji_id"] = self.icon_custom_emoji_id
+        return topic
+
+
+@dataclass(slots=True)
+class TopicRename:
+    """One rename of a topic (editForumTopic with a new name)."""
+
+    chat_id: int
+    message_thread_id: int
+    old_name: str
+    new_name: str
+
+
+@dataclass(slots=True)
+class StopPress:
+    """What ``user_presses_stop`` returns (and ``stop_presses`` records)."""
+
+    chat_id: int
+    message_thread_id: int | None
+    draft_id: int
+    #: The stopped draft's text (what the user saw when pressing).
+    text: str
+    #: keep_on_stop: the draft stays shown; otherwise it disappears at once.
+    kept: bool
+    #: None when the bot did not ask for stopped_message_generation in allowed_updates.
+    update_id: int | None
 
 
 @dataclass(slots=True)
@@ -360,6 +478,8 @@ class ChatState:
     username: str | None = None
     next_message_id: int = 1
     messages: dict[int, StoredMessage] = field(default_factory=dict)
+    #: Topics of a private chat, by message_thread_id (deleted ones stay, marked).
+    topics: dict[int, Topic] = field(default_factory=dict)
 
     def to_api(self) -> JSON:
         chat: JSON = {"id": self.id, "type": self.type}
@@ -639,9 +759,17 @@ class FakeTelegram:
     * ``fail_next(method, status, description, retry_after=None, times=1)``.
     * ``stall_next(method, seconds, times=1)``: hold the next answers of ``method`` back, then
       carry the call out anyway (Telegram does the work of a call whose client timed out).
+    * ``topics_enabled`` (False): the bot's Threaded Mode (getMe ``has_topics_enabled``); topics
+      in private chats (createForumTopic, message_thread_id) work only while it is on.
+    * ``users_create_topics`` (True): getMe ``allows_users_to_create_topics`` (reported only
+      while ``topics_enabled``); users may create and delete topics.
+    * ``draft_lifetime`` (30.0 s): how long the user sees a draft after its last update.
 
-    Records: ``calls``, ``drafts``, ``chat_actions``, ``callback_answers``, ``commands``,
-    ``deleted_messages``, ``too_many_requests``, ``too_many_requests_by_chat``.
+    Records: ``calls``, ``drafts``, ``chat_actions``, ``chat_actions_by_thread``,
+    ``callback_answers``, ``commands``, ``deleted_messages``, ``too_many_requests``,
+    ``too_many_requests_by_chat``, ``topic_renames``, ``deleted_topics``, ``stop_presses``,
+    ``dropped_updates`` (updates not delivered because the bot's ``allowed_updates`` leaves their
+    type out).
     """
 
     def __init__(
@@ -697,6 +825,17 @@ class FakeTelegram:
         self.allowed_updates: list[str] | None = None
         self.commands_by_scope: dict[tuple[str, str], list[JSON]] = {}
 
+        self.topics_enabled = False
+        self.users_create_topics = True
+        self.draft_lifetime = DRAFT_LIFETIME
+        self.topic_renames: list[TopicRename] = []
+        self.deleted_topics: list[tuple[int, Topic]] = []
+        self.stop_presses: list[StopPress] = []
+        self.dropped_updates: list[JSON] = []
+        self.chat_actions_by_thread: list[tuple[int, int | None, str]] = []
+        #: The draft each (chat_id, message_thread_id) shows, until a message replaces it.
+        self._draft_views: dict[tuple[int, int | None], Draft] = {}
+
         self._chats: dict[int, ChatState] = {}
         self._updates: deque[JSON] = deque()
         self._update_ids = itertools.count(1)
@@ -740,6 +879,9 @@ class FakeTelegram:
             ("getFile", self._get_file),
             ("sendDocument", self._send_document),
             ("sendPhoto", self._send_photo),
+            ("createForumTopic", self._create_forum_topic),
+            ("editForumTopic", self._edit_forum_topic),
+            ("deleteForumTopic", self._delete_forum_topic),
         ):
             self._methods[name.lower()] = (name, handler)
 
@@ -888,6 +1030,31 @@ class FakeTelegram:
         """Queue a raw update (without update_id, which is assigned); return its update_id."""
         return self._queue_update(payload)
 
+    def wants(self, kind: str) -> bool:
+        """Whether Telegram would create an update of this type for the bot now.
+
+        The bot's last ``allowed_updates`` (getUpdates or setWebhook) decides; never set, empty,
+        or naming no known type means the default: every type but chat_member, message_reaction
+        and message_reaction_count (Client.cpp get_allowed_update_types). Telegram drops the
+        others when they happen: they are not delivered later either.
+        """
+        listed = [kind for kind in self.allowed_updates or () if kind in UPDATE_TYPES]
+        if not listed:
+            return kind not in NOT_DELIVERED_BY_DEFAULT
+        return kind in listed
+
+    def _queue_wanted(self, kind: str, payload: JSON) -> int | None:
+        """Queue an update of ``kind`` if the bot's allowed_updates lets it through.
+
+        Only the newer helpers (topics, Stop) filter; the older ones (``user_sends``,
+        ``user_edits``, ``user_presses``, ``inject_update``) queue whatever they make.
+        """
+        if not self.wants(kind):
+            self.dropped_updates.append({kind: payload})
+            self._changed()
+            return None
+        return self._queue_update({kind: payload})
+
     def _user_chat(
         self, user: FakeUser, chat_id: int | None, chat_type: str, chat_title: str | None
     ) -> ChatState:
@@ -947,6 +1114,21 @@ class FakeTelegram:
         if reply_to is not None and reply_to not in chat.messages:
             raise AssertionError(f"chat {chat.id} has no message {reply_to} to reply to")
 
+    def _live_topic(self, chat: ChatState, message_thread_id: int) -> Topic | None:
+        topic = chat.topics.get(message_thread_id)
+        if topic is None or topic.deleted or not self.topics_enabled:
+            return None
+        return topic
+
+    def _check_user_thread(self, chat: ChatState, message_thread_id: int | None) -> None:
+        if message_thread_id is None or chat.type != "private":
+            return
+        if self._live_topic(chat, message_thread_id) is None:
+            raise AssertionError(
+                f"chat {chat.id} has no topic {message_thread_id} to write in "
+                f"(topics: {self.topics_of(chat.id)}, topics_enabled={self.topics_enabled})"
+            )
+
     def user_sends(
         self,
         user: FakeUser,
@@ -959,9 +1141,13 @@ class FakeTelegram:
         entities: list[JSON] | None = None,
         message_thread_id: int | None = None,
     ) -> SentMessage:
-        """A user writes ``text``; queue the update (commands get a bot_command entity)."""
+        """A user writes ``text``; queue the update (commands get a bot_command entity).
+
+        In a private chat ``message_thread_id`` must name a live topic (the message then carries
+        ``message_thread_id`` and ``is_topic_message``)."""
         chat = self._user_chat(user, chat_id, chat_type, chat_title)
         self._check_reply_to(chat, reply_to)
+        self._check_user_thread(chat, message_thread_id)
         message = self._new_message(
             chat,
             from_bot=False,
@@ -1022,10 +1208,12 @@ class FakeTelegram:
         chat_type: str = "private",
         chat_title: str | None = None,
         reply_to: int | None = None,
+        message_thread_id: int | None = None,
     ) -> SentMessage:
         """A user sends a photo; ``file_ids`` (from add_file) are its sizes, smallest first."""
         chat = self._user_chat(user, chat_id, chat_type, chat_title)
         self._check_reply_to(chat, reply_to)
+        self._check_user_thread(chat, message_thread_id)
         sizes: list[JSON] = []
         for index, file_id in enumerate(file_ids):
             stored = self._files[file_id]
@@ -1048,6 +1236,7 @@ class FakeTelegram:
             caption_entities=self._auto_entities(caption) if caption else [],
             media_group_id=media_group_id,
             reply_to_message_id=reply_to,
+            message_thread_id=message_thread_id,
         )
         return SentMessage(message, self._deliver_user_message(message, chat))
 
@@ -1063,9 +1252,11 @@ class FakeTelegram:
         chat_type: str = "private",
         chat_title: str | None = None,
         reply_to: int | None = None,
+        message_thread_id: int | None = None,
     ) -> SentMessage:
         chat = self._user_chat(user, chat_id, chat_type, chat_title)
         self._check_reply_to(chat, reply_to)
+        self._check_user_thread(chat, message_thread_id)
         stored = self._files[file_id]
         message = self._new_message(
             chat,
@@ -1081,6 +1272,7 @@ class FakeTelegram:
             caption=caption,
             caption_entities=self._auto_entities(caption) if caption else [],
             reply_to_message_id=reply_to,
+            message_thread_id=message_thread_id,
         )
         return SentMessage(message, self._deliver_user_message(message, chat))
 
@@ -1107,6 +1299,7 @@ class FakeTelegram:
             raise ValueError(f"unknown kind {kind!r}")
         chat = self._user_chat(user, chat_id, chat_type, chat_title)
         self._check_reply_to(chat, reply_to)
+        self._check_user_thread(chat, message_thread_id)
         stored = self._files[file_id]
         media: JSON = {
             "file_id": stored.file_id,
@@ -1175,6 +1368,147 @@ class FakeTelegram:
         """From now on writing to this user gets 403 "Forbidden: bot was blocked by the user"."""
         self.blocked_by_user.add(user.id)
 
+    def _open_topic(
+        self,
+        chat: ChatState,
+        name: str,
+        icon_color: int,
+        icon_custom_emoji_id: str | None,
+        *,
+        by_bot: bool,
+        user: FakeUser | None = None,
+    ) -> tuple[Topic, StoredMessage]:
+        """Post the forum_topic_created service message; its id is the topic's
+        message_thread_id (as in forum supergroups: TDLib's CreateForumTopicQuery takes the topic
+        id from the service message)."""
+        created: JSON = {"name": name, "icon_color": icon_color}
+        if icon_custom_emoji_id:
+            created["icon_custom_emoji_id"] = icon_custom_emoji_id
+        message = self._new_message(
+            chat, from_bot=by_bot, from_user=user, forum_topic_created=created
+        )
+        message.message_thread_id = message.message_id
+        topic = Topic(
+            message_thread_id=message.message_id,
+            name=name,
+            icon_color=icon_color,
+            icon_custom_emoji_id=icon_custom_emoji_id,
+            created_by_bot=by_bot,
+        )
+        chat.topics[topic.message_thread_id] = topic
+        return topic, message
+
+    def _close_topic(self, chat: ChatState, topic: Topic) -> None:
+        """A deleted topic takes its messages (and any draft shown in it) along."""
+        topic.deleted = True
+        thread = topic.message_thread_id
+        for message_id in [i for i, m in chat.messages.items() if m.message_thread_id == thread]:
+            del chat.messages[message_id]
+        self._draft_views.pop((chat.id, thread), None)
+        self.deleted_topics.append((chat.id, topic))
+
+    def user_creates_topic(
+        self, user: FakeUser, name: str, *, icon_color: int = TOPIC_ICON_COLORS[0]
+    ) -> int:
+        """The user creates a topic in their private chat with the bot; return its
+        message_thread_id.
+
+        Only while ``topics_enabled`` and ``users_create_topics`` (else AssertionError: the app
+        offers no such thing). The bot receives the forum_topic_created service message as a
+        ``message`` update (with message_thread_id and is_topic_message), as bots receive the
+        service messages users cause; none if its allowed_updates leaves ``message`` out.
+        """
+        if not (self.topics_enabled and self.users_create_topics):
+            raise AssertionError(
+                "users can create topics only while topics_enabled and users_create_topics"
+            )
+        if not 1 <= len(name) <= MAX_TOPIC_NAME_LENGTH:
+            raise AssertionError(f"a topic name has 1-{MAX_TOPIC_NAME_LENGTH} characters")
+        chat = self._user_chat(user, None, "private", None)
+        topic, message = self._open_topic(chat, name, icon_color, None, by_bot=False, user=user)
+        self._queue_wanted("message", self.render(message))
+        return topic.message_thread_id
+
+    def user_deletes_topic(self, user: FakeUser, message_thread_id: int) -> None:
+        """The user deletes a topic of their private chat with the bot, with its messages.
+
+        allows_users_to_create_topics is "True, if the bot allows users to create and delete
+        topics in private chats": only while ``users_create_topics`` (else AssertionError). No
+        update: the Bot API has none for deleted topics or messages.
+        """
+        if not (self.topics_enabled and self.users_create_topics):
+            raise AssertionError(
+                "users can delete topics only while topics_enabled and users_create_topics"
+            )
+        chat = self._chats.get(user.id)
+        topic = None if chat is None else self._live_topic(chat, message_thread_id)
+        if chat is None or topic is None:
+            raise AssertionError(f"user {user.id} has no topic {message_thread_id}")
+        self._close_topic(chat, topic)
+        self._changed()
+
+    def shown_draft(self, chat_id: int, message_thread_id: int | None = None) -> Draft | None:
+        """The draft the user sees now in this chat (and topic), or None.
+
+        A draft shows from its sendMessageDraft until the bot's next message in the same chat and
+        topic replaces it, or ``draft_lifetime`` seconds after its last update ("a temporary
+        30-second preview"), or the user presses Stop on it (unless it had keep_on_stop: then it
+        stays until the message or the 30 seconds).
+        """
+        draft = self._draft_views.get((chat_id, message_thread_id))
+        if draft is None or self.clock() - draft.time > self.draft_lifetime:
+            return None
+        if draft.stopped and not draft.keep_on_stop:
+            return None
+        return draft
+
+    def user_presses_stop(
+        self,
+        user: FakeUser,
+        *,
+        draft_id: int | None = None,
+        message_thread_id: int | None = None,
+    ) -> StopPress:
+        """The user presses Telegram's Stop button on the draft shown in their private chat (in
+        the topic ``message_thread_id``); ``draft_id`` checks that it is that draft.
+
+        The draft's last sendMessageDraft must have had can_stop (else AssertionError: there is no
+        button). Queues a ``stopped_message_generation`` update (MessageGenerationStopped:
+        ``chat``, ``message_thread_id`` when in a topic, ``draft_id``) unless the bot's
+        allowed_updates leaves it out (then it is dropped, see ``dropped_updates``). Either way
+        the user no longer sees the draft, unless it had keep_on_stop; the bot's later drafts with
+        that draft_id are accepted but not shown (``Draft.after_stop``).
+        """
+        draft = self.shown_draft(user.id, message_thread_id)
+        if draft is None or draft.stopped:
+            raise AssertionError(
+                f"no draft is shown to user {user.id} in topic {message_thread_id} to stop\n"
+                f"{self.dump()}"
+            )
+        if draft_id is not None and draft.draft_id != draft_id:
+            raise AssertionError(f"the draft shown is {draft.draft_id}, not {draft_id}")
+        if not draft.can_stop:
+            raise AssertionError(
+                f"draft {draft.draft_id} was sent without can_stop: there is no Stop button"
+            )
+        draft.stopped = True
+        chat = self._chats[user.id]
+        stopped: JSON = {"chat": chat.to_api()}
+        if message_thread_id is not None:
+            stopped["message_thread_id"] = message_thread_id
+        stopped["draft_id"] = draft.draft_id
+        update_id = self._queue_wanted("stopped_message_generation", stopped)
+        press = StopPress(
+            chat_id=chat.id,
+            message_thread_id=message_thread_id,
+            draft_id=draft.draft_id,
+            text=draft.text,
+            kept=draft.keep_on_stop,
+            update_id=update_id,
+        )
+        self.stop_presses.append(press)
+        return press
+
     def fail_next(
         self,
         method: str,
@@ -1207,13 +1541,43 @@ class FakeTelegram:
         return self._chats[chat_id].messages[message_id]
 
     def bot_messages(self, chat_id: int) -> list[StoredMessage]:
-        return [m for m in self.messages(chat_id) if m.from_bot]
+        """The bot's messages in the chat (all topics), service messages left out."""
+        return [m for m in self.messages(chat_id) if m.from_bot and not m.is_service]
 
     def bot_texts(self, chat_id: int) -> list[str]:
         return [m.content for m in self.bot_messages(chat_id)]
 
+    def messages_in(self, chat_id: int, message_thread_id: int | None) -> list[StoredMessage]:
+        """What the user sees in one topic (None: outside any topic), service messages too."""
+        return [m for m in self.messages(chat_id) if m.message_thread_id == message_thread_id]
+
+    def bot_messages_in(self, chat_id: int, message_thread_id: int | None) -> list[StoredMessage]:
+        return [
+            m
+            for m in self.messages_in(chat_id, message_thread_id)
+            if m.from_bot and not m.is_service
+        ]
+
+    def bot_texts_in(self, chat_id: int, message_thread_id: int | None) -> list[str]:
+        """The texts (or captions) of the bot's messages in one topic (None: outside topics)."""
+        return [m.content for m in self.bot_messages_in(chat_id, message_thread_id)]
+
+    def topics_of(self, chat_id: int) -> dict[int, str]:
+        """The chat's live topics: {message_thread_id: name}."""
+        chat = self._chats.get(chat_id)
+        if chat is None:
+            return {}
+        return {i: t.name for i, t in chat.topics.items() if not t.deleted}
+
+    def topic(self, chat_id: int, message_thread_id: int) -> Topic:
+        """A topic of the chat, deleted or not (KeyError if it never existed)."""
+        return self._chats[chat_id].topics[message_thread_id]
+
     def drafts_of(self, chat_id: int) -> list[Draft]:
         return [d for d in self.drafts if d.chat_id == chat_id]
+
+    def drafts_in(self, chat_id: int, message_thread_id: int | None) -> list[Draft]:
+        return [d for d in self.drafts_of(chat_id) if d.message_thread_id == message_thread_id]
 
     def calls_of(self, method: str) -> list[Call]:
         canonical = self._canonical(method)
@@ -1239,6 +1603,10 @@ class FakeTelegram:
         data: JSON = {"message_id": message.message_id}
         if message.message_thread_id is not None:
             data["message_thread_id"] = message.message_thread_id
+            if chat.type == "private":
+                # In a private chat only topic messages have a thread (Client.cpp:
+                # is_topic_message for a messageTopicForum).
+                data["is_topic_message"] = True
         if message.from_bot:
             data["from"] = dict(BOT_FROM)
         elif message.from_user is not None:
@@ -1261,7 +1629,7 @@ class FakeTelegram:
             data["photo"] = message.photo
         if message.document is not None:
             data["document"] = message.document
-        for kind in ("voice", "audio", "video_note"):
+        for kind in ("voice", "audio", "video_note", "forum_topic_created", "forum_topic_edited"):
             media = getattr(message, kind)
             if media is not None:
                 data[kind] = media
@@ -1290,6 +1658,12 @@ class FakeTelegram:
                     extra += " [photo]"
                 if m.document is not None:
                     extra += f" [document {m.document.get('file_name')}]"
+                if m.message_thread_id is not None:
+                    extra += f" topic={m.message_thread_id}"
+                if m.forum_topic_created is not None:
+                    extra += f" [topic created {m.forum_topic_created['name']!r}]"
+                if m.forum_topic_edited is not None:
+                    extra += f" [topic edited {m.forum_topic_edited}]"
                 lines.append(f"  #{m.message_id} {who}{extra}: {m.content[:200]!r}")
             drafts = self.drafts_of(chat.id)
             if drafts:
@@ -1527,6 +1901,45 @@ class FakeTelegram:
             raise _bad("message to be replied not found")
         return message_id
 
+    def _thread(self, params: _Params, chat: ChatState) -> int | None:
+        """The message_thread_id of a send; in a private chat it must name a live topic.
+
+        Real Telegram (check_message_topic) looks the topic up in private chats and answers
+        "message thread not found" when there is none; in groups that are not forums it ignores
+        the parameter (the fake keeps it on the message there, as before). sendMessageDraft and
+        sendChatAction skip that lookup in telegram-bot-api and leave it to TDLib, whose answer
+        is not published: the fake gives them the same 400 (the strict choice).
+        """
+        thread = params.int_or_none("message_thread_id")
+        if chat.type != "private" or thread is None:
+            return thread
+        if thread == 0:
+            return None  # 0 means no thread (Client.cpp get_forum_topic_id)
+        if self._live_topic(chat, thread) is None:
+            raise ApiError(400, THREAD_NOT_FOUND)
+        return thread
+
+    def _topic_chat(self, params: _Params) -> ChatState:
+        """The chat of a topic method: a private chat while the bot has topics."""
+        chat = self._chat(params)
+        if chat.type != "private" or not self.topics_enabled:
+            # Forum supergroups are not modelled: every other chat is "not a forum".
+            raise ApiError(400, NOT_A_FORUM)
+        return chat
+
+    def _existing_topic(self, params: _Params, chat: ChatState) -> Topic:
+        thread = params.int_or_none("message_thread_id")
+        if thread is None:
+            raise _bad("message thread identifier is not specified")
+        topic = self._live_topic(chat, thread)
+        if topic is None:
+            raise ApiError(400, TOPIC_ID_INVALID)
+        return topic
+
+    def _end_draft(self, chat: ChatState, thread: int | None) -> None:
+        """The bot's message takes the place of the draft shown in that chat and topic."""
+        self._draft_views.pop((chat.id, thread), None)
+
     def _target_message(self, params: _Params, chat: ChatState, what: str) -> StoredMessage:
         message_id = params.int_or_none("message_id")
         if message_id is None:
@@ -1542,7 +1955,13 @@ class FakeTelegram:
         return True
 
     def _get_me(self, params: _Params) -> JSON:
-        return dict(BOT_USER)
+        me = dict(BOT_USER)
+        # Both always present in getMe (telegram-bot-api JsonUser: JsonBool); users may create
+        # topics only in a bot with topics (getMe showed both false with Threaded Mode off,
+        # NousResearch/hermes-agent#115019).
+        me["has_topics_enabled"] = self.topics_enabled
+        me["allows_users_to_create_topics"] = self.topics_enabled and self.users_create_topics
+        return me
 
     def _delete_webhook(self, params: _Params) -> bool:
         if params.bool_("drop_pending_updates"):
@@ -1653,6 +2072,7 @@ class FakeTelegram:
 
     def _send_message(self, params: _Params) -> JSON:
         chat = self._chat(params)
+        thread = self._thread(params, chat)
         text, entities, parse_mode = self._message_text(params)
         markup = self._markup(params)
         reply_to = self._reply_to(params, chat)
@@ -1664,10 +2084,11 @@ class FakeTelegram:
             entities=entities,
             reply_markup=markup,
             reply_to_message_id=reply_to,
-            message_thread_id=params.int_or_none("message_thread_id"),
+            message_thread_id=thread,
             parse_mode=parse_mode,
             link_preview_options=preview if isinstance(preview, dict) else None,
         )
+        self._end_draft(chat, thread)
         return self.render(message)
 
     def _edit_message_text(self, params: _Params) -> JSON:
@@ -1733,18 +2154,27 @@ class FakeTelegram:
         draft_id = params.int_or_none("draft_id")
         if not draft_id:
             raise _bad("draft_id is empty")
+        thread = self._thread(params, chat)
         text, entities, parse_mode = self._message_text(params, allow_empty=True)
-        self.drafts.append(
-            Draft(
-                chat_id=chat.id,
-                draft_id=draft_id,
-                text=text,
-                entities=entities,
-                time=self.clock(),
-                parse_mode=parse_mode,
-                message_thread_id=params.int_or_none("message_thread_id"),
-            )
+        draft = Draft(
+            chat_id=chat.id,
+            draft_id=draft_id,
+            text=text,
+            entities=entities,
+            time=self.clock(),
+            parse_mode=parse_mode,
+            message_thread_id=thread,
+            can_stop=params.bool_("can_stop"),
+            keep_on_stop=params.bool_("keep_on_stop"),
         )
+        self.drafts.append(draft)
+        shown = self._draft_views.get((chat.id, thread))
+        if shown is not None and shown.stopped and shown.draft_id == draft_id:
+            # "a button to stop further drafts": the user stopped this one. What Telegram
+            # answers to further drafts with that id is not published; accepted, not shown.
+            draft.after_stop = True
+        else:
+            self._draft_views[(chat.id, thread)] = draft
         return True
 
     def _send_chat_action(self, params: _Params) -> bool:
@@ -1752,7 +2182,9 @@ class FakeTelegram:
         action = params.str_("action")
         if action not in CHAT_ACTIONS:
             raise _bad("wrong parameter action in request")
+        thread = self._thread(params, chat)
         self.chat_actions.append((chat.id, action))
+        self.chat_actions_by_thread.append((chat.id, thread, action))
         return True
 
     def _answer_callback_query(self, params: _Params) -> bool:
@@ -1805,6 +2237,7 @@ class FakeTelegram:
 
     def _send_media(self, params: _Params, **media: Any) -> JSON:
         chat = self._chat(params)
+        thread = self._thread(params, chat)
         caption, caption_entities = self._caption(params)
         markup = self._markup(params)
         reply_to = self._reply_to(params, chat)
@@ -1815,13 +2248,14 @@ class FakeTelegram:
             caption_entities=caption_entities,
             reply_markup=markup,
             reply_to_message_id=reply_to,
-            message_thread_id=params.int_or_none("message_thread_id"),
+            message_thread_id=thread,
             **media,
         )
+        self._end_draft(chat, thread)
         return self.render(message)
 
     def _send_document(self, params: _Params) -> JSON:
-        self._chat(params)
+        self._thread(params, self._chat(params))
         upload = params.uploads.get("document")
         stored = self._upload(params, "document", "documents")
         document: JSON = {
@@ -1835,7 +2269,7 @@ class FakeTelegram:
         return self._send_media(params, document=document)
 
     def _send_photo(self, params: _Params) -> JSON:
-        self._chat(params)
+        self._thread(params, self._chat(params))
         stored = self._upload(params, "photo", "photos")
         photo = [
             {
@@ -1847,6 +2281,68 @@ class FakeTelegram:
             }
         ]
         return self._send_media(params, photo=photo)
+
+    # -- topics in private chats (Bot API 9.3/9.4) -----------------------------------------------
+
+    @staticmethod
+    def _topic_name(raw: str | None) -> str:
+        # TDLib cleans the name (trims it, cuts it to 128 characters: clean_name with
+        # MAX_FORUM_TOPIC_TITLE_LENGTH) instead of refusing a longer one.
+        return (raw or "").strip()[:MAX_TOPIC_NAME_LENGTH]
+
+    def _create_forum_topic(self, params: _Params) -> JSON:
+        chat = self._topic_chat(params)
+        name = self._topic_name(params.str_or_none("name"))
+        if not name:
+            raise _bad("title must be non-empty")  # TDLib: "Title must be non-empty"
+        icon_color = params.values.get("icon_color")
+        if icon_color is None:
+            # Not given: the first documented color (Telegram picks one; which is not published).
+            icon_color = TOPIC_ICON_COLORS[0]
+        else:
+            with contextlib.suppress(ValueError):
+                icon_color = int(str(icon_color))
+            if icon_color not in TOPIC_ICON_COLORS:
+                # "Currently, must be one of ..."; TDLib's text for an invalid color (the
+                # server's for a valid RGB outside the list is not published: the strict choice).
+                raise _bad("invalid icon color specified")
+        emoji = params.str_or_none("icon_custom_emoji_id") or None
+        topic, _ = self._open_topic(chat, name, int(icon_color), emoji, by_bot=True)
+        return topic.to_api()
+
+    def _edit_forum_topic(self, params: _Params) -> bool:
+        chat = self._topic_chat(params)
+        # The topic is checked first (strict; old TDLib answered OK to an edit with nothing to
+        # change before looking the topic up).
+        topic = self._existing_topic(params, chat)
+        name = self._topic_name(params.str_or_none("name"))
+        edit_emoji = "icon_custom_emoji_id" in params.values
+        emoji = params.str_or_none("icon_custom_emoji_id") or None
+        if not name and not edit_emoji:
+            return True  # "If not specified or empty, the current name of the topic will be kept"
+        new_name = name or topic.name
+        if new_name == topic.name and (not edit_emoji or emoji == topic.icon_custom_emoji_id):
+            raise ApiError(400, TOPIC_NOT_MODIFIED)
+        edited: JSON = {}
+        if new_name != topic.name:
+            edited["name"] = new_name
+            self.topic_renames.append(
+                TopicRename(chat.id, topic.message_thread_id, topic.name, new_name)
+            )
+            topic.name = new_name
+        if edit_emoji:
+            edited["icon_custom_emoji_id"] = emoji or ""
+            topic.icon_custom_emoji_id = emoji
+        # Editing a topic posts a ForumTopicEdited service message in it, as in forums.
+        message = self._new_message(chat, from_bot=True, forum_topic_edited=edited)
+        message.message_thread_id = topic.message_thread_id
+        return True
+
+    def _delete_forum_topic(self, params: _Params) -> bool:
+        chat = self._topic_chat(params)
+        topic = self._existing_topic(params, chat)
+        self._close_topic(chat, topic)
+        return True
 
 
 def _short(params: Mapping[str, Any]) -> str:
