@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from functools import partial
 from typing import Literal
 
@@ -30,11 +31,20 @@ from bot.chat_ports import (
 )
 from bot.choices import UserChoices
 from bot.context import ChatDefaults, Generation, Window, conversation_window, holds_images
-from bot.errors import BotError, FileProblem, LLMError, ReadingStopped, ShuttingDown, TooFewModels
+from bot.errors import (
+    BotError,
+    FileProblem,
+    LLMError,
+    ReadingStopped,
+    ShuttingDown,
+    StaleAnswer,
+    TooFewModels,
+)
 from bot.history import AskedQuestion, ConversationHistory
 from bot.llm.types import ChatEvent, ChatMessage
 from bot.model_stream import (
     AnswerSink,
+    FollowUp,
     Streamed,
     deliver,
     log_answer,
@@ -42,8 +52,10 @@ from bot.model_stream import (
     tell_if_loading,
 )
 from bot.notices import AnswerFooter
+from bot.records import StoredMessage, UserProfile
 from bot.roles import Role
 from bot.threads import ThreadRegistry
+from bot.titles import TITLE_TOKENS, write_title
 
 # Question is built by the handlers, so it is offered here with the service that takes it.
 __all__ = ["ChatService", "Question", "QuestionLoader"]
@@ -211,9 +223,84 @@ class ChatService:
         await self._history.keep_window_start(asked, window, sink)
         request = partial(self._model.chat, model, window.messages)
         footer: Literal["short"] | None = "short" if asked.settings.footer else None
-        await self._stream(
+        streamed = await self._stream(
             question, model, request, generation, sink, stop, footer=footer, asked=asked
         )
+        if asked.place.title is None and streamed.status == "complete" and streamed.text:
+            self._threads.in_background(
+                asyncio.create_task(self._title(asked, model, generation, sink))
+            )
+
+    async def _title(
+        self, asked: AskedQuestion, model: str, generation: Generation, sink: AnswerSink
+    ) -> None:
+        """Title a new conversation from its first question, as chat apps do."""
+        options = {**generation.options, "num_predict": TITLE_TOKENS}  # same runner: no reload
+        title = await write_title(
+            self._model.generate,
+            asked.question.text,
+            model=model,
+            options=options,
+            think=False if generation.think is not None else None,
+            keep_alive=self._defaults.keep_alive,
+        )
+        await self._store.rename_conversation(asked.conversation, title)
+        await sink.titled(title)
+
+    # -- the last answer again, or more of it ------------------------------------------------
+
+    async def regenerate(
+        self, chat_id: int, user: UserProfile, answer_id: int, sink: AnswerSink
+    ) -> None:
+        """Ask the question of the answer `answer_id` again: the new answer takes the old
+        one's place in the conversation (the old message stays in the chat). StaleAnswer when
+        it is no longer the conversation's last answer."""
+        await self._again(chat_id, user, answer_id, sink, go_on=False)
+
+    async def continue_answer(
+        self, chat_id: int, user: UserProfile, answer_id: int, sink: AnswerSink
+    ) -> None:
+        """Have the model go on from where the answer `answer_id` ended (it was stopped, or
+        reached the longest answer allowed): the rest is added to the stored answer."""
+        await self._again(chat_id, user, answer_id, sink, go_on=True)
+
+    async def _again(
+        self, chat_id: int, user: UserProfile, answer_id: int, sink: AnswerSink, *, go_on: bool
+    ) -> None:
+        async with self._threads.turn(chat_id, user.id, sink) as stop:
+            if stop is None:
+                return
+            turn = await self._history.reopen(chat_id, user, answer_id)
+            if turn is None or (go_on and not turn.answer.can_continue):
+                await sink.fail(StaleAnswer())
+                return
+            asked = turn.asked
+            try:
+                model, role, generation = await self._choices.choose(user.id, asked.settings, sink)
+                model, generation, window = await self._window(
+                    asked, role, model, generation, turn.message, turn.question_id
+                )
+            except LLMError as err:
+                await deliver(Streamed("", None, "error", err), sink)
+                return
+            await self._history.keep_window_start(asked, window, sink)
+            messages = window.messages
+            if go_on:  # the model's own words come last: it writes on from them
+                messages = [*messages, ChatMessage("assistant", turn.answer.content)]
+            request = partial(self._model.chat, model, messages)
+            footer: Literal["short"] | None = "short" if asked.settings.footer else None
+            await self._stream(
+                asked.question,
+                model,
+                request,
+                generation,
+                sink,
+                stop,
+                footer=footer,
+                asked=asked,
+                goes_on=turn.answer if go_on else None,
+                replaces=None if go_on else turn.answer,
+            )
 
     async def _window(
         self,
@@ -262,17 +349,25 @@ class ChatService:
         footer: Literal["short", "detailed"] | None,
         kind: Literal["chat", "ask", "compare"] = "chat",
         asked: AskedQuestion | None = None,
-    ) -> None:
+        goes_on: StoredMessage | None = None,
+        replaces: StoredMessage | None = None,
+    ) -> Streamed:
         """Once the model has a slot, stream its answer to `request` into `sink`, record it in
-        the conversation (with `asked`: one-shot answers are not stored), and show how it
-        ended; /stop or shutdown while waiting for the slot ends it as `stopped`."""
+        the conversation (with `asked`: one-shot answers are not stored; added to `goes_on`,
+        or in place of `replaces`), and show how it ended; /stop or shutdown while waiting
+        for the slot ends it as `stopped`."""
         async with self._threads.model_slot(stop, sink.waiting) as held:
             if not held:
                 streamed = Streamed("", None, "stopped", self._threads.refusal())
-                await self._refused(asked, streamed, sink)
-                return
-            row = None
-            if asked is not None:
+                if goes_on is None and replaces is None:
+                    await self._refused(asked, streamed, sink)
+                else:  # the answer as it was stays
+                    await deliver(streamed, sink)
+                return streamed
+            row, before = None, ""
+            if goes_on is not None:
+                row, before = goes_on.id, goes_on.content
+            elif asked is not None:
                 row = await self._history.open_row(asked, model)
             started = time.monotonic()
             await tell_if_loading(self._model.size_if_unloaded, model, sink)
@@ -281,17 +376,22 @@ class ChatService:
                 think=generation.think,
                 keep_alive=self._defaults.keep_alive,
             )
-            checkpoint = None if row is None else self._history.checkpoint(row)
+            checkpoint = None if row is None else self._history.checkpoint(row, before)
             streamed = await stream_answer(events, sink, stop, checkpoint=checkpoint)
             if row is not None:
-                await self._history.finish(row, streamed)
+                await self._history.finish(row, replace(streamed, text=before + streamed.text))
+                await self._history.replace_answer(row, replaces, streamed)
         content = question.text if self._defaults.log_content else None
         who = (question.user.id, question.chat_id)
         log_answer(who, model, streamed, time.monotonic() - started, kind=kind, question=content)
         shown = None
         if footer is not None and streamed.done is not None:
             shown = AnswerFooter(model, streamed.figures, detailed=footer == "detailed")
-        await deliver(streamed, sink, shown)
+        follow_up = None
+        if asked is not None and row is not None and asked.offers_follow_up and streamed.text:
+            follow_up = FollowUp(asked.conversation, row, streamed.can_continue)
+        await deliver(streamed, sink, shown, follow_up)
+        return streamed
 
     async def _refused(
         self, asked: AskedQuestion | None, streamed: Streamed, sink: AnswerSink

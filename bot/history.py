@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from functools import partial
+from dataclasses import dataclass, replace
 
 from bot.chat_ports import HistoryStore, Question
 from bot.context import (
@@ -24,13 +23,23 @@ from bot.errors import LLMError, NoVisionModel
 from bot.llm.types import ChatMessage
 from bot.model_stream import AnswerSink, Streamed
 from bot.notices import ContextTrimmed, DocumentCut, ImagesCut
-from bot.records import StoredMessage, UserSettings
+from bot.records import ConversationPlace, StoredMessage, UserProfile, UserSettings
 from bot.roles import Role
 from bot.threads import ThreadRegistry
 
 log = logging.getLogger(__name__)
 
 HISTORY_LOAD_LIMIT = 400  # turns read from the store before trimming to the window
+
+
+@dataclass(frozen=True, slots=True)
+class AnsweredTurn:
+    """A conversation's last exchange, to be answered again or continued."""
+
+    asked: AskedQuestion  # the question, with the conversation before it
+    message: ChatMessage  # the question as the model gets it
+    question_id: int
+    answer: StoredMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +51,15 @@ class AskedQuestion:
     earlier: Sequence[StoredMessage]
     start: int | None  # where the conversation's window starts (None: at its beginning)
     reaches_start: bool  # `earlier` goes back to the start (else only the newest were read)
-    settings: UserSettings  # the asker's
+    settings: UserSettings  # the asker's, with the conversation's own model and role
     said: str  # the question as the model is told it (in a shared thread: who speaks)
+    place: ConversationPlace  # where the conversation lives, its title
+
+    @property
+    def offers_follow_up(self) -> bool:
+        """Its answer may be written again or continued: the asker's own conversation (not a
+        group's shared thread)."""
+        return self.place.user_id == self.question.user.id
 
     @property
     def user_id(self) -> int:
@@ -68,19 +84,57 @@ class ConversationHistory:
         owner = self._threads.owner(question.chat_id, user.id)
         if owner != user.id:
             await self._store.remember_shared_thread(question.chat_id)
-        conversation = await self._store.current_conversation(question.chat_id, owner)
-        earlier = await self._store.recent_messages(conversation, HISTORY_LOAD_LIMIT)
+        conversation = await self._store.current_conversation(
+            question.chat_id, owner, question.topic
+        )
+        said = question.text
+        if owner != user.id:  # a shared thread: the model is told who speaks
+            said = f"{user.first_name or user.username or user.id}: {said}"
+        return await self._asked(question, conversation, said, hold_back=0)
+
+    async def reopen(self, chat_id: int, user: UserProfile, answer_id: int) -> AnsweredTurn | None:
+        """The exchange the answer `answer_id` ends, to answer it again or go on with it; None
+        when that answer is no longer its conversation's last, or not this user's."""
+        conversation = await self._store.conversation_of_message(answer_id)
+        if conversation is None:
+            return None
+        place = await self._store.conversation_place(conversation)
+        if place is None or (place.chat_id, place.user_id) != (chat_id, user.id):
+            return None
+        asked = await self._asked(Question(chat_id, user, ""), conversation, "", hold_back=2)
+        last = await self._store.recent_messages(conversation, 2)
+        if [m.role for m in last] != ["user", "assistant"] or last[-1].id != answer_id:
+            return None
+        question, answer = last
+        asked = replace(
+            asked,
+            question=Question(chat_id, user, question.content, topic=place.topic),
+            said=question.content,
+        )
+        message = ChatMessage("user", question.content, tuple(i.data for i in question.images))
+        return AnsweredTurn(asked, message, question.id, answer)
+
+    async def _asked(
+        self, question: Question, conversation: int, said: str, *, hold_back: int
+    ) -> AskedQuestion:
+        """The conversation before the question (without its last `hold_back` messages)."""
+        earlier = await self._store.recent_messages(conversation, HISTORY_LOAD_LIMIT + hold_back)
+        earlier = earlier[: len(earlier) - hold_back]
         start = await self._store.context_start(conversation)
         reaches_start = len(earlier) < HISTORY_LOAD_LIMIT or (
             start is not None and earlier[0].id <= start
         )
         if not reaches_start:  # the new start goes where the next questions' reads reach
             earlier = earlier[len(earlier) // 2 :]
-        settings = await self._store.user_settings(user.id)
-        said = question.text
-        if owner != user.id:  # a shared thread: the model is told who speaks
-            said = f"{user.first_name or user.username or user.id}: {said}"
-        return AskedQuestion(question, conversation, earlier, start, reaches_start, settings, said)
+        place = await self._store.conversation_place(conversation)
+        assert place is not None  # noqa: S101 - read within the thread's turn, which owns it
+        settings = await self._store.user_settings(question.user.id)
+        settings = replace(
+            settings, model=place.model or settings.model, role=place.role or settings.role
+        )
+        return AskedQuestion(
+            question, conversation, earlier, start, reaches_start, settings, said, place
+        )
 
     async def store_question(
         self, asked: AskedQuestion, role: Role, generation: Generation, sink: AnswerSink
@@ -131,13 +185,30 @@ class ConversationHistory:
         """The answer row's final text, status and figures. Stored before the answer is
         delivered: a crash while sending does not lose it."""
         try:
-            await self._store.finish_answer(row, streamed.text, streamed.status, streamed.figures)
+            await self._store.finish_answer(
+                row, streamed.text, streamed.status, streamed.figures, streamed.done_reason
+            )
         except Exception:  # the user still gets the answer, which is all they asked for
             log.exception("could not store an answer")
 
-    def checkpoint(self, row: int) -> Callable[[str], Awaitable[None]]:
-        """Saves the text of the answer in `row` so far (kept if the process dies)."""
-        return partial(self._store.save_partial, row)
+    def checkpoint(self, row: int, before: str = "") -> Callable[[str], Awaitable[None]]:
+        """Saves the text of the answer in `row` so far, after `before` (the answer it goes
+        on with), so it is kept if the process dies."""
+
+        async def save(text: str) -> None:
+            await self._store.save_partial(row, before + text)
+
+        return save
+
+    async def replace_answer(
+        self, row: int, replaced: StoredMessage | None, streamed: Streamed
+    ) -> None:
+        """An answer written again takes the old one's place in the conversation, unless it
+        could not be written at all: then the old one stays and the failed one goes."""
+        if replaced is None:
+            return
+        failed = streamed.status == "error" and not streamed.text
+        await self._store.drop_message(row if failed else replaced.id)
 
     async def keep_window_start(
         self, asked: AskedQuestion, window: Window, sink: AnswerSink

@@ -51,16 +51,21 @@ class AnswerSink(Protocol):
         footer: AnswerFooter | None = None,
         *,
         cut_at_length: bool = False,
+        follow_up: FollowUp | None = None,
     ) -> None:
         """Show the whole answer for good (`stopped` when the user cut it short,
         `cut_at_length` when the model reached MAX_ANSWER_TOKENS), with the footer line if
-        there is one."""
+        there is one, and the ways to follow it up (`follow_up`) under it."""
 
     async def fail(self, error: BotError) -> None:
         """Keep what was shown and tell the user what went wrong."""
 
     async def notice(self, notice: Notice) -> None:
         """Tell the user something worth knowing before the answer (a message of its own)."""
+
+    async def titled(self, title: str) -> None:
+        """The answer's conversation got its title (the model wrote it from the first
+        question): show it where the conversation lives, e.g. as its topic's name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,26 @@ class Streamed:
         """Ollama's counts and durations (none when the answer did not end normally)."""
         return figures_of(self.done)
 
+    @property
+    def done_reason(self) -> str | None:
+        """Why the model ended ("length": it reached the longest answer it may write)."""
+        return None if self.done is None else self.done.done_reason
+
+    @property
+    def can_continue(self) -> bool:
+        """The model may go on with it: stopped, or cut at the longest answer allowed."""
+        return self.status == "stopped" or self.done_reason == "length"
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """What may follow an answer in its conversation: writing it again, or going on with it
+    (`can_continue`). Offered under the conversation's last answer only."""
+
+    conversation: int
+    answer_id: int
+    can_continue: bool
+
 
 async def tell_if_loading(
     size_if_unloaded: Callable[[str], Awaitable[int | None]], model: str, sink: AnswerSink
@@ -92,13 +117,18 @@ async def tell_if_loading(
         sink.loading(model, size)
 
 
-async def deliver(streamed: Streamed, sink: AnswerSink, footer: AnswerFooter | None = None) -> None:
-    """Show how the answer ended: for good, or what went wrong."""
+async def deliver(
+    streamed: Streamed,
+    sink: AnswerSink,
+    footer: AnswerFooter | None = None,
+    follow_up: FollowUp | None = None,
+) -> None:
+    """Show how the answer ended: for good (with what may follow it), or what went wrong."""
     if streamed.error is not None:
         await sink.fail(streamed.error)
     else:
-        length = streamed.done is not None and streamed.done.done_reason == "length"
-        await sink.finish(streamed.status, footer, cut_at_length=length)
+        length = streamed.done_reason == "length"
+        await sink.finish(streamed.status, footer, cut_at_length=length, follow_up=follow_up)
 
 
 async def stream_answer(

@@ -89,6 +89,41 @@ class StoredMessage:
     status: AnswerStatus
     model: str | None
     images: tuple[StoredImage, ...] = ()
+    done_reason: str | None = None  # an answer's, from the model server ("length": cut short)
+
+    @property
+    def can_continue(self) -> bool:
+        """An answer the model may go on with: stopped, or cut at the longest it may write."""
+        return self.role == "assistant" and (
+            self.status == "stopped" or self.done_reason == "length"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    """One of a user's conversations in a chat, as /chats lists it."""
+
+    id: int
+    topic: int | None  # the private chat's topic it lives in (None: the chat itself)
+    title: str | None  # None: not titled yet
+    started_at: float
+    last_at: float  # its newest message (its start when it has none)
+    messages: int
+    current: bool  # the one the chat itself continues
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationPlace:
+    """Where a conversation lives and what it was set to use there."""
+
+    id: int
+    chat_id: int
+    user_id: int  # whose (a shared group thread: the chat's id)
+    topic: int | None
+    title: str | None
+    model: str | None  # its own model (set in its topic); None: the user's
+    role: str | None  # its own role; None: the user's
+    buttons_message_id: int | None  # the message showing its last answer's buttons
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,16 @@ import datetime as dtm
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from telegram import Chat, LinkPreviewOptions, Message, MessageEntity, ReplyParameters
+from telegram import (
+    Chat,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    MessageEntity,
+    ReplyParameters,
+)
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, RetryAfter
 
@@ -37,7 +45,7 @@ class Written:
 
 @dataclass
 class FakeAnswerBot:
-    """The four Bot methods an answer is written with, kept in memory."""
+    """The Bot methods an answer is written with, kept in memory."""
 
     clock: FakeClock
     refuse_drafts: bool = False
@@ -57,9 +65,11 @@ class FakeAnswerBot:
         chat_id: int,
         draft_id: int,
         text: str | None = None,
+        message_thread_id: int | None = None,
         *,
         entities: Sequence[MessageEntity] | None = None,
         rate_limit_args: Pace | None = None,
+        api_kwargs: dict[str, Any] | None = None,
     ) -> bool:
         if self.refuse_drafts:
             raise BadRequest("Method sendmessagedraft is not available in this chat")
@@ -72,9 +82,11 @@ class FakeAnswerBot:
         chat_id: int | str,
         text: str,
         *,
+        message_thread_id: int | None = None,
         entities: Sequence[MessageEntity] | None = None,
         link_preview_options: LinkPreviewOptions | None = None,
         reply_parameters: ReplyParameters | None = None,
+        reply_markup: InlineKeyboardMarkup | None = None,
         rate_limit_args: Pace | None = None,
     ) -> Message:
         self._maybe_refuse("send")
@@ -93,6 +105,7 @@ class FakeAnswerBot:
         *,
         entities: Sequence[MessageEntity] | None = None,
         link_preview_options: LinkPreviewOptions | None = None,
+        reply_markup: InlineKeyboardMarkup | None = None,
         rate_limit_args: Pace | None = None,
     ) -> Message | bool:
         self._maybe_refuse("edit")
@@ -101,9 +114,26 @@ class FakeAnswerBot:
         self.calls.append(Written("edit", self.clock.now, text, message_id))
         return True
 
-    async def send_chat_action(self, chat_id: str | int, action: str) -> bool:
+    async def send_chat_action(
+        self, chat_id: str | int, action: str, message_thread_id: int | None = None
+    ) -> bool:
         assert action == ChatAction.TYPING
         self.calls.append(Written("typing", self.clock.now, ""))
+        return True
+
+    async def edit_forum_topic(
+        self, chat_id: str | int, message_thread_id: int, name: str | None = None
+    ) -> bool:
+        self.calls.append(Written("topic", self.clock.now, name or ""))
+        return True
+
+    async def edit_message_reply_markup(
+        self,
+        chat_id: str | int | None = None,
+        message_id: int | None = None,
+        reply_markup: InlineKeyboardMarkup | None = None,
+    ) -> Message | bool:
+        self.calls.append(Written("markup", self.clock.now, "", message_id))
         return True
 
 

@@ -13,11 +13,13 @@ from bot.chat import ChatService, Question
 from bot.context import ChatDefaults
 from bot.errors import BotError, LeftQueue, OllamaUnavailable
 from bot.llm import AnswerDone, ChatEvent, ChatMessage, InstalledModel, ModelFacts, TextDelta
+from bot.model_stream import FollowUp
 from bot.models import ModelChoice
 from bot.notices import AnswerFooter, ContextTrimmed, Notice
 from bot.records import (
     AnswerFigures,
     AnswerStatus,
+    ConversationPlace,
     MessageRole,
     SettingName,
     SettingValue,
@@ -44,6 +46,8 @@ class Row:
     model: str | None
     images: tuple[StoredImage, ...] = ()
     figures: AnswerFigures | None = None
+    done_reason: str | None = None
+    dropped: bool = False
 
 
 class MemoryStore:
@@ -55,10 +59,14 @@ class MemoryStore:
         self.starts: dict[int, int] = {}
         self.shared: set[int] = set()
         self.moves = 0  # how often a window's start moved
-        self._conversations: dict[tuple[int, int], int] = {}
+        self._conversations: dict[tuple[int, int, int | None], int] = {}
+        self.titles: dict[int, str] = {}
+
+    def live(self, conversation: int) -> list[Row]:
+        return [r for r in self.rows if r.conversation == conversation and not r.dropped]
 
     def of(self, conversation: int = 1) -> list[tuple[str, str, str]]:
-        return [(r.role, r.content, r.status) for r in self.rows if r.conversation == conversation]
+        return [(r.role, r.content, r.status) for r in self.live(conversation)]
 
     async def remember_user(self, profile: UserProfile) -> None:
         pass
@@ -72,8 +80,28 @@ class MemoryStore:
     async def set_setting(self, user_id: int, name: SettingName, value: SettingValue) -> None:
         pass
 
-    async def current_conversation(self, chat_id: int, user_id: int) -> int:
-        return self._conversations.setdefault((chat_id, user_id), len(self._conversations) + 1)
+    async def current_conversation(
+        self, chat_id: int, user_id: int, topic: int | None = None
+    ) -> int:
+        key = (chat_id, user_id, topic)
+        return self._conversations.setdefault(key, len(self._conversations) + 1)
+
+    async def conversation_place(self, conversation_id: int) -> ConversationPlace | None:
+        for (chat_id, user_id, topic), number in self._conversations.items():
+            if number == conversation_id:
+                title = self.titles.get(number)
+                return ConversationPlace(number, chat_id, user_id, topic, title, None, None, None)
+        return None
+
+    async def conversation_of_message(self, message_id: int) -> int | None:
+        row = self.rows[message_id - 1] if 0 < message_id <= len(self.rows) else None
+        return None if row is None or row.dropped else row.conversation
+
+    async def rename_conversation(self, conversation_id: int, title: str) -> None:
+        self.titles[conversation_id] = title
+
+    async def drop_message(self, message_id: int) -> None:
+        self.rows[message_id - 1].dropped = True
 
     async def context_start(self, conversation_id: int) -> int | None:
         return self.starts.get(conversation_id)
@@ -82,7 +110,9 @@ class MemoryStore:
         self.starts[conversation_id] = message_id
         self.moves += 1
 
-    async def new_conversation(self, chat_id: int, user_id: int) -> int:
+    async def new_conversation(
+        self, chat_id: int, user_id: int, topic: int | None = None, *, title: str | None = None
+    ) -> int:
         return 0
 
     async def new_conversations(self, user_id: int) -> None:
@@ -92,8 +122,11 @@ class MemoryStore:
         pass
 
     async def recent_messages(self, conversation_id: int, limit: int) -> Sequence[StoredMessage]:
-        rows = [r for r in self.rows if r.conversation == conversation_id][-limit:]
-        return [StoredMessage(r.id, r.role, r.content, r.status, r.model, r.images) for r in rows]
+        rows = self.live(conversation_id)[-limit:]
+        return [
+            StoredMessage(r.id, r.role, r.content, r.status, r.model, r.images, r.done_reason)
+            for r in rows
+        ]
 
     async def add_message(
         self,
@@ -114,10 +147,16 @@ class MemoryStore:
         self.rows[message_id - 1].content = content
 
     async def finish_answer(
-        self, message_id: int, content: str, status: AnswerStatus, figures: AnswerFigures
+        self,
+        message_id: int,
+        content: str,
+        status: AnswerStatus,
+        figures: AnswerFigures,
+        done_reason: str | None = None,
     ) -> None:
         row = self.rows[message_id - 1]
         row.content, row.status, row.figures = content, status, figures
+        row.done_reason = done_reason
 
     async def shared_chats(self) -> set[int]:
         return set(self.shared)
@@ -237,6 +276,8 @@ class Sink:
         self.places: list[int] = []
         self.loading_shown: tuple[str, int] | None = None
         self.text_when_loading: str | None = None
+        self.follow_up: FollowUp | None = None
+        self.title: str | None = None
 
     def begin(self) -> None:
         pass
@@ -263,14 +304,18 @@ class Sink:
         footer: AnswerFooter | None = None,
         *,
         cut_at_length: bool = False,
+        follow_up: FollowUp | None = None,
     ) -> None:
-        self.status, self.footer = status, footer
+        self.status, self.footer, self.follow_up = status, footer, follow_up
 
     async def fail(self, error: BotError) -> None:
         self.error = error
 
     async def notice(self, notice: Notice) -> None:
         self.notices.append(notice)
+
+    async def titled(self, title: str) -> None:
+        self.title = title
 
 
 def service(

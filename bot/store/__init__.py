@@ -2,13 +2,14 @@
 
 The only package that imports `aiosqlite` and the only one that knows SQL. One connection, WAL
 journal, a busy timeout, foreign keys on, numbered migrations applied at start (connection,
-schema). The queries are grouped by what they are about (people, conversations, history) and
-composed into the one `Store` the rest of the bot uses.
+schema). The queries are grouped by what they are about (people, conversations, the list of
+them, history) and composed into the one `Store` the rest of the bot uses.
 """
 
 from __future__ import annotations
 
 from bot.records import DatabaseState
+from bot.store.chats import ChatListQueries
 from bot.store.connection import BUSY_TIMEOUT_MS, inspect_database
 from bot.store.conversations import ConversationQueries
 from bot.store.history import HistoryQueries
@@ -16,7 +17,7 @@ from bot.store.people import PeopleQueries
 from bot.store.schema import MIGRATIONS
 
 
-class Store(PeopleQueries, ConversationQueries, HistoryQueries):
+class Store(PeopleQueries, ConversationQueries, ChatListQueries, HistoryQueries):
     """Owns the one connection to the database file; `connect` before use, `close` after."""
 
 

@@ -19,36 +19,65 @@ from bot.store.connection import Connection, writes
 class ConversationQueries(Connection):
     """Conversations, their messages and images."""
 
-    async def current_conversation(self, chat_id: int, user_id: int) -> int:
-        """The id of the user's open conversation in this chat, started if there is none."""
-        async with self._db.execute(
-            "SELECT MAX(id) FROM conversations WHERE chat_id = ? AND user_id = ?",
-            (chat_id, user_id),
-        ) as cur:
+    async def current_conversation(
+        self, chat_id: int, user_id: int, topic: int | None = None
+    ) -> int:
+        """The id of the user's open conversation in this chat (in a private chat's topic: the
+        topic's), started if there is none. Outside topics it is the one /chats switched to or
+        /new started last."""
+        values: tuple[int, ...]
+        if topic is not None:
+            query, values = (
+                "SELECT MAX(id) FROM conversations WHERE chat_id = ? AND user_id = ?"
+                " AND topic_id = ?",
+                (chat_id, user_id, topic),
+            )
+        else:
+            query, values = (
+                "SELECT COALESCE((SELECT conversation_id FROM current_conversations"
+                " WHERE chat_id = ?1 AND user_id = ?2), (SELECT MAX(id) FROM conversations"
+                " WHERE chat_id = ?1 AND user_id = ?2 AND topic_id IS NULL))",
+                (chat_id, user_id),
+            )
+        async with self._db.execute(query, values) as cur:
             row = await cur.fetchone()
         if row is not None and row[0] is not None:
             return int(row[0])
-        return await self.new_conversation(chat_id, user_id)
+        return await self.new_conversation(chat_id, user_id, topic)
 
     @writes
-    async def new_conversation(self, chat_id: int, user_id: int) -> int:
-        """Start a fresh conversation; earlier ones stay stored."""
+    async def new_conversation(
+        self, chat_id: int, user_id: int, topic: int | None = None, *, title: str | None = None
+    ) -> int:
+        """Start a fresh conversation (in `topic`, or the chat's current one); earlier ones
+        stay stored. `title` None: the model titles it after its first answer."""
         cursor = await self._db.execute(
-            "INSERT INTO conversations (chat_id, user_id, started_at) VALUES (?, ?, ?)",
-            (chat_id, user_id, time.time()),
+            "INSERT INTO conversations (chat_id, user_id, started_at, topic_id, title)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (chat_id, user_id, time.time(), topic, title),
         )
-        await self._db.commit()
         assert cursor.lastrowid is not None  # noqa: S101 - an INSERT always sets it
+        if topic is None:
+            await self._db.execute(
+                "INSERT INTO current_conversations (chat_id, user_id, conversation_id)"
+                " VALUES (?, ?, ?) ON CONFLICT(chat_id, user_id)"
+                " DO UPDATE SET conversation_id = excluded.conversation_id",
+                (chat_id, user_id, cursor.lastrowid),
+            )
+        await self._db.commit()
         return cursor.lastrowid
 
     @writes
     async def new_conversations(self, user_id: int) -> None:
-        """A fresh conversation in every chat where the user has one."""
+        """A fresh conversation in every chat where the user has one outside topics (a topic
+        keeps its conversation)."""
         await self._db.execute(
             "INSERT INTO conversations (chat_id, user_id, started_at)"
-            " SELECT DISTINCT chat_id, user_id, ? FROM conversations WHERE user_id = ?",
+            " SELECT DISTINCT chat_id, user_id, ? FROM conversations"
+            " WHERE user_id = ? AND topic_id IS NULL",
             (time.time(), user_id),
         )
+        await self._db.execute("DELETE FROM current_conversations WHERE user_id = ?", (user_id,))
         await self._db.commit()
 
     async def context_start(self, conversation_id: int) -> int | None:
@@ -133,12 +162,19 @@ class ConversationQueries(Connection):
 
     @writes
     async def finish_answer(
-        self, message_id: int, content: str, status: AnswerStatus, figures: AnswerFigures
+        self,
+        message_id: int,
+        content: str,
+        status: AnswerStatus,
+        figures: AnswerFigures,
+        done_reason: str | None = None,
     ) -> None:
-        """The answer's final text, how it ended, and Ollama's figures."""
+        """The answer's final text, how it ended (`done_reason`: the model server's, e.g.
+        "length" at the token cap), and the server's figures."""
         await self._db.execute(
             "UPDATE messages SET content = ?, status = ?, prompt_tokens = ?,"
-            " completion_tokens = ?, total_duration_ns = ?, eval_duration_ns = ? WHERE id = ?",
+            " completion_tokens = ?, total_duration_ns = ?, eval_duration_ns = ?,"
+            " done_reason = ? WHERE id = ?",
             (
                 content,
                 status,
@@ -146,6 +182,7 @@ class ConversationQueries(Connection):
                 figures.completion_tokens,
                 figures.total_duration_ns,
                 figures.eval_duration_ns,
+                done_reason,
                 message_id,
             ),
         )
@@ -154,7 +191,8 @@ class ConversationQueries(Connection):
     async def recent_messages(self, conversation_id: int, limit: int) -> Sequence[StoredMessage]:
         """The last `limit` turns of a conversation, oldest first."""
         async with self._db.execute(
-            "SELECT id, role, content, status, model FROM messages WHERE conversation_id = ?"
+            "SELECT id, role, content, status, model, done_reason FROM messages"
+            " WHERE conversation_id = ?"
             " ORDER BY id DESC LIMIT ?",
             (conversation_id, limit),
         ) as cur:
@@ -168,6 +206,7 @@ class ConversationQueries(Connection):
                 status=row[3],
                 model=row[4],
                 images=images.get(int(row[0]), ()),
+                done_reason=row[5],
             )
             for row in reversed(rows)
         ]

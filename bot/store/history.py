@@ -32,7 +32,8 @@ class HistoryQueries(Connection):
         await self._db.execute(
             "DELETE FROM conversations WHERE started_at < ?"
             " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id)"
-            " AND id NOT IN (SELECT MAX(id) FROM conversations GROUP BY chat_id, user_id)",
+            " AND id NOT IN (SELECT MAX(id) FROM conversations GROUP BY chat_id, user_id, topic_id)"
+            " AND id NOT IN (SELECT conversation_id FROM current_conversations)",
             (cutoff,),
         )
         await self._drop_unused_images()

@@ -239,3 +239,69 @@ class LanguageButton:
         if (found := _match(cls._SHAPE, data)) is None:
             return None
         return cls(found["code"])
+
+
+_ROW_ID = r"[1-9]\d{0,18}"  # a database row id
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerButton:
+    """Under a conversation's last answer: write it again (`again`) or go on with it (`more`);
+    `answer_id` is the stored answer's row."""
+
+    PATTERN: ClassVar[str] = r"^ans:"
+    _SHAPE: ClassVar[re.Pattern[str]] = re.compile(rf"ans:(?P<act>again|more):(?P<id>{_ROW_ID})")
+
+    action: str
+    answer_id: int
+
+    def __post_init__(self) -> None:
+        if self.action not in ("again", "more") or self.answer_id < 1:
+            raise ValueError(f"not an answer button: {self.action} {self.answer_id}")
+
+    def build(self) -> str:
+        """The callback_data for this press."""
+        return _checked(f"ans:{self.action}:{self.answer_id}")
+
+    @classmethod
+    def parse(cls, data: str | None) -> Self | None:
+        """The press `data` stands for; None when no answer button makes it."""
+        if (found := _match(cls._SHAPE, data)) is None:
+            return None
+        return cls(found["act"], int(found["id"]))
+
+
+@dataclass(frozen=True, slots=True)
+class ChatsButton:
+    """/chats: show the list (`list`), one conversation (`show`), or switch to, rename, delete
+    (`del`: asks first; `delok`: confirmed) the conversation numbered `conversation`."""
+
+    PATTERN: ClassVar[str] = r"^chats:"
+    ACTIONS: ClassVar[tuple[str, ...]] = ("show", "use", "name", "del", "delok")
+    _SHAPE: ClassVar[re.Pattern[str]] = re.compile(
+        rf"chats:(?:list|(?P<act>show|use|name|del|delok):(?P<id>{_ROW_ID}))"
+    )
+
+    action: str
+    conversation: int | None = None
+
+    def __post_init__(self) -> None:
+        listing = self.action == "list" and self.conversation is None
+        one = self.action in self.ACTIONS and self.conversation is not None
+        if not (listing or one):
+            raise ValueError(f"not a /chats button: {self.action} {self.conversation}")
+
+    def build(self) -> str:
+        """The callback_data for this press."""
+        if self.conversation is None:
+            return _checked("chats:list")
+        return _checked(f"chats:{self.action}:{self.conversation}")
+
+    @classmethod
+    def parse(cls, data: str | None) -> Self | None:
+        """The press `data` stands for; None when no /chats menu makes it."""
+        if (found := _match(cls._SHAPE, data)) is None:
+            return None
+        if found["act"] is None:
+            return cls("list")
+        return cls(found["act"], int(found["id"]))

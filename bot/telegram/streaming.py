@@ -10,15 +10,21 @@ text in between is coalesced, never lost. Answers past one message continue in t
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable
 from typing import Literal
 
+from telegram import InlineKeyboardMarkup
+from telegram.error import TelegramError
+
 from bot.answer_view import AnswerView, LiveText
 from bot.errors import BotError
+from bot.model_stream import FollowUp
 from bot.notices import AnswerFooter, Notice
 from bot.records import AnswerStatus
 from bot.render import RenderedText
+from bot.telegram.answer_buttons import AnswerButtons, answer_keyboard
 from bot.telegram.pacing import ChatPacer, Clock, SendBudget, Sleep
 from bot.telegram.writers import (
     AnswerBot,
@@ -28,6 +34,8 @@ from bot.telegram.writers import (
     Outcome,
     TypingIndicator,
 )
+
+log = logging.getLogger(__name__)
 
 DRAFT_NOTICE_REFRESH_S = 20.0  # a draft is "a temporary 30-second preview" (sendMessageDraft)
 
@@ -51,30 +59,40 @@ class AnswerStream:
         budget: SendBudget,
         drafts_refused: set[int],
         reply_to: int | None = None,
+        topic: int | None = None,
         language: str | None = None,
         heading: str | None = None,
         max_pages: int,
+        live_drafts: set[tuple[int, int]] | None = None,
+        buttons: AnswerButtons | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._view = AnswerView(
             language=language, max_pages=max_pages, heading=heading, clock=clock
         )
+        self._bot = bot
+        self._chat_id, self._topic, self._language = chat_id, topic, language
         formatting = Formatting()  # Telegram rejected our entities once: the rest goes plain
         self._drafts = DraftWriter(
             bot,
             chat_id,
+            topic=topic,
             pacer=draft_pacer,
             budget=budget,
             refused=drafts_refused,
             formatting=formatting,
+            live=live_drafts,
         )
         self._messages = MessageWriter(
-            bot, chat_id, pacer=pacer, reply_to=reply_to, formatting=formatting
+            bot, chat_id, topic=topic, pacer=pacer, reply_to=reply_to, formatting=formatting
         )
         self._typing = TypingIndicator(
-            bot, chat_id, shown=lambda: self._messages.sent_any, sleep=sleep
+            bot, chat_id, topic=topic, shown=lambda: self._messages.sent_any, sleep=sleep
         )
+        self._buttons = buttons
+        self._follow_up: FollowUp | None = None
+        self._placeholder = False  # an empty draft ("Thinking…") is to show until words come
         self._use_drafts = use_drafts
         self._budget = budget
         self._sleep = sleep
@@ -89,8 +107,12 @@ class AnswerStream:
     # -- AnswerSink -------------------------------------------------------------------------
 
     def begin(self) -> None:
-        """The answer's turn has come: show "typing…" until the first words are visible."""
+        """The answer's turn has come: show "typing…" until the first words are visible, and
+        in a draft Telegram's "Thinking…" placeholder at once."""
         self._typing.start()
+        if self._drafting and not self._placeholder:
+            self._placeholder = True
+            self._wake()
 
     def waiting(self, ahead: int) -> None:
         """Show how many questions go to the model first; 0: this one's turn has come (the
@@ -124,13 +146,27 @@ class AnswerStream:
         footer: AnswerFooter | None = None,
         *,
         cut_at_length: bool = False,
+        follow_up: FollowUp | None = None,
     ) -> None:
         """Send the complete answer for good; its end says why it ended when it was cut short
         (stopped, too many messages, or `cut_at_length`: the model reached the longest answer
-        it was allowed)."""
+        it was allowed), and `follow_up`'s buttons go under it."""
         self._view.end(status, footer, cut_at_length=cut_at_length)
         self._note_full()
+        self._follow_up = follow_up if self._buttons is not None else None
         await self._close()
+        last = self._messages.last_final_id
+        if self._follow_up is not None and self._buttons is not None and last is not None:
+            await self._buttons.shown(self._follow_up, self._chat_id, last)
+
+    async def titled(self, title: str) -> None:
+        """A conversation in a topic of its own gets the title as the topic's name."""
+        if self._topic is None:
+            return
+        try:
+            await self._bot.edit_forum_topic(self._chat_id, self._topic, name=title)
+        except TelegramError as err:  # the topic was deleted, or named by the user since
+            log.info("could not rename topic in chat %s: %s", self._chat_id, err)
 
     async def fail(self, error: BotError) -> None:
         """Keep what was written, then say what went wrong in a message of its own (headed
@@ -173,6 +209,7 @@ class AnswerStream:
         try:
             await worker
         finally:
+            self._drafts.end()
             await self._typing.stop()
 
     async def _deliver(self) -> None:
@@ -236,7 +273,12 @@ class AnswerStream:
 
     async def _flush_live(self) -> None:
         # Nothing to show but that the model is at work, and no waiting notice to replace:
-        # "typing…" says that, and a turn spent on it would delay the first words.
+        # "typing…" says that (a draft shows "Thinking…" too), and a turn spent on more
+        # would delay the first words.
+        if self._view.only_working() and self._placeholder and self._drafting:
+            if self._live_shown is None and await self._live_turn() and not self._final:
+                await self._show_live(LiveText(RenderedText(""), notice=True))
+            return
         if self._view.only_working() and not self._showing_notice:
             return
         if not await self._live_turn():
@@ -257,12 +299,17 @@ class AnswerStream:
             self._messages.drop_turn()
 
     async def _flush_final(self) -> None:
+        markup = None
+        if self._follow_up is not None:
+            markup = answer_keyboard(self._follow_up, self._language)
         try:
             if self._view.thought_pending:
                 await self._send_final(self._view.sealed_thought())
             await self._flush_sealed_pages()
             if (tail := self._view.final_tail()) is not None:
-                await self._send_final(tail)
+                await self._send_final(tail, markup=markup)
+            else:  # the answer ended with a page: nothing carries its buttons
+                self._follow_up = None
         finally:
             self._messages.drop_turn()
 
@@ -297,15 +344,30 @@ class AnswerStream:
         elif outcome is Outcome.CHAT_GONE:
             self._chat_gone = True
 
-    async def _send_final(self, shown: RenderedText, *, force_new: bool = False) -> None:
-        """Make `shown` a message of its own that stays: edit the live one (unless
-        `force_new`) or send a new one."""
+    async def _send_final(
+        self,
+        shown: RenderedText,
+        *,
+        force_new: bool = False,
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> None:
+        """Make `shown` a message of its own that stays (with `markup`'s buttons): edit the
+        live one (unless `force_new`) or send a new one."""
         unchanged = (
-            not force_new and self._messages.live_id is not None and shown == self._live_shown
+            not force_new
+            and markup is None
+            and self._messages.live_id is not None
+            and shown == self._live_shown
         )
+        if unchanged:
+            self._messages.last_final_id = self._messages.live_id
         if not self._chat_gone and not unchanged:
-            outcome = await self._messages.write_final(shown, edit_live=not force_new)
+            outcome = await self._messages.write_final(
+                shown, edit_live=not force_new, markup=markup
+            )
             self._chat_gone = outcome is Outcome.CHAT_GONE
+            if outcome is not Outcome.SHOWN:
+                self._messages.last_final_id = None
         self._messages.live_id = None
         self._live_shown = None
         self._drafts.start_anew()
@@ -324,8 +386,12 @@ class AnswerStreams:
         mode: Literal["auto", "edit"],
         draft_interval: float,
         max_pages: int,
+        buttons: AnswerButtons | None = None,
     ) -> None:
         self._bot = bot
+        self._buttons = buttons
+        # The drafts being shown now, as (chat, draft id): Telegram's Stop button names one.
+        self.live_drafts: set[tuple[int, int]] = set()
         self._mode = mode
         self._max_pages = max_pages
         self._pacer = pacer
@@ -344,8 +410,11 @@ class AnswerStreams:
         reply_to: int | None,
         language: str | None,
         heading: str | None = None,
+        topic: int | None = None,
+        follow_ups: bool = False,
     ) -> AnswerStream:
-        """A stream for one answer into `chat_id`, headed by `heading` if given."""
+        """A stream for one answer into `chat_id` (in the private chat's `topic`), headed by
+        `heading` if given; with `follow_ups`, its conversation's buttons go under it."""
         return AnswerStream(
             self._bot,
             chat_id,
@@ -355,7 +424,14 @@ class AnswerStreams:
             budget=self._budget,
             drafts_refused=self._drafts_refused,
             reply_to=reply_to,
+            topic=topic,
             language=language,
             heading=heading,
             max_pages=self._max_pages,
+            live_drafts=self.live_drafts,
+            buttons=self._buttons if follow_ups else None,
         )
+
+    def shows_draft(self, chat_id: int, draft_id: int) -> bool:
+        """Whether an answer is being written into this draft now (its Stop button counts)."""
+        return (chat_id, draft_id) in self.live_drafts

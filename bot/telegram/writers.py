@@ -2,7 +2,7 @@
 sent and then edited as it grows, and messages sent for good (MessageWriter), and "typing…"
 until the first words show (TypingIndicator).
 
-The writers speak to Telegram through AnswerBot, the four Bot methods they call, so a test can
+The writers speak to Telegram through AnswerBot, the Bot methods they call, so a test can
 hand them a bot of its own. Formatting that Telegram rejects is sent again as plain text (and
 the rest of the answer goes plain); "message is not modified" counts as written.
 """
@@ -15,9 +15,15 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from enum import Enum, auto
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from telegram import LinkPreviewOptions, Message, MessageEntity, ReplyParameters
+from telegram import (
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    MessageEntity,
+    ReplyParameters,
+)
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
@@ -41,9 +47,11 @@ class AnswerBot(Protocol):
         chat_id: int,
         draft_id: int,
         text: str | None = None,
+        message_thread_id: int | None = None,
         *,
         entities: Sequence[MessageEntity] | None = None,
         rate_limit_args: Pace | None = None,
+        api_kwargs: dict[str, Any] | None = None,
     ) -> bool: ...
 
     async def send_message(
@@ -51,9 +59,11 @@ class AnswerBot(Protocol):
         chat_id: int | str,
         text: str,
         *,
+        message_thread_id: int | None = None,
         entities: Sequence[MessageEntity] | None = None,
         link_preview_options: LinkPreviewOptions | None = None,
         reply_parameters: ReplyParameters | None = None,
+        reply_markup: InlineKeyboardMarkup | None = None,
         rate_limit_args: Pace | None = None,
     ) -> Message: ...
 
@@ -65,10 +75,24 @@ class AnswerBot(Protocol):
         *,
         entities: Sequence[MessageEntity] | None = None,
         link_preview_options: LinkPreviewOptions | None = None,
+        reply_markup: InlineKeyboardMarkup | None = None,
         rate_limit_args: Pace | None = None,
     ) -> Message | bool: ...
 
-    async def send_chat_action(self, chat_id: str | int, action: str) -> bool: ...
+    async def send_chat_action(
+        self, chat_id: str | int, action: str, message_thread_id: int | None = None
+    ) -> bool: ...
+
+    async def edit_forum_topic(
+        self, chat_id: str | int, message_thread_id: int, name: str | None = None
+    ) -> bool: ...
+
+    async def edit_message_reply_markup(
+        self,
+        chat_id: str | int | None = None,
+        message_id: int | None = None,
+        reply_markup: InlineKeyboardMarkup | None = None,
+    ) -> Message | bool: ...
 
 
 class Outcome(Enum):
@@ -133,26 +157,37 @@ class Formatting:
             raise
 
 
+# Telegram's own Stop button on a draft (Bot API 10.3); the user's press arrives as a
+# `stopped_message_generation` update, and what the draft showed stays until the answer comes.
+STOPPABLE = {"can_stop": True, "keep_on_stop": True}
+
+
 class DraftWriter:
     """The answer as a native draft (`sendMessageDraft`, private chats): shown at the drafts'
-    own pace, a share of the overall budget each; a chat that refuses drafts is remembered."""
+    own pace, a share of the overall budget each; a chat that refuses drafts is remembered.
+    While it is shown, its (chat, draft id) is in `live`: the Stop button under it stops
+    this answer."""
 
     def __init__(
         self,
         bot: AnswerBot,
         chat_id: int,
         *,
+        topic: int | None = None,
         pacer: ChatPacer,
         budget: SendBudget,
         refused: set[int],
         formatting: Formatting,
+        live: set[tuple[int, int]] | None = None,
     ) -> None:
         self._bot = bot
         self._chat_id = chat_id
+        self._topic = topic
         self._pacer = pacer
         self._budget = budget
         self._refused = refused
         self._formatting = formatting
+        self._live = set() if live is None else live
         self._draft_id = next(_draft_ids)
 
     @property
@@ -167,10 +202,17 @@ class DraftWriter:
 
     def start_anew(self) -> None:
         """The text shown went out as a message for good: what comes next is a new draft."""
+        self.end()
         self._draft_id = next(_draft_ids)
 
+    def end(self) -> None:
+        """The draft is no longer shown: its Stop button stops nothing any more."""
+        self._live.discard((self._chat_id, self._draft_id))
+
     async def show(self, shown: RenderedText) -> Outcome:
-        """Show `shown` in the draft (the caller took the turn and the budget)."""
+        """Show `shown` in the draft (the caller took the turn and the budget); an empty text
+        shows Telegram's own "Thinking…" placeholder."""
+        self._live.add((self._chat_id, self._draft_id))
         try:
             await self._formatting.write(
                 shown,
@@ -178,8 +220,10 @@ class DraftWriter:
                     self._chat_id,
                     self._draft_id,
                     text,
+                    self._topic,
                     entities=entities,
                     rate_limit_args=Pace.PREPAID,
+                    api_kwargs=STOPPABLE,
                 ),
             )
         except RetryAfter as err:
@@ -207,17 +251,20 @@ class MessageWriter:
         bot: AnswerBot,
         chat_id: int,
         *,
+        topic: int | None = None,
         pacer: ChatPacer,
         reply_to: int | None,
         formatting: Formatting,
     ) -> None:
         self._bot = bot
         self._chat_id = chat_id
+        self._topic = topic
         self._pacer = pacer
         self._reply_to = reply_to
         self._formatting = formatting
         self.live_id: int | None = None  # the message edited as the answer grows
         self.sent_any = False  # the first message replies to the question; later ones do not
+        self.last_final_id: int | None = None  # the newest message made final
         self._in_hand: Pace | None = None  # a claimed turn not used yet; PREPAID: budget too
 
     async def claim_turn(self, *, urgent: bool) -> None:
@@ -258,12 +305,19 @@ class MessageWriter:
             return Outcome.FAILED
         return Outcome.SHOWN
 
-    async def write_final(self, shown: RenderedText, *, edit_live: bool) -> Outcome:
-        """Make `shown` a message that stays: the live one edited (if `edit_live`) or a new one.
-        Waits out every 429 and retries network errors; what the model wrote is not dropped."""
+    async def write_final(
+        self,
+        shown: RenderedText,
+        *,
+        edit_live: bool,
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> Outcome:
+        """Make `shown` a message that stays (with `markup`'s buttons under it): the live one
+        edited (if `edit_live`) or a new one. Waits out every 429 and retries network errors;
+        what the model wrote is not dropped."""
         outcome = Outcome.SHOWN
         try:
-            await self._make_final(shown, edit_live=edit_live)
+            self.last_final_id = await self._make_final(shown, edit_live=edit_live, markup=markup)
         except Forbidden as err:
             outcome = _chat_gone(self._chat_id, err)
         except NetworkError as err:
@@ -275,22 +329,26 @@ class MessageWriter:
         self.live_id = None
         return outcome
 
-    async def _make_final(self, shown: RenderedText, *, edit_live: bool) -> None:
+    async def _make_final(
+        self, shown: RenderedText, *, edit_live: bool, markup: InlineKeyboardMarkup | None
+    ) -> int:
         def hold(seconds: float) -> None:
             self._pacer.hold(self._chat_id, seconds)
 
         if (live_id := self.live_id) is not None and edit_live:
             try:
                 await write_until_done(
-                    lambda: self._edit(live_id, shown, Pace.SELF_PACED),
+                    lambda: self._edit(live_id, shown, Pace.SELF_PACED, markup),
                     take_turn=self._take_turn,
                     hold=hold,
                 )
             except BadRequest as err:  # the live message is gone (deleted?): send it anew
                 log.info("live message in chat %s gone (%s); sending anew", self._chat_id, err)
             else:
-                return
-        await write_until_done(lambda: self._send(shown), take_turn=self._take_turn, hold=hold)
+                return live_id
+        return await write_until_done(
+            lambda: self._send(shown, markup), take_turn=self._take_turn, hold=hold
+        )
 
     async def _take_turn(self, *, urgent: bool = True) -> Pace:
         """The turn in hand, or the chat's next one; how the write at it is paced."""
@@ -300,7 +358,13 @@ class MessageWriter:
         await self._pacer.turn(self._chat_id, urgent=urgent)
         return Pace.SELF_PACED
 
-    async def _edit(self, message_id: int, shown: RenderedText, pace: Pace) -> None:
+    async def _edit(
+        self,
+        message_id: int,
+        shown: RenderedText,
+        pace: Pace,
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> None:
         await self._formatting.write(
             shown,
             lambda text, entities: self._bot.edit_message_text(
@@ -309,11 +373,12 @@ class MessageWriter:
                 message_id,
                 entities=entities,
                 link_preview_options=NO_LINK_PREVIEW,
+                reply_markup=markup,
                 rate_limit_args=pace,
             ),
         )
 
-    async def _send(self, shown: RenderedText) -> int:
+    async def _send(self, shown: RenderedText, markup: InlineKeyboardMarkup | None = None) -> int:
         """Send a new message; the first one replies to the question."""
         reply = (
             ReplyParameters(self._reply_to, allow_sending_without_reply=True)
@@ -325,9 +390,11 @@ class MessageWriter:
             lambda text, entities: self._bot.send_message(
                 self._chat_id,
                 text,
+                message_thread_id=self._topic,
                 entities=entities,
                 reply_parameters=reply,
                 link_preview_options=NO_LINK_PREVIEW,
+                reply_markup=markup,
                 rate_limit_args=Pace.SELF_PACED,
             ),
         )
@@ -345,11 +412,13 @@ class TypingIndicator:
         bot: AnswerBot,
         chat_id: int,
         *,
+        topic: int | None = None,
         shown: Callable[[], bool],
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._bot = bot
         self._chat_id = chat_id
+        self._topic = topic
         self._shown = shown
         self._sleep = sleep
         self._stopped = False
@@ -371,5 +440,5 @@ class TypingIndicator:
     async def _keep_typing(self) -> None:
         while not (self._stopped or self._shown()):
             with contextlib.suppress(TelegramError):
-                await self._bot.send_chat_action(self._chat_id, ChatAction.TYPING)
+                await self._bot.send_chat_action(self._chat_id, ChatAction.TYPING, self._topic)
             await self._sleep(TYPING_REFRESH_S)

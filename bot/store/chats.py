@@ -1,0 +1,141 @@
+"""A user's conversations as things to pick from: listing them (/chats), switching, renaming and
+deleting one, a conversation's own model and role (set in its topic), its title, and which of
+its messages carries the last answer's buttons."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from bot.records import ConversationPlace, ConversationSummary
+from bot.store.connection import Connection, writes
+
+CHATS_LISTED = 30  # the newest conversations /chats offers
+
+ConversationChoice = Literal["model", "role"]
+
+
+class ChatListQueries(Connection):
+    """Conversations one by one: listed, switched to, renamed, deleted, set up."""
+
+    async def conversations(self, chat_id: int, user_id: int) -> list[ConversationSummary]:
+        """The user's conversations in this chat that hold messages (and the current one even
+        when empty), the most recently used first."""
+        async with self._db.execute(
+            "SELECT c.id, c.topic_id, c.title, c.started_at,"
+            " COALESCE(MAX(m.created_at), c.started_at), COUNT(m.id),"
+            " c.id = COALESCE((SELECT conversation_id FROM current_conversations"
+            "  WHERE chat_id = ?1 AND user_id = ?2), (SELECT MAX(id) FROM conversations"
+            "  WHERE chat_id = ?1 AND user_id = ?2 AND topic_id IS NULL))"
+            " FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id"
+            " WHERE c.chat_id = ?1 AND c.user_id = ?2 GROUP BY c.id"
+            " HAVING COUNT(m.id) > 0 OR c.id = (SELECT MAX(id) FROM conversations"
+            "  WHERE chat_id = ?1 AND user_id = ?2 AND topic_id IS NULL)"
+            " ORDER BY 5 DESC, c.id DESC LIMIT ?3",
+            (chat_id, user_id, CHATS_LISTED),
+        ) as cur:
+            return [
+                ConversationSummary(
+                    id=row[0],
+                    topic=row[1],
+                    title=row[2],
+                    started_at=row[3],
+                    last_at=row[4],
+                    messages=row[5],
+                    current=bool(row[6]),
+                )
+                async for row in cur
+            ]
+
+    async def conversation_place(self, conversation_id: int) -> ConversationPlace | None:
+        """Where the conversation lives and what it was set to use; None if it is gone."""
+        async with self._db.execute(
+            "SELECT id, chat_id, user_id, topic_id, title, model, role, buttons_message_id"
+            " FROM conversations WHERE id = ?",
+            (conversation_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        return ConversationPlace(*row)
+
+    async def conversation_of_message(self, message_id: int) -> int | None:
+        """The conversation a stored message belongs to; None if the message is gone."""
+        async with self._db.execute(
+            "SELECT conversation_id FROM messages WHERE id = ?", (message_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return None if row is None else int(row[0])
+
+    async def topic_conversation(self, chat_id: int, user_id: int, topic: int) -> int | None:
+        """The conversation living in this topic of the chat, if there is one."""
+        async with self._db.execute(
+            "SELECT MAX(id) FROM conversations WHERE chat_id = ? AND user_id = ? AND topic_id = ?",
+            (chat_id, user_id, topic),
+        ) as cur:
+            row = await cur.fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    @writes
+    async def switch_conversation(self, chat_id: int, user_id: int, conversation_id: int) -> bool:
+        """The chat itself continues this conversation from now on; False if it is not the
+        user's in this chat."""
+        cursor = await self._db.execute(
+            "INSERT INTO current_conversations (chat_id, user_id, conversation_id)"
+            " SELECT chat_id, user_id, id FROM conversations"
+            " WHERE id = ? AND chat_id = ? AND user_id = ?"
+            " ON CONFLICT(chat_id, user_id)"
+            " DO UPDATE SET conversation_id = excluded.conversation_id",
+            (conversation_id, chat_id, user_id),
+        )
+        await self._db.commit()
+        return cursor.rowcount > 0
+
+    @writes
+    async def rename_conversation(self, conversation_id: int, title: str) -> None:
+        """Give the conversation a title (a model's, or the user's own)."""
+        await self._db.execute(
+            "UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id)
+        )
+        await self._db.commit()
+
+    @writes
+    async def delete_conversation(self, conversation_id: int) -> None:
+        """Delete the conversation with its messages (and images no one else sent)."""
+        await self._db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+        await self._db.execute(
+            "DELETE FROM images WHERE NOT EXISTS"
+            " (SELECT 1 FROM message_images mi WHERE mi.sha256 = images.sha256)"
+        )
+        await self._db.commit()
+
+    @writes
+    async def set_conversation_choice(
+        self, conversation_id: int, name: ConversationChoice, value: str | None
+    ) -> None:
+        """The conversation's own model or role (None: the user's)."""
+        # `name` is one of ConversationChoice's literals, never user input.
+        await self._db.execute(
+            f"UPDATE conversations SET {name} = ? WHERE id = ?",  # noqa: S608
+            (value, conversation_id),
+        )
+        await self._db.commit()
+
+    @writes
+    async def swap_buttons_message(self, conversation_id: int, message_id: int) -> int | None:
+        """Record the message now showing the conversation's answer buttons; the one that
+        showed them before (its buttons are to go), if any."""
+        place = await self.conversation_place(conversation_id)
+        if place is None:
+            return None
+        await self._db.execute(
+            "UPDATE conversations SET buttons_message_id = ? WHERE id = ?",
+            (message_id, conversation_id),
+        )
+        await self._db.commit()
+        return place.buttons_message_id
+
+    @writes
+    async def drop_message(self, message_id: int) -> None:
+        """Delete one stored message (an answer being written again)."""
+        await self._db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+        await self._db.commit()
