@@ -131,6 +131,14 @@ class Settings(BaseSettings):
     vision_model: str = "llava"
     # Text files and PDFs up to this size are read (Telegram hands bots files up to 20 MB).
     max_document_mb: float = Field(default=10.0, gt=0, le=20)
+    # Voice: an OpenAI-compatible transcription server (speaches, whisper.cpp's server…) is used
+    # when set; otherwise AUDIO_MODEL, or an installed Ollama model that hears.
+    transcribe_base_url: str | None = None
+    transcribe_model: str = "Systran/faster-whisper-small"
+    transcribe_api_key: SecretStr | None = None
+    audio_model: str | None = None
+    # Longer voice notes and audio files are refused before they are downloaded.
+    max_voice_seconds: int = Field(default=300, ge=1, le=3600)
     # Roles: ROLES_FILE (TOML) adds to the built-in ones; DEFAULT_ROLE may name either kind.
     roles_file: Path | None = None
     default_role: str = "assistant"
@@ -195,12 +203,20 @@ class Settings(BaseSettings):
         hosts = [ollama_url(part) for part in host.split(",") if part.strip()]
         return ",".join(dict.fromkeys(hosts or [ollama_url("")]))  # each once, in order
 
-    @field_validator("openai_base_url", "openai_api_key", "openai_name", mode="before")
+    @field_validator(
+        "openai_base_url",
+        "openai_api_key",
+        "openai_name",
+        "transcribe_base_url",
+        "transcribe_api_key",
+        "audio_model",
+        mode="before",
+    )
     @classmethod
     def _blank_openai_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("openai_base_url")
+    @field_validator("openai_base_url", "transcribe_base_url")
     @classmethod
     def _openai_url(cls, url: str | None) -> str | None:
         if url is None:
@@ -250,7 +266,7 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("max_answer_tokens", "max_answer_pages", mode="before")
+    @field_validator("max_answer_tokens", "max_answer_pages", "max_voice_seconds", mode="before")
     @classmethod
     def _empty_is_default(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str) and not value.strip():

@@ -18,6 +18,7 @@ OWNERS = {
     "ollama": ("llm/ollama.py",),
     "openai": ("llm/openai_compat.py",),
     "aiosqlite": ("store/",),
+    "av": ("audio.py",),
 }
 
 

@@ -4,6 +4,9 @@ The only module that imports `openai`. It speaks `/v1/models` and streamed
 `/v1/chat/completions`; images go as data-URL content parts, and a reasoning stream that such
 servers send as `reasoning_content` (or `reasoning`) arrives as thinking, like Ollama's. Those
 servers manage their models in their own app, so /pull and /rm are refused here.
+
+SpeechServer is the same client for `/v1/audio/transcriptions` (speaches/faster-whisper-server,
+whisper.cpp's server, LocalAI, vLLM): a WAV in, its text out.
 """
 
 from __future__ import annotations
@@ -245,6 +248,47 @@ def _deltas(delta: ChoiceDelta) -> list[ChatEvent]:
     if delta.content:
         events.append(TextDelta(delta.content))
     return events
+
+
+class SpeechServer:
+    """Typed access to an OpenAI-compatible transcription server at `host` (its `/v1` base
+    URL), transcribing with `model`."""
+
+    def __init__(
+        self, host: str, model: str, *, api_key: str | None = None, timeout_s: float = 300.0
+    ) -> None:
+        self.host = host
+        self.model = model
+        self._timeout_s = timeout_s
+        self._client = openai.AsyncOpenAI(
+            base_url=host,
+            api_key=api_key or "not-needed",  # local servers ignore it; the client wants one
+            timeout=openai.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S),
+            max_retries=0,
+        )
+
+    async def close(self) -> None:
+        """Close the HTTP connections."""
+        await self._client.close()
+
+    async def transcribe(self, wav: bytes, language: str | None) -> str:
+        """The text spoken in `wav`; `language` (ISO-639-1) when the user chose one."""
+        try:
+            result = await self._client.audio.transcriptions.create(
+                model=self.model,
+                file=("voice.wav", wav, "audio/wav"),
+                response_format="json",
+                language=language or openai.omit,
+            )
+        except openai.APITimeoutError as err:  # a subclass of APIConnectionError: first
+            raise ModelTimeout(self.model, self.host, self._timeout_s) from err
+        except openai.APIConnectionError as err:
+            raise ServerUnavailable(self.host) from err
+        except openai.NotFoundError as err:
+            raise ModelNotFound(self.model, self.host) from err
+        except openai.APIStatusError as err:
+            raise ModelFailed(self.model, _error_text(err)) from err
+        return result.text
 
 
 def _error_text(err: openai.APIStatusError) -> str:

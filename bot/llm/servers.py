@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.config import Settings
 from bot.llm.backend import Backend
 from bot.llm.ollama import OllamaGateway
-from bot.llm.openai_compat import OpenAICompatibleGateway
+from bot.llm.openai_compat import OpenAICompatibleGateway, SpeechServer
 from bot.llm.router import ModelRouter
 
 
@@ -26,3 +26,16 @@ def model_servers(settings: Settings) -> ModelRouter:
             )
         )
     return ModelRouter(backends)
+
+
+def speech_server(settings: Settings) -> SpeechServer | None:
+    """The transcription server of TRANSCRIBE_BASE_URL, if one is set."""
+    if not settings.transcribe_base_url:
+        return None
+    key = settings.transcribe_api_key.get_secret_value() if settings.transcribe_api_key else None
+    return SpeechServer(
+        settings.transcribe_base_url,
+        settings.transcribe_model,
+        api_key=key,
+        timeout_s=settings.ollama_timeout,
+    )

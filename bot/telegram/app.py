@@ -27,7 +27,7 @@ from bot.context import ChatDefaults
 from bot.installer import ModelInstaller
 from bot.languages import LanguageChoices
 from bot.llm import ModelRouter
-from bot.llm.servers import model_servers
+from bot.llm.servers import model_servers, speech_server
 from bot.models import ModelCatalog, ModelPicker
 from bot.preferences import PreferenceService
 from bot.refusals import RefusalMemory
@@ -53,6 +53,7 @@ from bot.telegram.handlers.media import MediaHandlers
 from bot.telegram.handlers.models import ModelHandlers
 from bot.telegram.handlers.roles import RoleHandlers
 from bot.telegram.handlers.settings import SettingsHandlers
+from bot.telegram.handlers.voice import VoiceHandlers
 from bot.telegram.pacing import (
     OVERALL_CALLS,
     OVERALL_WINDOW_S,
@@ -62,6 +63,7 @@ from bot.telegram.pacing import (
 )
 from bot.telegram.streaming import AnswerStreams
 from bot.texts import CATALOGS, FALLBACK, say
+from bot.voice import VoiceService
 
 # PTB's announced future: durations as timedelta. Opting in now keeps its deprecation warning
 # (raised on every `RetryAfter.retry_after`) out of the logs; our code accepts both types.
@@ -149,6 +151,7 @@ class Services:
     policy: AccessPolicy
     pacer: ChatPacer
     budget: SendBudget
+    voice: VoiceService
 
     @classmethod
     def wire(cls, settings: Settings, store: Store, llm: ModelRouter) -> Services:
@@ -181,6 +184,16 @@ class Services:
                 group_interval=settings.edit_interval_group,
             ),
             budget=SendBudget(OVERALL_CALLS, OVERALL_WINDOW_S),
+            voice=VoiceService(
+                llm,
+                catalog,
+                store,
+                server=speech_server(settings),
+                audio_model=settings.audio_model,
+                max_seconds=settings.max_voice_seconds,
+                num_ctx=settings.num_ctx,
+                keep_alive=settings.keep_alive,
+            ),
         )
 
     async def open(self, app: BotApplication) -> None:
@@ -210,6 +223,7 @@ class Services:
         if self.retention is not None:
             await self.retention.stop()
         await self.llm.close()
+        await self.voice.close()
         await self.store.close()
 
 
@@ -262,6 +276,7 @@ class Handlers:
     roles: RoleHandlers
     settings: SettingsHandlers
     media: MediaHandlers
+    voice: VoiceHandlers
     account: AccountHandlers
     unknown_buttons: UnknownButtons
 
@@ -310,6 +325,7 @@ class Handlers:
             roles=RoleHandlers(s.chat, s.roles, s.policy, s.langs),
             settings=SettingsHandlers(preferences, s.langs),
             media=media,
+            voice=VoiceHandlers(s.chat, streams, s.langs, s.voice),
             account=AccountHandlers(s.store, s.chat, s.policy, s.langs),
             unknown_buttons=UnknownButtons(s.langs),
         )
@@ -356,6 +372,8 @@ def register_commands(app: BotApplication, handlers: Handlers) -> None:
     app.add_handler(
         MessageHandler(new & filters.Document.ALL, handlers.media.on_document, block=False)
     )
+    heard = filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE
+    app.add_handler(MessageHandler(new & heard, handlers.voice.on_voice, block=False))
     app.add_handler(MessageHandler(new & filters.ChatType.PRIVATE & ~filters.TEXT, basics.on_other))
 
 

@@ -16,6 +16,8 @@ from bot.errors import (
     ModelNotFound,
     ModelTimeout,
     NoModelInstalled,
+    NothingHeard,
+    NoTranscriber,
     NoVisionModel,
     OllamaUnavailable,
     ReadingStopped,
@@ -23,7 +25,9 @@ from bot.errors import (
     ShuttingDown,
     StreamBroken,
     TooFewModels,
+    TranscriptionFailed,
     UnreadableFile,
+    VoiceTooLong,
 )
 from bot.notices import (
     ContextTrimmed,
@@ -55,6 +59,12 @@ def say(key: str, language_code: str | None = None, /, **values: object) -> str:
     return template.format(**values) if values else template
 
 
+def clock_length(seconds: float) -> str:
+    """A length of audio as a clock shows it: 75 → "1:15"."""
+    whole = round(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
 def describe_error(error: BotError, language_code: str | None = None) -> str:
     """One line a user can act on: what failed, where, and what to do."""
     match error:
@@ -80,6 +90,20 @@ def describe_error(error: BotError, language_code: str | None = None) -> str:
             return say("error_unreadable", language_code, name=error.name, reason=reason)
         case DownloadFailed():
             return say("error_download", language_code, name=error.name, detail=error.detail)
+        case VoiceTooLong():
+            length, limit = clock_length(error.seconds), clock_length(error.limit)
+            return say(
+                "error_voice_too_long", language_code, name=error.name, length=length, limit=limit
+            )
+        case NoTranscriber():
+            if error.model is not None:
+                return say("error_audio_model_deaf", language_code, model=error.model)
+            return say("error_no_transcriber", language_code)
+        case NothingHeard():
+            return say("error_nothing_heard", language_code, name=error.name)
+        case TranscriptionFailed():
+            reason = describe_error(error.cause, language_code)
+            return say("error_transcription_failed", language_code, name=error.name, reason=reason)
         case ServerUnavailable():
             return say("error_server_unavailable", language_code, host=error.host)
         case ManagedElsewhere():

@@ -563,7 +563,8 @@ class FakeOllama:
             self._notify()
             return await handler(request)
 
-        app = web.Application(middlewares=[record])
+        # Ollama reads bodies of any size: a 30 s WAV is 1.3 MB in base64, past aiohttp's 1 MB.
+        app = web.Application(middlewares=[record], client_max_size=64 * 1024 * 1024)
         app.router.add_get("/", self._handle_root)
         app.router.add_get("/api/version", self._handle_version)
         app.router.add_get("/api/tags", self._handle_tags)

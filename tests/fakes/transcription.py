@@ -78,6 +78,8 @@ class FakeTranscriber:
         upload = form.get("file")
         if not isinstance(upload, web.FileField):
             return _error(400, "file is required", "invalid_request_error", "file")
+        with upload.file:
+            audio = upload.file.read()
         model = str(form.get("model") or "")
         language = form.get("language")
         response_format = str(form.get("response_format") or "json")
@@ -87,7 +89,7 @@ class FakeTranscriber:
                 language=str(language) if language else None,
                 response_format=response_format,
                 file_name=upload.filename,
-                audio=upload.file.read(),
+                audio=audio,
             )
         )
         if model not in self.models:
