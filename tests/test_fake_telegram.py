@@ -7,6 +7,7 @@ import datetime as dtm
 import json
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -22,7 +23,10 @@ from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, T
 
 from tests.fakes.telegram import (
     BOT_ID,
+    NOT_A_FORUM,
     NOT_MODIFIED,
+    THREAD_NOT_FOUND,
+    TOPIC_ID_INVALID,
     FakeTelegram,
     FakeUser,
     utf16_len,
@@ -393,3 +397,319 @@ async def test_parse_mode_refused(bot: Bot, fake: FakeTelegram) -> None:
     fake.user_sends(ALICE, "hi")
     with pytest.raises(BadRequest, match="parse_mode"):
         await bot.send_message(ALICE.id, "*x*", parse_mode="MarkdownV2")
+
+
+# -- topics in private chats (Bot API 9.3/9.4) and the Stop button (10.3) ------------------------
+
+
+async def raw(fake: FakeTelegram, method: str, **params: object) -> tuple[int, dict[str, Any]]:
+    """Call the fake over plain HTTP with a JSON body; return (status, body)."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{fake.url}/bot{fake.token}/{method}", json=params) as response,
+    ):
+        body: dict[str, Any] = await response.json()
+        return response.status, body
+
+
+async def test_get_me_reports_topics(bot: Bot, fake: FakeTelegram) -> None:
+    me = await bot.get_me()
+    assert me.has_topics_enabled is False
+    assert me.allows_users_to_create_topics is False
+    fake.topics_enabled = True
+    me = await bot.get_me()
+    assert me.has_topics_enabled is True
+    assert me.allows_users_to_create_topics is True
+    fake.users_create_topics = False
+    _, body = await raw(fake, "getMe")
+    assert body["result"]["has_topics_enabled"] is True
+    assert body["result"]["allows_users_to_create_topics"] is False
+
+
+async def test_create_forum_topic_in_a_private_chat(bot: Bot, fake: FakeTelegram) -> None:
+    fake.user_sends(ALICE, "hi")
+    fake.user_sends(BOB, "hi", chat_id=GROUP, chat_type="group")
+    # Without Threaded Mode a private chat is not a forum; nor is a plain group.
+    with pytest.raises(BadRequest, match="The chat is not a forum"):
+        await bot.create_forum_topic(ALICE.id, "Recipes")
+    fake.topics_enabled = True
+    status, body = await raw(fake, "createForumTopic", chat_id=GROUP, name="x")
+    assert (status, body["description"]) == (400, NOT_A_FORUM)
+
+    topic = await bot.create_forum_topic(ALICE.id, "Recipes")
+    assert topic.name == "Recipes"
+    assert topic.icon_color == 7322096
+    thread = topic.message_thread_id
+    assert fake.topics_of(ALICE.id) == {thread: "Recipes"}
+    # The topic's id is that of its forum_topic_created service message, posted in the topic.
+    [created] = fake.messages_in(ALICE.id, thread)
+    assert created.message_id == thread
+    assert created.from_bot
+    assert created.is_service
+    rendered = fake.render(created)
+    assert rendered["forum_topic_created"] == {"name": "Recipes", "icon_color": 7322096}
+    assert rendered["message_thread_id"] == thread
+    assert rendered["is_topic_message"] is True
+    assert fake.bot_messages(ALICE.id) == [], "service messages are not the bot's messages"
+    assert fake.pending_updates[-1]["message"]["text"] == "hi", "no update for the bot's own"
+
+    status, body = await raw(
+        fake,
+        "createForumTopic",
+        chat_id=ALICE.id,
+        name="  " + "n" * 200,
+        icon_color=16478047,
+        icon_custom_emoji_id="5312536423851630001",
+    )
+    assert status == 200
+    assert body["result"]["name"] == "n" * 128, "trimmed and cut to 128 characters"
+    assert body["result"]["icon_color"] == 16478047
+    assert body["result"]["icon_custom_emoji_id"] == "5312536423851630001"
+    with pytest.raises(BadRequest, match="Title must be non-empty"):
+        await bot.create_forum_topic(ALICE.id, "   ")
+    with pytest.raises(BadRequest, match="Invalid icon color specified"):
+        await bot.create_forum_topic(ALICE.id, "Blue", icon_color=0x0000FF)
+    with pytest.raises(BadRequest, match="Chat not found"):
+        await bot.create_forum_topic(4242, "Nobody")
+
+
+async def test_edit_and_delete_forum_topic(bot: Bot, fake: FakeTelegram) -> None:
+    fake.topics_enabled = True
+    fake.user_sends(ALICE, "hi")
+    thread = (await bot.create_forum_topic(ALICE.id, "New chat")).message_thread_id
+    assert await bot.edit_forum_topic(ALICE.id, thread, name="Sourdough starter")
+    assert fake.topics_of(ALICE.id) == {thread: "Sourdough starter"}
+    assert [
+        (r.chat_id, r.message_thread_id, r.old_name, r.new_name) for r in fake.topic_renames
+    ] == [(ALICE.id, thread, "New chat", "Sourdough starter")]
+    edited = fake.messages_in(ALICE.id, thread)[-1]
+    assert fake.render(edited)["forum_topic_edited"] == {"name": "Sourdough starter"}
+    with pytest.raises(BadRequest, match="Topic_not_modified"):
+        await bot.edit_forum_topic(ALICE.id, thread, name="Sourdough starter")
+    status, body = await raw(
+        fake, "editForumTopic", chat_id=ALICE.id, message_thread_id=thread, name=""
+    )
+    assert (status, body["result"]) == (200, True), "an empty name keeps the current one"
+    with pytest.raises(BadRequest, match="Topic_id_invalid"):
+        await bot.edit_forum_topic(ALICE.id, 999, name="x")
+
+    await bot.send_message(ALICE.id, "in the topic", message_thread_id=thread)
+    assert await bot.delete_forum_topic(ALICE.id, thread)
+    assert fake.topics_of(ALICE.id) == {}
+    assert fake.messages_in(ALICE.id, thread) == [], "the topic's messages go with it"
+    assert fake.topic(ALICE.id, thread).deleted
+    assert [(chat, t.name) for chat, t in fake.deleted_topics] == [(ALICE.id, "Sourdough starter")]
+    status, body = await raw(fake, "deleteForumTopic", chat_id=ALICE.id, message_thread_id=thread)
+    assert (status, body["description"]) == (400, TOPIC_ID_INVALID)
+    with pytest.raises(BadRequest, match="Topic_id_invalid"):
+        await bot.edit_forum_topic(ALICE.id, thread, name="back?")
+    fake.topics_enabled = False
+    with pytest.raises(BadRequest, match="The chat is not a forum"):
+        await bot.delete_forum_topic(ALICE.id, thread)
+
+
+async def test_users_create_and_delete_topics(bot: Bot, fake: FakeTelegram) -> None:
+    with pytest.raises(AssertionError):
+        fake.user_creates_topic(ALICE, "Trip")
+    fake.topics_enabled = True
+    fake.users_create_topics = False
+    with pytest.raises(AssertionError):
+        fake.user_creates_topic(ALICE, "Trip")
+    fake.users_create_topics = True
+    thread = fake.user_creates_topic(ALICE, "Trip")
+    assert fake.topics_of(ALICE.id) == {thread: "Trip"}
+    [update] = await bot.get_updates(timeout=0)
+    assert update.message is not None
+    assert update.message.message_thread_id == thread
+    assert update.message.is_topic_message
+    assert update.message.forum_topic_created is not None
+    assert update.message.forum_topic_created.name == "Trip"
+    assert update.message.from_user is not None
+    assert update.message.from_user.id == ALICE.id
+
+    sent = fake.user_sends(ALICE, "packing list?", message_thread_id=thread)
+    [update] = await bot.get_updates(offset=update.update_id + 1, timeout=0)
+    assert update.update_id == sent.update_id
+    assert update.message is not None
+    assert update.message.message_thread_id == thread
+    assert update.message.is_topic_message
+    plain = fake.render(fake.user_sends(ALICE, "outside").message)
+    assert "message_thread_id" not in plain
+    assert "is_topic_message" not in plain
+    with pytest.raises(AssertionError):
+        fake.user_sends(ALICE, "nowhere", message_thread_id=thread + 100)
+
+    fake.user_deletes_topic(ALICE, thread)
+    assert fake.topics_of(ALICE.id) == {}
+    with pytest.raises(BadRequest, match="Message thread not found"):
+        await bot.send_message(ALICE.id, "late answer", message_thread_id=thread)
+    with pytest.raises(AssertionError):
+        fake.user_deletes_topic(ALICE, thread)
+
+
+async def test_sends_into_topics(bot: Bot, fake: FakeTelegram) -> None:
+    fake.private_limit = 100
+    fake.draft_limit = 100
+    fake.user_sends(ALICE, "hi")
+    # Without topics no thread exists in a private chat.
+    with pytest.raises(BadRequest, match="Message thread not found"):
+        await bot.send_message(ALICE.id, "x", message_thread_id=5)
+    fake.topics_enabled = True
+    one = (await bot.create_forum_topic(ALICE.id, "One")).message_thread_id
+    two = (await bot.create_forum_topic(ALICE.id, "Two")).message_thread_id
+    sent = await bot.send_message(ALICE.id, "first", message_thread_id=one)
+    assert sent.message_thread_id == one
+    assert sent.is_topic_message
+    await bot.send_message(ALICE.id, "second", message_thread_id=two)
+    await bot.send_message(ALICE.id, "main")
+    photo = fake.add_file(b"\x89PNG", file_path="photos/p.png")
+    await bot.send_photo(ALICE.id, photo, caption="a photo", message_thread_id=one)
+    await bot.send_document(ALICE.id, b"data", filename="a.txt", message_thread_id=two)
+    assert fake.bot_texts_in(ALICE.id, one) == ["first", "a photo"]
+    assert fake.bot_texts_in(ALICE.id, two) == ["second", ""]
+    assert fake.bot_texts_in(ALICE.id, None) == ["main"]
+    assert [m.content for m in fake.messages_in(ALICE.id, one)] == ["", "first", "a photo"]
+
+    # Editing keeps the thread.
+    edited = await bot.edit_message_text("first, edited", ALICE.id, sent.message_id)
+    assert isinstance(edited, Message)
+    assert edited.message_thread_id == one
+    assert fake.bot_texts_in(ALICE.id, one) == ["first, edited", "a photo"]
+
+    assert await bot.send_chat_action(ALICE.id, "typing", message_thread_id=two)
+    assert fake.chat_actions_by_thread[-1] == (ALICE.id, two, "typing")
+    assert await bot.send_message_draft(ALICE.id, 3, "dra", message_thread_id=one)
+    assert fake.drafts_in(ALICE.id, one)[-1].text == "dra"
+
+    await bot.delete_forum_topic(ALICE.id, two)
+    for method, params in (
+        ("sendMessage", {"text": "x"}),
+        ("sendMessageDraft", {"draft_id": 1, "text": "x"}),
+        ("sendChatAction", {"action": "typing"}),
+        ("sendPhoto", {"photo": photo}),
+        ("sendDocument", {"document": photo}),
+    ):
+        for thread in (two, 12345):
+            status, body = await raw(
+                fake, method, chat_id=ALICE.id, message_thread_id=thread, **params
+            )
+            assert (status, body["description"]) == (400, THREAD_NOT_FOUND), method
+    # message_thread_id 0 means no thread.
+    status, _ = await raw(fake, "sendMessage", chat_id=ALICE.id, message_thread_id=0, text="y")
+    assert status == 200
+    assert fake.bot_texts_in(ALICE.id, None) == ["main", "y"]
+
+
+async def test_stop_button(bot: Bot, fake: FakeTelegram) -> None:
+    fake.draft_limit = 100
+    fake.topics_enabled = True
+    fake.user_sends(ALICE, "hi")
+    await bot.get_updates(timeout=0)  # no allowed_updates: the default set
+    status, _ = await raw(
+        fake, "sendMessageDraft", chat_id=ALICE.id, draft_id=5, text="Thinking", can_stop=True
+    )
+    assert status == 200
+    assert fake.drafts[-1].can_stop
+    assert not fake.drafts[-1].keep_on_stop
+    assert fake.shown_draft(ALICE.id) is fake.drafts[-1]
+    with pytest.raises(AssertionError, match="shown is 5"):
+        fake.user_presses_stop(ALICE, draft_id=6)
+
+    press = fake.user_presses_stop(ALICE)
+    assert (press.chat_id, press.draft_id, press.text, press.kept) == (
+        ALICE.id,
+        5,
+        "Thinking",
+        False,
+    )
+    assert fake.shown_draft(ALICE.id) is None, "without keep_on_stop the draft disappears"
+    [update] = [u for u in fake.pending_updates if u["update_id"] == press.update_id]
+    assert update == {
+        "update_id": press.update_id,
+        "stopped_message_generation": {
+            "chat": {"id": ALICE.id, "type": "private", "first_name": "Alice", "username": "alice"},
+            "draft_id": 5,
+        },
+    }
+    [got] = [u for u in await bot.get_updates(timeout=0) if u.update_id == press.update_id]
+    assert got.api_kwargs["stopped_message_generation"]["draft_id"] == 5
+    # The bot goes on a little before it cancels: accepted, not shown.
+    assert await bot.send_message_draft(ALICE.id, 5, "Thinking more", api_kwargs={"can_stop": True})
+    assert fake.drafts[-1].after_stop
+    assert fake.shown_draft(ALICE.id) is None
+    with pytest.raises(AssertionError, match="no draft is shown"):
+        fake.user_presses_stop(ALICE)
+
+    # keep_on_stop, in a topic: the draft stays until the bot's message replaces it.
+    thread = (await bot.create_forum_topic(ALICE.id, "Long one")).message_thread_id
+    await bot.send_message_draft(
+        ALICE.id,
+        9,
+        "half an answer",
+        message_thread_id=thread,
+        api_kwargs={"can_stop": True, "keep_on_stop": True},
+    )
+    with pytest.raises(AssertionError, match="no draft is shown"):
+        fake.user_presses_stop(ALICE)  # not in the main chat
+    press = fake.user_presses_stop(ALICE, message_thread_id=thread, draft_id=9)
+    assert press.kept
+    assert fake.stop_presses[-1] is press
+    shown = fake.shown_draft(ALICE.id, thread)
+    assert shown is not None
+    assert shown.text == "half an answer"
+    stopped = fake.pending_updates[-1]["stopped_message_generation"]
+    assert stopped["message_thread_id"] == thread
+    assert stopped["draft_id"] == 9
+    await bot.send_message(ALICE.id, "half an answer (stopped)", message_thread_id=thread)
+    assert fake.shown_draft(ALICE.id, thread) is None
+
+    # No can_stop: no button.
+    await bot.send_message_draft(ALICE.id, 11, "plain")
+    with pytest.raises(AssertionError, match="without can_stop"):
+        fake.user_presses_stop(ALICE)
+
+
+async def test_stop_update_respects_allowed_updates(bot: Bot, fake: FakeTelegram) -> None:
+    fake.draft_limit = 100
+    fake.user_sends(ALICE, "hi")
+    assert fake.wants("stopped_message_generation"), "in the default set"
+    assert not fake.wants("message_reaction")
+    # The bot lists what it wants, without the new type: Telegram drops the update.
+    await bot.get_updates(timeout=0, allowed_updates=["message", "callback_query"])
+    await bot.send_message_draft(ALICE.id, 1, "x", api_kwargs={"can_stop": True})
+    before = len(fake.pending_updates)
+    press = fake.user_presses_stop(ALICE)
+    assert press.update_id is None
+    assert len(fake.pending_updates) == before
+    assert fake.dropped_updates == [
+        {"stopped_message_generation": {"chat": fake.chats[ALICE.id].to_api(), "draft_id": 1}}
+    ]
+    assert fake.shown_draft(ALICE.id) is None, "the user's press works all the same"
+    # Listed: delivered. An empty list means the default set again.
+    await bot.get_updates(timeout=0, allowed_updates=["message", "stopped_message_generation"])
+    await bot.send_message_draft(ALICE.id, 2, "y", api_kwargs={"can_stop": True})
+    assert fake.user_presses_stop(ALICE).update_id is not None
+    await bot.get_updates(timeout=0, allowed_updates=[])
+    await bot.send_message_draft(ALICE.id, 3, "z", api_kwargs={"can_stop": True})
+    assert fake.user_presses_stop(ALICE).update_id is not None
+    # setWebhook's allowed_updates count the same way.
+    fake.allow_http_webhooks = True
+    await bot.set_webhook("http://127.0.0.1:9/hook", allowed_updates=["message"])
+    assert not fake.wants("stopped_message_generation")
+    await bot.delete_webhook()
+
+
+async def test_drafts_expire_and_give_way_to_messages(bot: Bot, fake: FakeTelegram) -> None:
+    now = [100.0]
+    fake.clock = lambda: now[0]
+    fake.user_sends(ALICE, "hi")
+    await bot.send_message_draft(ALICE.id, 1, "partial", api_kwargs={"can_stop": True})
+    now[0] += 29
+    assert fake.shown_draft(ALICE.id) is not None
+    now[0] += 2
+    assert fake.shown_draft(ALICE.id) is None, "a 30-second preview"
+    with pytest.raises(AssertionError, match="no draft is shown"):
+        fake.user_presses_stop(ALICE)
+    await bot.send_message_draft(ALICE.id, 1, "partial again", api_kwargs={"can_stop": True})
+    await bot.send_message(ALICE.id, "final")
+    assert fake.shown_draft(ALICE.id) is None, "the message takes the draft's place"
