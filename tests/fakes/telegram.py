@@ -31,6 +31,15 @@ Things worth knowing (see also the docstring of :class:`FakeTelegram`):
   group message is delivered as an update only if it is a command (to this bot or to no bot in
   particular), a reply to one of the bot's messages, or mentions the bot. Set
   ``fake.privacy_mode = False`` to deliver all of them.
+* Topics in private chats (Bot API 9.3/9.4) exist only while ``fake.topics_enabled``: the bot
+  creates them with createForumTopic, users with ``user_creates_topic``; a message_thread_id
+  naming no live topic of a private chat gets 400 "Bad Request: message thread not found".
+  ``messages_in`` / ``bot_texts_in`` read one topic; ``bot_messages`` leaves service messages
+  ("topic created") out.
+* The bot's ``allowed_updates`` (getUpdates or setWebhook) filter the updates of the newer
+  helpers (``user_creates_topic``, ``user_presses_stop``): a type the bot did not list is
+  dropped as Telegram drops it (``dropped_updates``). The older helpers and ``inject_update``
+  queue whatever they make, as before.
 """
 
 from __future__ import annotations
