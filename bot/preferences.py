@@ -1,7 +1,8 @@
 """A user's generation settings (/settings): what they are now, and changing them with checks.
 
 Temperature goes into Ollama's `options`, thinking into `think` (only for models whose
-capabilities include `thinking`), the footer under each answer. The context size limits how much
+capabilities include `thinking`), the footer under each answer; the voice language is the one
+voice messages are transcribed in (None: whatever is spoken). The context size limits how much
 history is sent, up to NUM_CTX: the runner's window itself is the same for everyone, so one
 user's setting never makes Ollama reload the model for another. A value the user never set
 follows the configured default.
@@ -10,7 +11,7 @@ follows the configured default.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Literal, Protocol, TypeVar
@@ -27,7 +28,7 @@ NUM_CTX_MIN = 256
 CONTEXT_CHOICES = (2048, 4096, 8192, 16384, 32768, 65536, 131072)
 _ON = frozenset({"on", "yes", "true", "1", "enable"})
 _OFF = frozenset({"off", "no", "false", "0", "disable"})
-_NAMES: dict[str, Literal["temperature", "num_ctx", "think", "footer"]] = {
+_NAMES: dict[str, Literal["temperature", "num_ctx", "think", "footer", "voice_language"]] = {
     "temperature": "temperature",
     "temp": "temperature",
     "context": "num_ctx",
@@ -36,6 +37,30 @@ _NAMES: dict[str, Literal["temperature", "num_ctx", "think", "footer"]] = {
     "thinking": "think",
     "think": "think",
     "footer": "footer",
+    "voice": "voice_language",
+    "voice_language": "voice_language",
+}
+VOICE_AUTO = "auto"
+# The languages a user can pick for transcription: ISO-639-1 code → (English name, the name in
+# that language). The English name goes into the instruction to a model that hears; Whisper
+# servers take the code.
+VOICE_LANGUAGES: Mapping[str, tuple[str, str]] = {
+    "en": ("English", "English"),
+    "zh": ("Chinese", "中文"),
+    "es": ("Spanish", "Español"),
+    "fr": ("French", "Français"),
+    "de": ("German", "Deutsch"),
+    "it": ("Italian", "Italiano"),
+    "pt": ("Portuguese", "Português"),
+    "ru": ("Russian", "Русский"),
+    "uk": ("Ukrainian", "Українська"),
+    "pl": ("Polish", "Polski"),
+    "nl": ("Dutch", "Nederlands"),
+    "tr": ("Turkish", "Türkçe"),
+    "ar": ("Arabic", "العربية"),
+    "hi": ("Hindi", "हिन्दी"),
+    "ja": ("Japanese", "日本語"),
+    "ko": ("Korean", "한국어"),
 }
 _TOKENS = re.compile(r"(\d+)\s*(k?)")
 T = TypeVar("T")
@@ -73,6 +98,7 @@ class Preferences:
     can_think: bool
     think: bool
     footer: bool
+    voice_language: str | None  # None: voice messages are heard in whatever language is spoken
     changed: frozenset[str]  # the settings the user set themselves
 
     def context_choices(self) -> Sequence[int]:
@@ -88,6 +114,7 @@ class SettingProblem(Enum):
     NOT_ON_OFF = "not_on_off"
     CANNOT_THINK = "cannot_think"
     MODEL_UNKNOWN = "model_unknown"  # Ollama cannot be asked what the model can do
+    UNKNOWN_LANGUAGE = "unknown_language"  # not one of VOICE_LANGUAGES
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +156,7 @@ class PreferenceService:
         generation = effective_generation(facts, settings, self._defaults)
         changed = {
             name
-            for name in ("temperature", "num_ctx", "think", "footer")
+            for name in ("temperature", "num_ctx", "think", "footer", "voice_language")
             if getattr(settings, name) is not None
         }
         return Preferences(
@@ -140,6 +167,7 @@ class PreferenceService:
             can_think=generation.think is not None,
             think=_first(settings.think, self._defaults.think),  # theirs, if the model could think
             footer=_first(settings.footer, False),
+            voice_language=settings.voice_language,
             changed=frozenset(changed),
         )
 
@@ -174,14 +202,19 @@ class PreferenceService:
                 if setting == "think" and not current.can_think:
                     return Refusal(SettingProblem.CANNOT_THINK)
                 value = switch
+            case "voice_language":
+                if (language := voice_language(raw)) is None:
+                    return Refusal(SettingProblem.UNKNOWN_LANGUAGE)
+                value = None if language == VOICE_AUTO else language
         await self._store.remember_user(user)
         await self._store.set_setting(user.id, setting, value)
         return None
 
     async def reset(self, user: UserProfile) -> None:
-        """Every generation setting back to the configured default."""
+        """Every generation setting back to the configured default, and voice to any language."""
         await self._store.remember_user(user)
         await self._store.reset_generation_settings(user.id)
+        await self._store.set_setting(user.id, "voice_language", None)
 
 
 def _first(mine: T | None, default: T) -> T:
@@ -206,3 +239,15 @@ def _tokens(raw: str) -> int | None:
 def _on_off(raw: str) -> bool | None:
     word = raw.strip().lower()
     return True if word in _ON else False if word in _OFF else None
+
+
+def voice_language(raw: str) -> str | None:
+    """`auto`, or the code of one of VOICE_LANGUAGES typed as its code or either name
+    ("de", "German", "Deutsch"); None when it is none of them."""
+    word = raw.strip().lower()
+    if word == VOICE_AUTO or word in VOICE_LANGUAGES:
+        return word
+    return next(
+        (code for code, names in VOICE_LANGUAGES.items() if word in {n.lower() for n in names}),
+        None,
+    )

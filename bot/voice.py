@@ -38,6 +38,7 @@ from bot.errors import (
 )
 from bot.llm.types import ChatEvent, ChatMessage, InstalledModel, ModelFacts, TextDelta
 from bot.models import ModelChoice
+from bot.preferences import VOICE_LANGUAGES
 from bot.records import UserSettings
 from bot.render import Entity, RenderedText, utf16_len
 
@@ -50,27 +51,6 @@ TRANSCRIBE_INSTRUCTION = (
     "transcript only: no translation, no notes, no quotation marks. If nobody speaks, reply "
     "with nothing."
 )
-# The languages a user can pick for transcription: ISO-639-1 code → (English name, the name in
-# that language). The English name goes into the instruction to a model that hears; Whisper
-# servers take the code.
-VOICE_LANGUAGES: Mapping[str, tuple[str, str]] = {
-    "en": ("English", "English"),
-    "zh": ("Chinese", "中文"),
-    "es": ("Spanish", "Español"),
-    "fr": ("French", "Français"),
-    "de": ("German", "Deutsch"),
-    "it": ("Italian", "Italiano"),
-    "pt": ("Portuguese", "Português"),
-    "ru": ("Russian", "Русский"),
-    "uk": ("Ukrainian", "Українська"),
-    "pl": ("Polish", "Polski"),
-    "nl": ("Dutch", "Nederlands"),
-    "tr": ("Turkish", "Türkçe"),
-    "ar": ("Arabic", "العربية"),
-    "hi": ("Hindi", "हिन्दी"),
-    "ja": ("Japanese", "日本語"),
-    "ko": ("Korean", "한국어"),
-}
 
 
 class SpeechToText(Protocol):

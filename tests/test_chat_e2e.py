@@ -505,7 +505,7 @@ async def test_editing_an_answered_question_does_not_ask_again(
     assert [r["messages"][-1]["content"] for r in ollama.chat_requests] == ["first version", "next"]
 
 
-async def test_a_voice_message_gets_a_short_message_saying_what_is_read(
+async def test_a_sticker_gets_a_short_message_saying_what_is_read(
     tg: FakeTelegram, ollama: FakeOllama, db_path: Path
 ) -> None:
     async with running_bot(tg, ollama, db_path):
@@ -517,18 +517,21 @@ async def test_a_voice_message_gets_a_short_message_saying_what_is_read(
                     "date": 1_795_000_000,
                     "chat": {"id": ALICE.id, "type": "private", "first_name": ALICE.first_name},
                     "from": ALICE.to_api(),
-                    "voice": {
-                        "file_id": "AwACAgIAAxkBAAIBVOICE",
-                        "file_unique_id": "AgADVOICE",
-                        "duration": 3,
-                        "mime_type": "audio/ogg",
+                    "sticker": {
+                        "file_id": "CAACAgIAAxkBAAIBSTICKER",
+                        "file_unique_id": "AgADSTICKER",
+                        "type": "regular",
+                        "width": 512,
+                        "height": 512,
+                        "is_animated": False,
+                        "is_video": False,
                         "file_size": 5120,
                     },
                 }
             }
         )
         [reply] = await tg.wait_for_bot_messages(ALICE.id)
-    assert "Voice messages, videos, stickers" in reply.content
+    assert "Videos, stickers" in reply.content
     assert "photos" in reply.content
     assert ollama.chat_requests == []
 

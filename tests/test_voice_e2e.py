@@ -274,3 +274,25 @@ async def test_a_transcription_server_that_is_down_gets_one_line(
     assert told.content.startswith("I couldn't transcribe your voice message: ")
     assert server.url in told.content
     assert ollama.chat_requests == []
+
+
+async def test_the_voice_language_is_a_setting(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    note = tg.add_file(sounds.voice_note(2.0))
+    ollama.hear("Bonjour")
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, "/settings voice klingon")
+        [refused] = await tg.wait_for_bot_messages(ALICE.id)
+        tg.user_sends(ALICE, "/settings voice French")
+        [_, saved] = await tg.wait_for_bot_messages(ALICE.id, 2)
+        tg.user_sends_voice(ALICE, note, duration=2)
+        await tg.wait_for_bot_messages(ALICE.id, 4)
+        tg.user_sends(ALICE, "/settings voice auto")
+        [*_, auto] = await tg.wait_for_bot_messages(ALICE.id, 5)
+    assert refused.content.startswith("I don't know that language for voice messages.")
+    assert "de" in refused.content
+    assert "Voice messages are heard in: Français." in saved.content
+    [heard] = ollama.audio_requests
+    assert heard["messages"][-1]["content"].endswith("The speech is in French.")
+    assert "Voice messages are heard in: any language (auto)." in auto.content

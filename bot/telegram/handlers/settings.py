@@ -1,4 +1,5 @@
-"""/settings: temperature, context size, thinking and the answer footer, as buttons or typed."""
+"""/settings: temperature, context size, thinking and the answer footer, as buttons or typed;
+the language voice messages are heard in, typed (/settings voice de, /settings voice auto)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from telegram.ext import ContextTypes
 from bot.languages import LanguageChoices
 from bot.preferences import (
     TEMPERATURE_CHOICES,
+    VOICE_LANGUAGES,
     Preferences,
     PreferenceService,
     Refusal,
@@ -72,15 +74,21 @@ def settings_text(prefs: Preferences, lang: str | None) -> str:
         if prefs.can_think
         else say("settings_cannot_think", lang)
     )
-    return say(
-        "settings",
-        lang,
-        model=prefs.model or say("status_unknown", lang),
-        temperature=f"{prefs.temperature:.1f}{source('temperature')}",
-        context=f"{prefs.num_ctx}{source('num_ctx')}",
-        context_max=prefs.num_ctx_max,
-        thinking=thinking,
-        footer=say("settings_on" if prefs.footer else "settings_off", lang) + source("footer"),
+    chosen = VOICE_LANGUAGES.get(prefs.voice_language or "")
+    voice = chosen[1] if chosen else say("settings_voice_auto", lang)
+    return (
+        say(
+            "settings",
+            lang,
+            model=prefs.model or say("status_unknown", lang),
+            temperature=f"{prefs.temperature:.1f}{source('temperature')}",
+            context=f"{prefs.num_ctx}{source('num_ctx')}",
+            context_max=prefs.num_ctx_max,
+            thinking=thinking,
+            footer=say("settings_on" if prefs.footer else "settings_off", lang) + source("footer"),
+        )
+        + "\n\n"
+        + say("settings_voice", lang, language=voice)
     )
 
 
@@ -97,6 +105,8 @@ def refusal_text(refusal: Refusal, name: str, lang: str | None) -> str:
             return say("settings_cannot_think_refused", lang)
         case SettingProblem.MODEL_UNKNOWN:
             return say("settings_model_unknown", lang)
+        case SettingProblem.UNKNOWN_LANGUAGE:
+            return say("settings_voice_unknown", lang, languages=", ".join(VOICE_LANGUAGES))
 
 
 class SettingsHandlers(Speaking):
