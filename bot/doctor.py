@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
+from bot import audio
 from bot.config import Settings
-from bot.errors import BotError
+from bot.errors import BotError, LLMError, ModelNotFound, OllamaUnavailable
 from bot.llm import BackendReport, InstalledModel, ModelRouter
-from bot.llm.servers import model_servers
+from bot.llm.openai_compat import SpeechServer
+from bot.llm.servers import model_servers, speech_server
 from bot.models import ModelCatalog, find_installed
 from bot.store import MIGRATIONS, inspect_database
 
@@ -61,6 +65,7 @@ async def _ollama(settings: Settings) -> list[Finding]:
             *_model_findings(settings, installed),
             await _vision_model(servers, settings.vision_model, installed),
             await _default_model(servers),
+            await _voice(servers, settings, installed),
         ]
     finally:
         await servers.close()
@@ -108,6 +113,62 @@ async def _default_model(gateway: ModelRouter) -> Finding:
     except BotError:
         return Finding(False, "no installed model can chat", "ollama pull llama3.2")
     return Finding(True, f"without a choice of their own, users get {model}")
+
+
+HEAR_FIX = "ollama pull gemma4:e2b, or set TRANSCRIBE_BASE_URL to a transcription server"
+
+
+async def _voice(
+    gateway: ModelRouter, settings: Settings, installed: Sequence[InstalledModel]
+) -> Finding:
+    """Who hears voice messages. Voice is optional: only a way that is set and does not work
+    fails; with none set, the line says how to have one."""
+    if (server := speech_server(settings)) is not None:
+        return await _transcription_server(server, settings)
+    if settings.audio_model:
+        found = _installed("AUDIO_MODEL", settings.audio_model, installed)
+        if not found.ok:
+            return found
+        model = find_installed(settings.audio_model, installed)
+        hears = model is not None and await _hears(gateway, model.name)
+        if not hears:
+            return Finding(
+                False,
+                f"AUDIO_MODEL {settings.audio_model} cannot hear audio",
+                "set AUDIO_MODEL to a model whose capabilities include audio, e.g. gemma4:e2b",
+            )
+        return Finding(True, f"voice messages are heard by AUDIO_MODEL {settings.audio_model}")
+    for model in installed:
+        if await _hears(gateway, model.name):
+            return Finding(True, f"voice messages are heard by {model.name} (it hears audio)")
+    return Finding(True, f"voice messages are not heard: nothing here transcribes ({HEAR_FIX})")
+
+
+async def _hears(gateway: ModelRouter, model: str) -> bool:
+    try:
+        return "audio" in (await gateway.model_facts(model)).capabilities
+    except LLMError:
+        return False
+
+
+async def _transcription_server(server: SpeechServer, settings: Settings) -> Finding:
+    """Transcribe a second of silence: the server answers, and knows TRANSCRIBE_MODEL."""
+    where = f"transcription server {settings.transcribe_base_url}"
+    try:
+        await server.transcribe(audio.wav_bytes(np.zeros(audio.SAMPLE_RATE, np.int16)), None)
+    except OllamaUnavailable:
+        return Finding(False, f"{where} is not reachable", "start it or fix TRANSCRIBE_BASE_URL")
+    except ModelNotFound:
+        return Finding(
+            False,
+            f"{where} has no model {settings.transcribe_model}",
+            "fix TRANSCRIBE_MODEL (the name the server lists)",
+        )
+    except LLMError as err:
+        return Finding(False, f"{where} failed: {err}", "see the server's log")
+    finally:
+        await server.close()
+    return Finding(True, f"voice messages are heard by the {where} ({settings.transcribe_model})")
 
 
 def _installed(variable: str, name: str, installed: Sequence[InstalledModel]) -> Finding:

@@ -121,7 +121,7 @@ async def test_doctor_command_line(tg: FakeTelegram, ollama: FakeOllama, tmp_pat
     output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
     text = output.decode()
     assert process.returncode == 0, text
-    assert text.count("✓ ") == 6
+    assert text.count("✓ ") == 7
     assert tg.token.split(":")[1] not in text
 
 
