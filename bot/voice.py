@@ -20,6 +20,8 @@ FileProblem, which the question's loader hands to the user as one line.
 
 from __future__ import annotations
 
+import logging
+import time
 import unicodedata
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +43,8 @@ from bot.models import ModelChoice
 from bot.preferences import VOICE_LANGUAGES
 from bot.records import UserSettings
 from bot.render import Entity, RenderedText, utf16_len
+
+log = logging.getLogger(__name__)
 
 TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # getFile hands bots files up to 20 MB
 MESSAGE_LIMIT = 4096  # UTF-16 units in one Telegram message
@@ -268,8 +272,10 @@ class VoiceService:
         """The words said in `data`: UnreadableFile (damaged), VoiceTooLong (past the limit
         whatever the file claimed), NothingHeard (silence, or no words understood),
         TranscriptionFailed."""
+        started = time.monotonic()
         samples = await audio.decode(data, name, max_seconds=self.max_seconds)
         spoken = [piece for piece in audio.pieces(samples) if not audio.is_silent(piece)]
+        decoded = time.monotonic()
         texts = []
         for piece in spoken:
             try:
@@ -278,6 +284,13 @@ class VoiceService:
                 )
             except LLMError as err:
                 raise TranscriptionFailed(name, err) from err
+        log.info(
+            "voice heard seconds=%.1f pieces=%d decode_s=%.2f transcribe_s=%.2f",
+            audio.seconds(samples),
+            len(spoken),
+            decoded - started,
+            time.monotonic() - decoded,
+        )  # figures only, never the words
         if not (text := joined(texts)):
             raise NothingHeard(name)
         return text
