@@ -296,3 +296,20 @@ async def test_the_voice_language_is_a_setting(
     [heard] = ollama.audio_requests
     assert heard["messages"][-1]["content"].endswith("The speech is in French.")
     assert "Voice messages are heard in: any language (auto)." in auto.content
+
+
+async def test_stop_ends_a_model_hearing_a_note(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    note = tg.add_file(sounds.voice_note(3.0))
+    ollama.hear("words that come slowly")
+    ollama.token_delay = 10.0
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends_voice(ALICE, note, duration=3)
+        await ollama.wait_for(lambda: len(ollama.audio_requests) == 1)
+        tg.user_sends(ALICE, "/stop")
+        [stopped] = await tg.wait_for_bot_messages(ALICE.id)
+        await ollama.wait_for(lambda: ollama.cancelled_streams == 1)
+    assert stopped.content == "Stopped: your file was still being read, so nothing was written."
+    assert answer_requests(ollama) == [], "a stopped transcription sends nothing to the model"
+    assert stored_messages(db_path, ALICE.id) == []
