@@ -226,7 +226,8 @@ class ChatService:
         streamed = await self._stream(
             question, model, request, generation, sink, stop, footer=footer, asked=asked
         )
-        if asked.place.title is None and streamed.status == "complete" and streamed.text:
+        titled = asked.place.title is not None or not self._defaults.auto_titles
+        if not titled and streamed.status == "complete" and not self._threads.closing:
             self._threads.in_background(
                 asyncio.create_task(self._title(asked, model, generation, sink))
             )
@@ -237,15 +238,17 @@ class ChatService:
         """Title a new conversation from its first question, as chat apps do."""
         options = {**generation.options, "num_predict": TITLE_TOKENS}  # same runner: no reload
         title = await write_title(
-            self._model.generate,
+            partial(self._model.generate, model),
             asked.question.text,
-            model=model,
             options=options,
             think=False if generation.think is not None else None,
             keep_alive=self._defaults.keep_alive,
         )
-        await self._store.rename_conversation(asked.conversation, title)
-        await sink.titled(title)
+        try:
+            await self._store.rename_conversation(asked.conversation, title)
+            await sink.titled(title)
+        except Exception:  # a title is a nicety: the conversation goes on without one
+            log.exception("could not title a conversation")
 
     # -- the last answer again, or more of it ------------------------------------------------
 
@@ -263,6 +266,12 @@ class ChatService:
         """Have the model go on from where the answer `answer_id` ended (it was stopped, or
         reached the longest answer allowed): the rest is added to the stored answer."""
         await self._again(chat_id, user, answer_id, sink, go_on=True)
+
+    async def can_follow_up(self, chat_id: int, user_id: int, answer_id: int, go_on: bool) -> bool:
+        """Whether the answer `answer_id` is still its conversation's last, this user's, and
+        (`go_on`) one the model may continue: its buttons still do something."""
+        turn = await self._history.reopen(chat_id, UserProfile(user_id), answer_id)
+        return turn is not None and (not go_on or turn.answer.can_continue)
 
     async def _again(
         self, chat_id: int, user: UserProfile, answer_id: int, sink: AnswerSink, *, go_on: bool

@@ -113,8 +113,12 @@ class UserChoices:
         once nothing of theirs runs, delete everything kept about them."""
         await self._threads.forget(user.id)
 
-    async def start_new_conversation(self, chat_id: int, user: UserProfile) -> None:
-        """Begin a fresh context for this user in this chat; old messages stay stored.
+    async def start_new_conversation(
+        self, chat_id: int, user: UserProfile, topic: int | None = None, *, title: str | None = None
+    ) -> None:
+        """Begin a fresh context for this user in this chat (in a topic opened for it, given
+        `topic`; named `title`, else by the model after its first answer); old messages stay
+        stored.
 
         It waits for the answers to earlier questions, so it takes effect in the order sent.
         """
@@ -123,24 +127,33 @@ class UserChoices:
             owner = self._threads.owner(chat_id, user.id)
             if owner != user.id:
                 await self._store.remember_shared_thread(chat_id)
-            await self._store.new_conversation(chat_id, owner)
+            await self._store.new_conversation(chat_id, owner, topic, title=title)
 
-    def switch_role(self, chat_id: int, user: UserProfile, name: str) -> asyncio.Task[Role | None]:
-        """Answer as the role called `name` from now on, in fresh conversations (the old ones
-        were written for another role); None if there is no such role.
+    def switch_role(
+        self, chat_id: int, user: UserProfile, name: str, topic: int | None = None
+    ) -> asyncio.Task[Role | None]:
+        """Answer as the role called `name` from now on: everywhere, in fresh conversations
+        (the old ones were written for another role); or, asked in a topic, in that topic's
+        conversation only, which goes on. None if there is no such role.
 
         Its place comes after the questions sent before it, and is taken now, before the
         caller awaits anything (it may answer a button press first).
         """
         turn = self._threads.join(chat_id, user.id)
-        return asyncio.create_task(self._switch_role(turn, user, name))
+        return asyncio.create_task(self._switch_role(turn, chat_id, user, name, topic))
 
-    async def _switch_role(self, turn: Turn, user: UserProfile, name: str) -> Role | None:
+    async def _switch_role(
+        self, turn: Turn, chat_id: int, user: UserProfile, name: str, topic: int | None
+    ) -> Role | None:
         async with turn:
             role = await self._roles.find(user.id, name)
             if role is None:
                 return None
             await self._store.remember_user(user)
+            if topic is not None:
+                conversation = await self._store.current_conversation(chat_id, user.id, topic)
+                await self._store.set_conversation_choice(conversation, "role", role.name)
+                return role
             await self._store.set_setting(user.id, "role", role.name)
             # The role is the user's everywhere: every chat's conversation starts afresh.
             await self._store.new_conversations(user.id)

@@ -171,6 +171,9 @@ class Settings(BaseSettings):
     history_retention_days: float | None = Field(default=None, gt=0)
     # Log the text of questions and answers (off: logs never hold what people wrote).
     log_content: bool = False
+    # The model names each new conversation (a topic's name, /chats) after its first answer:
+    # one short extra request. Off: conversations stay "Untitled" until renamed.
+    auto_titles: bool = True
     # Seconds that answers being written get to finish when the service stops.
     shutdown_grace: float = Field(default=10.0, ge=0, le=600)
     # Webhook mode (behind a reverse proxy): Telegram POSTs updates to WEBHOOK_URL, which the

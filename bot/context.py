@@ -44,6 +44,7 @@ class ChatDefaults:
     concurrent_answers: int = 1  # generations at once, for everyone (MAX_CONCURRENT_ANSWERS)
     log_content: bool = False  # LOG_CONTENT: questions and answers in the log
     max_answer_tokens: int | None = None  # MAX_ANSWER_TOKENS
+    auto_titles: bool = True  # AUTO_TITLES: the model names each new conversation
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,11 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from bot.errors import NoModelInstalled, NoVisionModel
 from bot.llm.types import InstalledModel, ModelFacts
-from bot.records import UserProfile, UserSettings
+from bot.records import ConversationPlace, UserProfile, UserSettings
 
 MAX_NAME_LENGTH = 200
 CATALOG_TTL_S = 30.0
@@ -184,6 +184,17 @@ class ChoiceStore(Protocol):
     async def user_settings(self, user_id: int) -> UserSettings: ...
     async def set_model(self, user_id: int, model: str | None) -> None: ...
     async def set_compare_models(self, user_id: int, models: Sequence[str]) -> None: ...
+    async def current_conversation(
+        self, chat_id: int, user_id: int, topic: int | None = None
+    ) -> int: ...
+    async def conversation_place(self, conversation_id: int) -> ConversationPlace | None: ...
+    async def set_conversation_choice(
+        self, conversation_id: int, name: Literal["model", "role"], value: str | None
+    ) -> None: ...
+
+
+# A private chat's topic, as (chat id, topic id): a conversation there has its own model.
+Topic = tuple[int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,25 +219,36 @@ class ModelPicker:
         self._catalog = catalog
         self._on_switch = on_switch  # told the user's id after a switch (to load the model)
 
-    async def menu(self, user_id: int) -> ModelMenu:
-        """The installed models as Ollama lists them now, with the user's current one."""
+    async def menu(self, user_id: int, topic: Topic | None = None) -> ModelMenu:
+        """The installed models as Ollama lists them now, with the user's current one (in
+        `topic`: its conversation's)."""
         installed = await self._catalog.installed(fresh=True)
-        settings = await self._store.user_settings(user_id)
-        current = (await self._catalog.model_for(settings.model)).model if installed else None
+        chosen = (await self._store.user_settings(user_id)).model
+        if topic is not None:
+            conversation = await self._store.current_conversation(topic[0], user_id, topic[1])
+            place = await self._store.conversation_place(conversation)
+            chosen = (place.model if place else None) or chosen
+        current = (await self._catalog.model_for(chosen)).model if installed else None
         return ModelMenu(installed=installed, current=current)
 
-    async def pick(self, user: UserProfile, name: str) -> InstalledModel | None:
-        """Switch to the installed model `name` means (aliases too); None if there is none."""
+    async def pick(
+        self, user: UserProfile, name: str, topic: Topic | None = None
+    ) -> InstalledModel | None:
+        """Switch to the installed model `name` means (aliases too): the user's, or in `topic`
+        its conversation's only; None if there is none."""
         found = find_installed(name, await self._catalog.installed(fresh=True))
         if found is not None:
-            await self._keep(user, found.name)
+            await self._keep(user, found.name, topic)
         return found
 
-    async def pick_by_id(self, user: UserProfile, short_id: str) -> InstalledModel | None:
-        """Switch to the model behind a button; None if it is no longer installed."""
+    async def pick_by_id(
+        self, user: UserProfile, short_id: str, topic: Topic | None = None
+    ) -> InstalledModel | None:
+        """Switch to the model behind a button (as `pick`); None if it is no longer
+        installed."""
         found = by_id(short_id, await self._catalog.installed(fresh=True))
         if found is not None:
-            await self._keep(user, found.name)
+            await self._keep(user, found.name, topic)
         return found
 
     async def resolve(self, names: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -248,8 +270,12 @@ class ModelPicker:
         await self._store.remember_user(user)
         await self._store.set_compare_models(user.id, models)
 
-    async def _keep(self, user: UserProfile, model: str) -> None:
+    async def _keep(self, user: UserProfile, model: str, topic: Topic | None) -> None:
         await self._store.remember_user(user)
+        if topic is not None:
+            conversation = await self._store.current_conversation(topic[0], user.id, topic[1])
+            await self._store.set_conversation_choice(conversation, "model", model)
+            return
         await self._store.set_model(user.id, model)
         if self._on_switch is not None:
             self._on_switch(user.id)

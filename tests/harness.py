@@ -36,6 +36,9 @@ def settings_for(tg: FakeTelegram, ollama: FakeOllama, db_path: Path, **override
         "edit_interval_group": 0.35,
         "draft_interval": 0.12,
         "shutdown_grace": 0.5,
+        # A title is one more /api/generate request after a conversation's first answer: the
+        # tests of titles turn it on, the others keep their scripted replies to themselves.
+        "auto_titles": False,
     }
     values.update(overrides)
     return load_settings(None, **values)

@@ -180,7 +180,10 @@ async def test_first_words_show_in_a_draft_and_the_answer_ends_as_a_reply() -> N
 
     await clock.run(answer())
     assert [c.method for c in bot.calls[:2]] == ["typing", "draft"]
-    assert [c.text for c in bot.of("draft")] == ["Hello there", "Hello there, friend"]
+    placeholder, *drafts = bot.of("draft")
+    assert placeholder.text == "", "Telegram's 'Thinking…' first"
+    assert placeholder.at < drafts[0].at - 0.4
+    assert [c.text for c in drafts] == ["Hello there", "Hello there, friend"]
     [final] = bot.of("send")
     assert (final.text, final.reply_to) == ("Hello there, friend", QUESTION_ID)
     assert bot.of("edit") == []

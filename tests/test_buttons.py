@@ -14,6 +14,8 @@ from bot.models import model_id
 from bot.roles import MAX_NAME_CHARS
 from bot.telegram.buttons import (
     MAX_DATA_BYTES,
+    AnswerButton,
+    ChatsButton,
     ForgetButton,
     LanguageButton,
     ModelButton,
@@ -50,6 +52,14 @@ BUILT: list[Any] = [
     ForgetButton(False, ME),
     LanguageButton("en"),
     LanguageButton("auto"),
+    AnswerButton("again", 1),
+    AnswerButton("more", 10**19 - 1),
+    ChatsButton("list"),
+    ChatsButton("show", 7),
+    ChatsButton("use", 7),
+    ChatsButton("name", 7),
+    ChatsButton("del", 7),
+    ChatsButton("delok", 10**19 - 1),
 ]
 
 KINDS: list[Any] = [
@@ -60,6 +70,8 @@ KINDS: list[Any] = [
     SettingsButton,
     ForgetButton,
     LanguageButton,
+    AnswerButton,
+    ChatsButton,
 ]
 
 # Data no menu makes, by kind (the end-to-end suite presses the same ones).
@@ -105,6 +117,28 @@ MALFORMED: dict[type[Any], list[str]] = {
         "forget:yes:abc",
         f"forget:maybe:{ME}",
         f"forget:yes:{ME}:again",
+    ],
+    AnswerButton: [
+        "ans:",
+        "ans:again",
+        "ans:again:",
+        "ans:again:0",
+        "ans:again:01",
+        "ans:again:-1",
+        "ans:again:x",
+        "ans:redo:5",
+        "ans:more:5:extra",
+        "ans:more:" + "9" * 20,
+    ],
+    ChatsButton: [
+        "chats:",
+        "chats:list:1",
+        "chats:show",
+        "chats:show:",
+        "chats:show:0",
+        "chats:drop:3",
+        "chats:use:3:x",
+        "chats:" + JUNK,
     ],
     LanguageButton: ["lang:", "lang:en:extra", "lang:" + "a" * 59, "lang:" + JUNK, "lang:EN"],
     RemoveButton: [
@@ -166,6 +200,12 @@ def test_a_button_stands_for_one_press() -> None:
         PullButton(model_id=SHORT_ID, cancel=1)
     with pytest.raises(ValueError, match="exactly one"):
         RoleButton(ME)
+    with pytest.raises(ValueError, match="not an answer button"):
+        AnswerButton("again", 0)
+    with pytest.raises(ValueError, match="not a /chats button"):
+        ChatsButton("list", 3)
+    with pytest.raises(ValueError, match="not a /chats button"):
+        ChatsButton("use")
 
 
 def test_data_over_64_bytes_is_never_built() -> None:

@@ -393,6 +393,8 @@ async def test_start_help_and_id_and_registered_commands(
         "start",
         "help",
         "new",
+        "chats",
+        "rename",
         "reset",
         "stop",
         "id",

@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 from bot.chat import ChatService, Question
 from bot.context import ChatDefaults
-from bot.errors import BotError, LeftQueue, OllamaUnavailable
+from bot.errors import BotError, LeftQueue, OllamaUnavailable, StaleAnswer
 from bot.llm import AnswerDone, ChatEvent, ChatMessage, InstalledModel, ModelFacts, TextDelta
 from bot.model_stream import FollowUp
 from bot.models import ModelChoice
@@ -99,6 +99,11 @@ class MemoryStore:
 
     async def rename_conversation(self, conversation_id: int, title: str) -> None:
         self.titles[conversation_id] = title
+
+    async def set_conversation_choice(
+        self, conversation_id: int, name: Literal["model", "role"], value: str | None
+    ) -> None:
+        pass
 
     async def drop_message(self, message_id: int) -> None:
         self.rows[message_id - 1].dropped = True
@@ -323,11 +328,14 @@ def service(
     *,
     defaults: ChatDefaults | None = None,
     catalog: Catalog | None = None,
+    titles: bool = False,
     **model: Any,
 ) -> tuple[ChatService, MemoryStore, ScriptedModel]:
     store = store or MemoryStore()
     scripted = ScriptedModel(store, **model)
-    chat = ChatService(store, scripted, catalog or Catalog(), Roles(), defaults or ChatDefaults())
+    # A title is one more request after a conversation's first answer: only its tests want it.
+    defaults = replace(defaults or ChatDefaults(), auto_titles=titles)
+    chat = ChatService(store, scripted, catalog or Catalog(), Roles(), defaults)
     return chat, store, scripted
 
 
@@ -465,3 +473,47 @@ async def test_a_one_shot_question_stores_nothing_and_sends_no_history() -> None
     assert sink.text == "Hello there"
     assert model.requests[-1].messages == [ChatMessage("user", "Quick one")]
     assert len(store.rows) == 2, "only the conversation's own question and answer"
+
+
+async def test_a_new_conversation_is_titled_once_after_its_first_answer() -> None:
+    chat, store, model = service(titles=True, reply="Lisbon weekend")
+    first = Sink()
+    await chat.answer(Question(10, ALICE, "Plan a weekend in Lisbon"), first)
+    await settle(lambda: first.title is not None)
+    assert first.title == "Lisbon weekend"
+    assert store.titles == {1: "Lisbon weekend"}
+    title_request = model.requests[-1]
+    assert "Plan a weekend in Lisbon" in title_request.messages[-1].content
+    assert title_request.options["num_ctx"] == model.requests[0].options["num_ctx"]
+    second = Sink()
+    await chat.answer(Question(10, ALICE, "And food?"), second)
+    await asyncio.sleep(0.05)
+    assert second.title is None
+    assert len(model.requests) == 3, "two answers and one title"
+
+
+async def test_regenerate_replaces_the_answer_and_continue_adds_to_it() -> None:
+    chat, store, model = service(reply="first try")
+    sink = Sink()
+    await chat.answer(Question(10, ALICE, "Name a colour"), sink)
+    assert sink.follow_up is not None
+    assert sink.follow_up.can_continue is False
+    answer_id = sink.follow_up.answer_id
+
+    model.reply = "a better one"
+    again = Sink()
+    await chat.regenerate(10, ALICE, answer_id, again)
+    assert store.of() == [
+        ("user", "Name a colour", "complete"),
+        ("assistant", "a better one", "complete"),
+    ]
+    assert [m.role for m in model.requests[-1].messages] == ["system", "user"]
+    assert again.follow_up is not None
+    assert not await chat.can_follow_up(10, ALICE.id, answer_id, False), "the old one is gone"
+
+    stale = Sink()
+    await chat.regenerate(10, ALICE, answer_id, stale)
+    assert isinstance(stale.error, StaleAnswer)
+    refused = Sink()
+    await chat.continue_answer(10, ALICE, again.follow_up.answer_id, refused)
+    assert isinstance(refused.error, StaleAnswer), "a complete answer has nothing to continue"

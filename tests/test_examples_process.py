@@ -65,6 +65,7 @@ PROSE_VALUES: dict[str, tuple[str, ...]] = {
     "LOG_FORMAT": ("text", "json"),
     "STREAM_MODE": ("auto", "edit"),
     "LOG_CONTENT": ("true",),
+    "AUTO_TITLES": ("false",),
     "KEEP_ALIVE": ("-1", "5m", "1h"),
 }
 # Words in backticks in that column that are not values of the row's variable: API fields,

@@ -35,7 +35,10 @@ from bot.retention import Retention
 from bot.roles import RoleBook
 from bot.store import Store
 from bot.telegram.access import AccessGate, AccessPolicy
+from bot.telegram.answer_buttons import AnswerButtons
 from bot.telegram.buttons import (
+    AnswerButton,
+    ChatsButton,
     ForgetButton,
     LanguageButton,
     ModelButton,
@@ -48,6 +51,7 @@ from bot.telegram.handlers.account import AccountHandlers
 from bot.telegram.handlers.basics import BasicHandlers, ErrorReporter
 from bot.telegram.handlers.chat import ChatHandlers
 from bot.telegram.handlers.common import UnknownButtons
+from bot.telegram.handlers.conversations import AnswersRename, ConversationHandlers
 from bot.telegram.handlers.installs import InstallHandlers
 from bot.telegram.handlers.media import MediaHandlers
 from bot.telegram.handlers.models import ModelHandlers
@@ -79,6 +83,8 @@ COMMANDS = (
     "start",
     "help",
     "new",
+    "chats",
+    "rename",
     "reset",
     "stop",
     "ask",
@@ -129,6 +135,7 @@ def chat_defaults(settings: Settings) -> ChatDefaults:
         concurrent_answers=settings.max_concurrent_answers,
         log_content=settings.log_content,
         max_answer_tokens=settings.max_answer_tokens,
+        auto_titles=settings.auto_titles,
     )
 
 
@@ -278,6 +285,7 @@ class Handlers:
     media: MediaHandlers
     voice: VoiceHandlers
     account: AccountHandlers
+    conversations: ConversationHandlers
     unknown_buttons: UnknownButtons
 
     @classmethod
@@ -291,6 +299,7 @@ class Handlers:
             mode=settings.stream_mode,
             draft_interval=settings.draft_interval,
             max_pages=settings.max_answer_pages,
+            buttons=AnswerButtons(app.bot, s.store),
         )
         installs = InstallHandlers(
             langs=s.langs,
@@ -327,12 +336,15 @@ class Handlers:
             media=media,
             voice=VoiceHandlers(s.chat, streams, s.langs, s.voice),
             account=AccountHandlers(s.store, s.chat, s.policy, s.langs),
+            conversations=ConversationHandlers(s.store, s.langs),
             unknown_buttons=UnknownButtons(s.langs),
         )
 
 
 def register_handlers(app: BotApplication, gate: AccessGate, handlers: Handlers) -> None:
-    """Every command, message and button, behind the access gate."""
+    """Every command, message and button, behind the access gate; Telegram's Stop button
+    (which names a draft, not a user) before it."""
+    app.add_handler(TypeHandler(Update, handlers.talk.on_generation_stopped), group=-2)
     app.add_handler(TypeHandler(Update, gate), group=-1)
     register_commands(app, handlers)
     register_buttons(app, handlers)
@@ -357,6 +369,10 @@ def register_commands(app: BotApplication, handlers: Handlers) -> None:
     app.add_handler(CommandHandler("stats", account.on_stats, filters=new))
     app.add_handler(CommandHandler("lang", account.on_lang, filters=new))
     app.add_handler(CommandHandler("groupmode", account.on_groupmode, filters=new))
+    chats = handlers.conversations
+    app.add_handler(CommandHandler("chats", chats.on_chats, filters=new))
+    app.add_handler(CommandHandler("rename", chats.on_rename, filters=new))
+    app.add_handler(MessageHandler(new & AnswersRename(chats.renames), chats.on_rename_reply))
     # Questions, /new and role switches wait their turn inside ChatService; block=False frees
     # PTB's update slot meanwhile, so a long queue never holds up /stop or other users.
     app.add_handler(CommandHandler(["new", "reset"], talk.on_new, filters=new, block=False))
@@ -374,6 +390,8 @@ def register_commands(app: BotApplication, handlers: Handlers) -> None:
     )
     heard = filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE
     app.add_handler(MessageHandler(new & heard, handlers.voice.on_voice, block=False))
+    topic_opened = filters.ChatType.PRIVATE & filters.StatusUpdate.FORUM_TOPIC_CREATED
+    app.add_handler(MessageHandler(new & topic_opened, talk.on_topic_created, block=False))
     app.add_handler(MessageHandler(new & filters.ChatType.PRIVATE & ~filters.TEXT, basics.on_other))
 
 
@@ -387,12 +405,17 @@ def register_buttons(app: BotApplication, handlers: Handlers) -> None:
         (SettingsButton.PATTERN, handlers.settings.on_settings_button),
         (ForgetButton.PATTERN, handlers.account.on_forget_button),
         (LanguageButton.PATTERN, handlers.account.on_lang_button),
+        (ChatsButton.PATTERN, handlers.conversations.on_chats_button),
     ]
     for pattern, callback in presses:
         app.add_handler(CallbackQueryHandler(callback, pattern=pattern))
-    # A role switch waits its turn inside ChatService, like a question: block=False.
+    # A role switch, Regenerate and Continue wait their turn inside ChatService, like a
+    # question: block=False.
     app.add_handler(
         CallbackQueryHandler(handlers.roles.on_role_button, pattern=RoleButton.PATTERN, block=False)
+    )
+    app.add_handler(
+        CallbackQueryHandler(handlers.talk.on_follow_up, pattern=AnswerButton.PATTERN, block=False)
     )
     # Last of all: a press no handler above takes is still answered.
     app.add_handler(CallbackQueryHandler(handlers.unknown_buttons.on_press))

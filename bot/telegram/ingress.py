@@ -29,9 +29,11 @@ from bot.telegram.pacing import retry_seconds
 
 log = logging.getLogger(__name__)
 
-# What the handlers answer: new messages and button presses. Never the business_* updates: a
-# stranger writing to the owner's Business account is not talking to the bot.
-ALLOWED_UPDATES = ("message", "callback_query")
+# What the handlers answer: new messages, button presses, and Telegram's own Stop button under
+# a draft (Bot API 10.3; not among the updates Telegram sends unless asked). Never the
+# business_* updates: a stranger writing to the owner's Business account is not talking to
+# the bot.
+ALLOWED_UPDATES = ("message", "callback_query", "stopped_message_generation")
 MAX_WEBHOOK_BODY = 1024 * 1024  # an update is a few KB; Telegram caps a message at 4096 chars
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - the header's name
 FIRST_RETRY_S = 0.5

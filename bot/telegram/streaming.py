@@ -275,8 +275,8 @@ class AnswerStream:
         # Nothing to show but that the model is at work, and no waiting notice to replace:
         # "typing…" says that (a draft shows "Thinking…" too), and a turn spent on more
         # would delay the first words.
-        if self._view.only_working() and self._placeholder and self._drafting:
-            if self._live_shown is None and await self._live_turn() and not self._final:
+        if self._placeholder_due():
+            if await self._live_turn() and not self._final:
                 await self._show_live(LiveText(RenderedText(""), notice=True))
             return
         if self._view.only_working() and not self._showing_notice:
@@ -297,6 +297,16 @@ class AnswerStream:
                 await self._show_live(LiveText(tail))
         finally:
             self._messages.drop_turn()
+
+    def _placeholder_due(self) -> bool:
+        """A draft is to show Telegram's "Thinking…" (an empty draft): nothing else shows yet."""
+        return (
+            self._placeholder
+            and self._drafting
+            and self._live_shown is None
+            and not self._view.has_answer
+            and self._view.before_the_answer() is None
+        )
 
     async def _flush_final(self) -> None:
         markup = None

@@ -1,20 +1,36 @@
-"""Conversation handlers: text messages, /new, /stop, and the one-shot /ask and /compare."""
+"""Conversation handlers: text messages, /new, /stop (and Telegram's own Stop button), an
+answer's Regenerate and Continue, and the one-shot /ask and /compare."""
 
 from __future__ import annotations
 
+import logging
 import re
 
 from telegram import Message, Update, User
 from telegram.constants import ChatType, MessageEntityType
-from telegram.ext import ContextTypes
+from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.chat import COMPARE_MAX_MODELS, COMPARE_MIN_MODELS, ChatService, Question
 from bot.errors import LLMError
 from bot.languages import LanguageChoices
 from bot.models import ModelPicker
-from bot.telegram.handlers.common import Speaking, command_text, profile_of
+from bot.telegram.buttons import AnswerButton
+from bot.telegram.handlers.common import (
+    Speaking,
+    answer,
+    command_text,
+    edit_quietly,
+    profile_of,
+    read_press,
+    topic_of,
+)
 from bot.telegram.streaming import AnswerStream, AnswerStreams
 from bot.texts import describe_error, say
+
+log = logging.getLogger(__name__)
+
+GENERATION_STOPPED = "stopped_message_generation"  # Bot API 10.3
 
 
 def prompt_of(message: Message) -> str:
@@ -53,9 +69,16 @@ def _without(text: str, mention: str) -> str:
 
 
 def open_stream(
-    streams: AnswerStreams, message: Message, language: str | None, heading: str | None = None
+    streams: AnswerStreams,
+    message: Message,
+    language: str | None,
+    heading: str | None = None,
+    *,
+    follow_ups: bool = False,
 ) -> AnswerStream:
-    """A stream for the answer to `message`: in a group it replies to the question."""
+    """A stream for the answer to `message`: in a group it replies to the question, in a
+    private chat's topic it goes to the topic; `follow_ups`: an answer in the conversation,
+    with its Regenerate and Continue buttons."""
     private = message.chat.type == ChatType.PRIVATE
     return streams.open(
         message.chat_id,
@@ -63,6 +86,8 @@ def open_stream(
         reply_to=None if private else message.message_id,
         language=language,
         heading=heading,
+        topic=topic_of(message),
+        follow_ups=follow_ups,
     )
 
 
@@ -84,6 +109,9 @@ class ChatHandlers(Speaking):
     def _stream_for(self, message: Message, user: User, heading: str | None = None) -> AnswerStream:
         return open_stream(self._streams, message, self._lang(user), heading)
 
+    def _answer_stream(self, message: Message, user: User) -> AnswerStream:
+        return open_stream(self._streams, message, self._lang(user), follow_ups=True)
+
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Answer a text message, streamed, in the user's conversation."""
         message, user = update.effective_message, update.effective_user
@@ -93,8 +121,8 @@ class ChatHandlers(Speaking):
         text = message.text if private else addressed_text(message, context.bot.bot)
         if not text:
             return
-        question = Question(message.chat_id, profile_of(user), text)
-        await self._chat.answer(question, self._stream_for(message, user))
+        question = Question(message.chat_id, profile_of(user), text, topic=topic_of(message))
+        await self._chat.answer(question, self._answer_stream(message, user))
 
     async def on_ask(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/ask PROMPT (or /ask in reply to a message): one shot, outside the conversation."""
@@ -160,12 +188,79 @@ class ChatHandlers(Speaking):
         return say("compare_set_done", lang, models=", ".join(found))
 
     async def on_new(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """/new and /reset: start a fresh conversation."""
+        """/new and /reset: start a fresh conversation; in a private chat with topics, in a
+        topic of its own, named by the model after the first answer."""
         message, user = update.effective_message, update.effective_user
         if message is None or user is None:
             return
+        lang = self._lang(user)
+        private = message.chat.type == ChatType.PRIVATE
+        if private and context.bot.bot.has_topics_enabled:
+            name = say("new_topic_name", lang)
+            try:
+                topic = await context.bot.create_forum_topic(message.chat_id, name)
+            except TelegramError as err:  # turned off since the bot started: a fresh one here
+                log.info("could not open a topic in chat %s: %s", message.chat_id, err)
+            else:
+                thread = topic.message_thread_id
+                await self._chat.start_new_conversation(message.chat_id, profile_of(user), thread)
+                await context.bot.send_message(
+                    message.chat_id, say("new_topic_opened", lang), message_thread_id=thread
+                )
+                if topic_of(message) is not None:  # asked in another topic: say where it went
+                    await message.reply_text(say("new_topic_elsewhere", lang, title=name))
+                return
         await self._chat.start_new_conversation(message.chat_id, profile_of(user))
-        await message.reply_text(say("new_conversation", self._lang(user)))
+        await message.reply_text(say("new_conversation", lang))
+
+    async def on_topic_created(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A topic the user opened in the private chat: a conversation of its own, called as
+        they named it (so the model does not rename it)."""
+        message, user = update.effective_message, update.effective_user
+        created = None if message is None else message.forum_topic_created
+        topic = topic_of(message)
+        if message is None or user is None or created is None or topic is None:
+            return
+        await self._chat.start_new_conversation(
+            message.chat_id, profile_of(user), topic, title=created.name
+        )
+
+    async def on_follow_up(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """🔄 Regenerate or ➡️ Continue under a conversation's last answer; a stale one (no
+        longer the last answer) is answered with an alert and loses its buttons."""
+        query, user = update.callback_query, update.effective_user
+        if query is None or user is None or not isinstance(query.message, Message):
+            return
+        lang = self._lang(user)
+        if (pressed := await read_press(query, AnswerButton.parse, lang)) is None:
+            return
+        message, go_on = query.message, pressed.action == "more"
+        if not await self._chat.can_follow_up(message.chat_id, user.id, pressed.answer_id, go_on):
+            await answer(query, say("stale_answer", lang), alert=True)
+            await edit_quietly(query.edit_message_reply_markup(reply_markup=None))
+            return
+        await answer(query)
+        stream = open_stream(self._streams, message, lang, follow_ups=True)
+        follow = self._chat.continue_answer if go_on else self._chat.regenerate
+        await follow(message.chat_id, profile_of(user), pressed.answer_id, stream)
+
+    async def on_generation_stopped(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE
+    ) -> None:
+        """Telegram's own Stop button under a draft (a `stopped_message_generation` update,
+        newer than this library: read from the raw update): stops that answer like /stop. A
+        stop for a draft that is no longer being written is ignored."""
+        stopped = update.api_kwargs.get(GENERATION_STOPPED)
+        if not isinstance(stopped, dict):
+            return
+        chat, draft_id = stopped.get("chat"), stopped.get("draft_id")
+        if not isinstance(chat, dict) or not isinstance(draft_id, int):
+            return
+        chat_id = chat.get("id")
+        # Drafts are private-chat only, and a private chat's id is its user's.
+        if isinstance(chat_id, int) and self._streams.shows_draft(chat_id, draft_id):
+            self._chat.stop(chat_id, chat_id)
+        raise ApplicationHandlerStop
 
     async def on_stop(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/stop: cut the running answer; what was written stays."""

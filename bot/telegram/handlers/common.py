@@ -8,7 +8,16 @@ import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    MaybeInaccessibleMessage,
+    Message,
+    Update,
+    User,
+)
+from telegram.constants import ChatType
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
@@ -74,6 +83,14 @@ def paged_keyboard(
 def clip(text: str, limit: int) -> str:
     """`text` cut to `limit` characters, the cut marked with "…"."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def topic_of(message: Message | MaybeInaccessibleMessage | None) -> int | None:
+    """The private chat's topic a message is in (its conversation's); None outside topics and
+    in groups (where answers reply to the question, which keeps them in its topic)."""
+    if not isinstance(message, Message) or message.chat.type != ChatType.PRIVATE:
+        return None
+    return message.message_thread_id if message.is_topic_message else None
 
 
 async def answer(query: CallbackQuery, text: str = "", *, alert: bool = False) -> None:

@@ -35,7 +35,7 @@ from bot.media import (
 from bot.pdf_worker import pdf_text
 from bot.records import StoredImage
 from bot.telegram.handlers.chat import addressed_text, open_stream
-from bot.telegram.handlers.common import Speaking, profile_of
+from bot.telegram.handlers.common import Speaking, profile_of, topic_of
 from bot.telegram.streaming import AnswerStream, AnswerStreams
 from bot.texts import describe_error, say
 
@@ -228,6 +228,7 @@ class MediaHandlers(Speaking):
                 profile_of(user),
                 self._caption(message, context) or DEFAULT_DOCUMENT_QUESTION,
                 document=AttachedText(name, text),
+                topic=topic_of(message),
             )
 
         await self._chat.answer(
@@ -303,12 +304,13 @@ class MediaHandlers(Speaking):
             profile_of(user),
             caption or default,
             images=tuple(stored(image) for image in images),
+            topic=topic_of(message),
         )
 
     @staticmethod
     def _placeholder(message: Message, user: User) -> Question:
         """Who asked where, until the turn comes and the files are fetched."""
-        return Question(message.chat_id, profile_of(user), "")
+        return Question(message.chat_id, profile_of(user), "", topic=topic_of(message))
 
     def _stream(self, message: Message, user: User) -> AnswerStream:
-        return open_stream(self._streams, message, self._lang(user))
+        return open_stream(self._streams, message, self._lang(user), follow_ups=True)

@@ -6,12 +6,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MaybeInaccessibleMessage, Update
 from telegram.ext import ContextTypes
 
 from bot.errors import LLMError
 from bot.languages import LanguageChoices
-from bot.models import ModelMenu, ModelPicker, model_id
+from bot.models import ModelMenu, ModelPicker, Topic, model_id
 from bot.status import StatusServer, StatusStore, gather_status
 from bot.telegram.access import AccessPolicy
 from bot.telegram.buttons import ModelButton
@@ -23,6 +23,7 @@ from bot.telegram.handlers.common import (
     paged_keyboard,
     profile_of,
     read_press,
+    topic_of,
 )
 from bot.texts import describe_error, say
 from bot.texts.views import model_label, status_text
@@ -42,6 +43,12 @@ def menu_keyboard(menu: ModelMenu, page: int) -> InlineKeyboardMarkup:
     return paged_keyboard(
         buttons, page, per_page=MODELS_PER_PAGE, page_data=lambda n: ModelButton(page=n).build()
     )
+
+
+def topic_place(message: MaybeInaccessibleMessage | None) -> Topic | None:
+    """The private chat's topic a /model menu is in: the model chosen there is its own."""
+    topic = topic_of(message)
+    return None if topic is None or message is None else (message.chat.id, topic)
 
 
 def page_of(menu: ModelMenu) -> int:
@@ -77,17 +84,18 @@ class ModelHandlers(Speaking):
         if message is None or user is None:
             return
         lang = self._lang(user)
+        topic = topic_place(message)
         try:
             if context.args:
                 name = " ".join(context.args)
-                found = await self._picker.pick(profile_of(user), name)
+                found = await self._picker.pick(profile_of(user), name, topic)
                 if found is not None:
                     await message.reply_text(say("model_switched", lang, model=found.name))
                     return
                 text, keyboard = self._not_installed(name, user.id, lang)
                 await message.reply_text(text, reply_markup=keyboard)
                 return
-            menu = await self._picker.menu(user.id)
+            menu = await self._picker.menu(user.id, topic)
         except LLMError as err:
             await message.reply_text(describe_error(err, lang))
             return
@@ -104,15 +112,16 @@ class ModelHandlers(Speaking):
         if (pressed := await read_press(query, ModelButton.parse, lang)) is None:
             return
         note = ""
+        topic = topic_place(query.message)
         try:
             if pressed.model_id is not None:
-                found = await self._picker.pick_by_id(profile_of(user), pressed.model_id)
+                found = await self._picker.pick_by_id(profile_of(user), pressed.model_id, topic)
                 note = (
                     say("model_switched", lang, model=found.name)
                     if found
                     else say("model_gone", lang)
                 )
-            menu = await self._picker.menu(user.id)
+            menu = await self._picker.menu(user.id, topic)
         except LLMError as err:
             await answer(query, describe_error(err, lang), alert=True)
             return

@@ -21,6 +21,7 @@ from bot.telegram.handlers.common import (
     profile_of,
     refuse_button,
     refuse_not_yours,
+    topic_of,
 )
 from bot.texts import say
 
@@ -86,7 +87,9 @@ class RoleHandlers(Speaking):
             reply = await self._delete(user, argument.strip())
         elif rest:
             # The first await: the switch takes its place behind earlier questions now.
-            role = await self._chat.switch_role(message.chat_id, profile_of(user), rest)
+            role = await self._chat.switch_role(
+                message.chat_id, profile_of(user), rest, topic_of(message)
+            )
             if role is None:
                 reply = say("role_unknown", lang, name=clip(rest, ECHO_LIMIT))
             else:
@@ -120,7 +123,9 @@ class RoleHandlers(Speaking):
             return
         # Its place is taken before the press is answered: a message sent right after the press
         # is answered in the new role.
-        switching = self._chat.switch_role(query.message.chat.id, profile_of(user), name)
+        switching = self._chat.switch_role(
+            query.message.chat.id, profile_of(user), name, topic_of(query.message)
+        )
         found = await self._book.find(user.id, name)
         note = say("role_switched", lang, role=name) if found else say("role_gone", lang)
         await answer(query, note, alert=found is None)

@@ -1,0 +1,397 @@
+"""End to end: several conversations like a chat app. Topics of a private chat as
+conversations (Bot API 9.3/9.4), /chats without them, titles, Telegram's own Stop button
+(Bot API 10.3), the "Thinking…" placeholder, Regenerate and Continue; across restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from functools import partial
+from pathlib import Path
+
+from tests.fakes.ollama import FakeOllama, Reply
+from tests.fakes.telegram import FakeTelegram, StoredMessage
+from tests.harness import ALICE, BOB, GROUP_ID, MODEL, labels, running_bot, stored_messages
+
+OTHER_MODEL = "qwen3:4b"
+
+
+def said_to_model(request: dict[str, object]) -> str:
+    """Everything one /api/chat request sent, as one text."""
+    messages = request["messages"]
+    assert isinstance(messages, list)
+    return "\n".join(str(m.get("content", "")) for m in messages)
+
+
+async def open_topic(tg: FakeTelegram, text: str = "/new") -> int:
+    """ALICE sends /new; the topic the bot opened for it."""
+    before = set(tg.topics_of(ALICE.id))
+    tg.user_sends(ALICE, text)
+    await tg.wait_for(lambda: set(tg.topics_of(ALICE.id)) - before != set())
+    [topic] = set(tg.topics_of(ALICE.id)) - before
+    await tg.wait_for(lambda: len(tg.bot_texts_in(ALICE.id, topic)) == 1)
+    return topic
+
+
+async def ask_in(tg: FakeTelegram, topic: int | None, text: str) -> StoredMessage:
+    """ALICE writes `text` (in `topic`); the bot's answer there."""
+    count = len(tg.bot_messages_in(ALICE.id, topic))
+    tg.user_sends(ALICE, text, message_thread_id=topic)
+    await tg.wait_for(lambda: len(tg.bot_messages_in(ALICE.id, topic)) > count, timeout=10)
+    return tg.bot_messages_in(ALICE.id, topic)[count]
+
+
+def answered(tg: FakeTelegram, query_id: str) -> bool:
+    """Whether the bot answered this button press."""
+    return query_id in {a.callback_query_id for a in tg.callback_answers}
+
+
+def titles(db_path: Path) -> dict[int | None, str | None]:
+    """Each of ALICE's conversations' title, by topic."""
+    with sqlite3.connect(db_path) as db:
+        rows = db.execute(
+            "SELECT topic_id, title FROM conversations WHERE user_id = ?", (ALICE.id,)
+        ).fetchall()
+    return {row[0]: row[1] for row in rows}
+
+
+async def test_two_topics_are_two_conversations_with_their_own_models(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.add_model(OTHER_MODEL, family="qwen3", context_length=8192)
+    tg.topics_enabled = True
+    async with running_bot(tg, ollama, db_path):
+        first = await open_topic(tg)
+        second = await open_topic(tg)
+        assert tg.topics_of(ALICE.id) == {first: "New chat", second: "New chat"}
+        assert "New conversation" in tg.bot_texts_in(ALICE.id, first)[0]
+
+        for topic, model in ((first, MODEL), (second, OTHER_MODEL)):
+            switched = await ask_in(tg, topic, f"/model {model}")
+            assert model in switched.content
+
+        ollama.script("About cats.", "About ships.", "More on cats.")
+        answer = await ask_in(tg, first, "Tell me about my cat Tom")
+        assert answer.content.startswith("About cats.")
+        answer = await ask_in(tg, second, "Tell me about ships")
+        assert answer.content.startswith("About ships.")
+        answer = await ask_in(tg, first, "What is my cat called?")
+        assert answer.content.startswith("More on cats.")
+
+    cats, ships, cats_again = ollama.chat_requests
+    assert cats["model"] == MODEL
+    assert cats_again["model"] == MODEL
+    assert ships["model"] == OTHER_MODEL, "the model chosen in a topic is that topic's"
+    assert "Tom" not in said_to_model(ships), "a topic's history stays in its topic"
+    assert "Tom" in said_to_model(cats_again)
+    assert "ships" not in said_to_model(cats_again)
+    assert all(d.message_thread_id in (first, second) for d in tg.drafts)
+    assert tg.bot_texts_in(ALICE.id, None) == [], "nothing went outside the topics"
+
+
+async def test_the_model_titles_a_new_topic_after_its_first_answer(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    tg.topics_enabled = True
+    async with running_bot(tg, ollama, db_path, auto_titles=True):
+        topic = await open_topic(tg)
+        ollama.script("Pack light and book early.", '"Trip to Lisbon".')
+        await ask_in(tg, topic, "How should I plan a weekend trip to Lisbon?")
+        await tg.wait_for(lambda: tg.topics_of(ALICE.id)[topic] == "Trip to Lisbon")
+        ollama.script("Sure.")
+        await ask_in(tg, topic, "And what about food?")
+        await asyncio.sleep(0.3)
+    title_request = ollama.generate_requests[-1]
+    assert "weekend trip to Lisbon" in str(title_request["prompt"])
+    assert title_request["options"]["num_ctx"] == ollama.chat_requests[0]["options"]["num_ctx"]
+    assert len(ollama.generate_requests) == 1, "titled once, after the first answer"
+    assert [r.new_name for r in tg.topic_renames] == ["Trip to Lisbon"]
+    assert titles(db_path)[topic] == "Trip to Lisbon"
+
+
+async def test_a_topic_the_user_named_keeps_its_name(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    tg.topics_enabled = True
+    async with running_bot(tg, ollama, db_path, auto_titles=True):
+        topic = tg.user_creates_topic(ALICE, "Recipes")
+        await tg.wait_for(lambda: titles(db_path).get(topic) == "Recipes")
+        ollama.script("Flour, water, salt.")
+        await ask_in(tg, topic, "How do I make bread?")
+        await asyncio.sleep(0.3)
+    assert tg.topic_renames == []
+    assert ollama.generate_requests == []
+    assert tg.topics_of(ALICE.id) == {topic: "Recipes"}
+
+
+async def test_chats_switches_between_conversations_without_topics(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    async with running_bot(tg, ollama, db_path, auto_titles=True):
+        ollama.script("Tom is a fine name.", "Cat names")
+        await ask_in(tg, None, "My cat is called Tom")
+        await tg.wait_for(lambda: titles(db_path).get(None) == "Cat names")
+        reply = await ask_in(tg, None, "/new")
+        assert "fresh conversation" in reply.content
+        ollama.script("Paris.", "Capitals")
+        await ask_in(tg, None, "What is the capital of France?")
+        await tg.wait_for(lambda: "Capitals" in titles(db_path).values())
+
+        menu = await ask_in(tg, None, "/chats")
+        assert "2" in menu.content
+        assert [label.split(" · ")[0] for label in labels(menu)] == ["✅ Capitals", "Cat names"]
+        cats = menu.callback_data[1]
+        tg.user_presses(ALICE, menu.message_id, cats)
+        await tg.wait_for(
+            lambda: "Continue here" in str(tg.message(ALICE.id, menu.message_id).reply_markup)
+        )
+        shown = tg.message(ALICE.id, menu.message_id)
+        assert "Cat names" in shown.content
+        assert "2 messages" in shown.content
+        use = next(d for d in shown.callback_data if d.startswith("chats:use:"))
+        tg.user_presses(ALICE, menu.message_id, use)
+        await tg.wait_for(
+            lambda: labels(tg.message(ALICE.id, menu.message_id))[0].startswith("Capitals")
+        )
+        assert labels(tg.message(ALICE.id, menu.message_id))[1].startswith("✅ Cat names")
+
+        ollama.script("Tom.")
+        await ask_in(tg, None, "What is my cat called?")
+    assert "Tom" in said_to_model(ollama.chat_requests[-1])
+    assert "France" not in said_to_model(ollama.chat_requests[-1])
+
+
+async def test_chats_renames_and_deletes_and_refuses_what_is_gone(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    async with running_bot(tg, ollama, db_path):
+        ollama.script("One.", "Two.")
+        await ask_in(tg, None, "first conversation")
+        await ask_in(tg, None, "/new")
+        await ask_in(tg, None, "second conversation")
+        renamed = await ask_in(tg, None, "/rename  My   second ")
+        assert "“My second”" in renamed.content
+
+        menu = await ask_in(tg, None, "/chats")
+        old = menu.callback_data[1]
+        tg.user_presses(ALICE, menu.message_id, old)
+        await tg.wait_for(
+            lambda: "chats:name:" in str(tg.message(ALICE.id, menu.message_id).callback_data)
+        )
+        name = next(d for d in tg.message(ALICE.id, menu.message_id).callback_data if ":name:" in d)
+        count = len(tg.bot_messages(ALICE.id))
+        tg.user_presses(ALICE, menu.message_id, name)
+        question = (await tg.wait_for_bot_messages(ALICE.id, count + 1))[-1]
+        assert "new name" in question.content
+        done = await reply_to_message(tg, question, "Groceries")
+        assert "“Groceries”" in done.content
+
+        delete = next(
+            d for d in tg.message(ALICE.id, menu.message_id).callback_data if ":del:" in d
+        )
+        tg.user_presses(ALICE, menu.message_id, delete)
+        await tg.wait_for(
+            lambda: "delok" in str(tg.message(ALICE.id, menu.message_id).callback_data)
+        )
+        assert "can't be undone" in tg.message(ALICE.id, menu.message_id).content
+        sure = tg.message(ALICE.id, menu.message_id).callback_data[0]
+        tg.user_presses(ALICE, menu.message_id, sure)
+        await tg.wait_for(lambda: len(labels(tg.message(ALICE.id, menu.message_id))) == 1)
+        # The same confirmation pressed again (a second tap, an old client): refused, no error.
+        stale = tg.user_presses(ALICE, menu.message_id, sure, check_button=False)
+        await tg.wait_for(lambda: answered(tg, stale.callback_query_id))
+        refusal = next(
+            a for a in tg.callback_answers if a.callback_query_id == stale.callback_query_id
+        )
+        assert "no longer exists" in (refusal.text or "")
+    assert [m[1] for m in stored_messages(db_path, ALICE.id)] == [
+        "second conversation",
+        "Two.",
+    ]
+    assert titles(db_path) == {None: "My second"}
+
+
+async def reply_to_message(tg: FakeTelegram, message: StoredMessage, text: str) -> StoredMessage:
+    count = len(tg.bot_messages(ALICE.id))
+    tg.user_sends(ALICE, text, reply_to=message.message_id)
+    return (await tg.wait_for_bot_messages(ALICE.id, count + 1))[-1]
+
+
+async def test_telegrams_stop_button_cancels_the_model_and_keeps_the_words(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script(Reply(text="word " * 400, token_delay=0.02))
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, "Write a long story")
+        await tg.wait_for(lambda: "word word" in getattr(tg.shown_draft(ALICE.id), "text", ""))
+        draft = tg.shown_draft(ALICE.id)
+        assert draft is not None
+        assert draft.can_stop
+        assert draft.keep_on_stop
+        tg.user_presses_stop(ALICE)
+        [final] = await tg.wait_for_bot_messages(ALICE.id)
+        await tg.wait_for(lambda: ollama.cancelled_streams == 1)
+    assert "word word" in final.content
+    assert "(stopped)" in final.content
+    [(_role, _question, _, _), (_, kept, status, _)] = stored_messages(db_path, ALICE.id)
+    assert status == "stopped"
+    assert kept.startswith("word word")
+    assert kept.count("word") < 400
+
+
+async def test_a_stop_for_a_finished_draft_is_ignored(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script(Reply(text="Short answer.", token_delay=0.2), "Second answer.")
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, "Hi")
+        await tg.wait_for_bot_messages(ALICE.id)
+        old_draft = tg.drafts[-1].draft_id
+        chat = {"id": ALICE.id, "type": "private", "first_name": ALICE.first_name}
+        tg.inject_update({"stopped_message_generation": {"chat": chat, "draft_id": old_draft}})
+        tg.inject_update({"stopped_message_generation": {"chat": "nonsense"}})
+        await asyncio.sleep(0.3)
+        tg.user_sends(ALICE, "Again")
+        await tg.wait_for_bot_messages(ALICE.id, 2)
+    assert [m.content for m in tg.bot_messages(ALICE.id)] == ["Short answer.", "Second answer."]
+    assert [m[2] for m in stored_messages(db_path, ALICE.id)][1::2] == ["complete", "complete"]
+
+
+async def test_the_stop_update_is_asked_for(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    async with running_bot(tg, ollama, db_path):
+        await tg.wait_for(lambda: tg.allowed_updates is not None)
+        assert tg.wants("stopped_message_generation")
+        assert not tg.wants("business_message")
+
+
+async def test_an_empty_draft_shows_thinking_before_the_first_word(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script("Loaded.", Reply(text="Finally here.", first_token_delay=1.0))
+    async with running_bot(tg, ollama, db_path):
+        await ask_in(tg, None, "Load the model first")  # else "Loading…" shows first
+        drafts = len(tg.drafts)
+        tg.user_sends(ALICE, "Think hard")
+        await tg.wait_for(lambda: len(tg.drafts) > drafts, timeout=0.9)
+        assert tg.drafts[drafts].text == "", "Telegram's own 'Thinking…' shows at once"
+        await tg.wait_for_bot_messages(ALICE.id, 2)
+    assert tg.bot_texts(ALICE.id) == ["Loaded.", "Finally here."]
+
+
+async def test_regenerate_replaces_the_answer_in_the_history_and_moves_the_buttons(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script("A first try.", "A better answer.")
+    async with running_bot(tg, ollama, db_path):
+        first = await ask_in(tg, None, "Name a colour")
+        assert labels(first) == ["🔄 Regenerate"], "a complete answer: nothing to continue"
+        tg.user_presses(ALICE, first.message_id, first.callback_data[0])
+        [_, second] = await tg.wait_for_bot_messages(ALICE.id, 2)
+        await tg.wait_for(lambda: not tg.message(ALICE.id, first.message_id).inline_keyboard)
+    assert second.content == "A better answer."
+    assert labels(second) == ["🔄 Regenerate"]
+    assert tg.message(ALICE.id, first.message_id).content == "A first try.", "the old one stays"
+    assert [m[1] for m in stored_messages(db_path, ALICE.id)] == [
+        "Name a colour",
+        "A better answer.",
+    ]
+    again = ollama.chat_requests[1]["messages"]
+    assert [m["role"] for m in again if m["role"] != "system"] == ["user"]
+
+
+async def test_continue_goes_on_from_an_answer_cut_at_the_token_cap(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script(
+        Reply(text="The first half of the story", done_reason="length"),
+        " and the rest of it.",
+    )
+    async with running_bot(tg, ollama, db_path):
+        cut = await ask_in(tg, None, "Tell a story")
+        assert labels(cut) == ["🔄 Regenerate", "➡️ Continue"]
+        tg.user_presses(ALICE, cut.message_id, cut.callback_data[1])
+        [_, more] = await tg.wait_for_bot_messages(ALICE.id, 2)
+        await tg.wait_for(lambda: not tg.message(ALICE.id, cut.message_id).inline_keyboard)
+    assert more.content == "and the rest of it."
+    assert labels(more) == ["🔄 Regenerate"]
+    went_on = ollama.chat_requests[1]["messages"]
+    assert went_on[-1] == {"role": "assistant", "content": "The first half of the story"}
+    [_, (_, story, status, _)] = stored_messages(db_path, ALICE.id)
+    assert story == "The first half of the story and the rest of it."
+    assert status == "complete"
+
+
+async def test_stale_buttons_are_refused_and_nothing_is_asked(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script("One.", "Two.")
+    async with running_bot(tg, ollama, db_path):
+        old = await ask_in(tg, None, "first")
+        await ask_in(tg, None, "second")
+        await tg.wait_for(lambda: not tg.message(ALICE.id, old.message_id).inline_keyboard)
+        for data in ("ans:again:1", "ans:more:2", "ans:again:999", "ans:again:x"):
+            query = tg.user_presses(
+                ALICE, old.message_id, data, check_button=False
+            ).callback_query_id
+            await tg.wait_for(partial(answered, tg, query))
+        # Bob presses Alice's button (forwarded, or a forged press): not his conversation.
+        tg.user_sends(BOB, "hello")
+        await tg.wait_for_bot_messages(BOB.id)
+        answers = tg.callback_answers[-4:]
+    assert all(a.show_alert for a in answers)
+    assert "no longer the last" in (answers[0].text or "")
+    assert len(ollama.chat_requests) == 3, "no stale press reached the model"
+    assert [m.content for m in tg.bot_messages(ALICE.id)] == ["One.", "Two."]
+
+
+async def test_conversations_titles_and_buttons_survive_a_restart(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    tg.topics_enabled = True
+    async with running_bot(tg, ollama, db_path, auto_titles=True):
+        topic = await open_topic(tg)
+        ollama.script("Answer one.", "Gardening")
+        first = await ask_in(tg, topic, "How do I grow tomatoes?")
+        await tg.wait_for(lambda: tg.topics_of(ALICE.id)[topic] == "Gardening")
+    async with running_bot(tg, ollama, db_path, auto_titles=True):
+        ollama.script("Answer two.")
+        await ask_in(tg, topic, "And peppers?")
+        await tg.wait_for(lambda: not tg.message(ALICE.id, first.message_id).inline_keyboard)
+        menu = await ask_in(tg, None, "/chats")
+    assert "tomatoes" in said_to_model(ollama.chat_requests[-1])
+    assert labels(menu)[0].startswith("🗂 Gardening")
+    assert len(ollama.generate_requests) == 1, "a titled conversation is not titled again"
+
+
+async def test_a_deleted_topic_loses_nothing(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    tg.topics_enabled = True
+    async with running_bot(tg, ollama, db_path, auto_titles=True):
+        topic = await open_topic(tg)
+        ollama.script(Reply(text="Slowly " * 30, token_delay=0.02), "Title")
+        tg.user_sends(ALICE, "Write slowly", message_thread_id=topic)
+        await tg.wait_for(lambda: bool(tg.drafts_in(ALICE.id, topic)))
+        tg.user_deletes_topic(ALICE, topic)
+        await tg.wait_for(lambda: len(stored_messages(db_path, ALICE.id)) == 2)
+        await tg.wait_for(lambda: stored_messages(db_path, ALICE.id)[1][2] == "complete")
+        menu = await ask_in(tg, None, "/chats")
+    assert stored_messages(db_path, ALICE.id)[1][1].startswith("Slowly Slowly")
+    [listed] = labels(menu)
+    assert listed.startswith("🗂 "), "the deleted topic's conversation stays"
+    assert "💬2" in listed
+
+
+async def test_new_in_a_group_and_chats_in_a_group(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    tg.topics_enabled = True  # topics are a private-chat matter: groups keep /new as it was
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, "/new", chat_id=GROUP_ID, chat_type="supergroup")
+        tg.user_sends(ALICE, "/chats", chat_id=GROUP_ID, chat_type="supergroup")
+        replies = {m.content for m in await tg.wait_for_bot_messages(GROUP_ID, 2)}
+    assert any(r.startswith("Started a fresh conversation") for r in replies)
+    assert any(r.startswith("/chats is for private chats") for r in replies)
+    assert tg.topics_of(ALICE.id) == {}
