@@ -19,7 +19,10 @@ MESSAGES: dict[str, str] = {
         "Send a photo (with your question as its caption) and a model that can see answers; "
         "send a text file or a PDF and its text becomes part of your message.\n\n"
         "/start - greeting, your current model and role\n"
-        "/new - start a fresh conversation (alias /reset)\n"
+        "/new - start a fresh conversation (alias /reset); in a chat with topics, in a topic of "
+        "its own\n"
+        "/chats - your conversations: continue, rename or delete one; /rename NAME names "
+        "the current one\n"
         "/stop - stop the answer being written\n"
         "/ask PROMPT - one answer outside the conversation (/api/generate)\n"
         "/compare PROMPT - the same prompt to several models; /compare models a,b,c picks them\n"
@@ -40,6 +43,46 @@ MESSAGES: dict[str, str] = {
     "new_conversation": (
         "Started a fresh conversation. Earlier messages are kept but no longer sent to the model."
     ),
+    "new_topic_name": "New chat",
+    "new_topic_opened": (
+        "💬 New conversation. Ask away: its title follows from your first question."
+    ),
+    "new_topic_elsewhere": "Opened a new topic for a fresh conversation: “{title}”.",
+    "topics_off": (
+        "Topics are not turned on for this bot, so /new started a fresh conversation here. "
+        "/chats switches between your conversations."
+    ),
+    "stale_answer": (
+        "That answer is no longer the last of its conversation, so it can't be written again "
+        "or continued."
+    ),
+    "button_regenerate": "🔄 Regenerate",
+    "button_continue": "➡️ Continue",
+    "chats_list": (
+        "Your conversations here ({count}). Tap one to continue, rename or delete it; "
+        "✅ is the one this chat continues. /new starts another."
+    ),
+    "chats_none": "No conversations yet: write a message to start one.",
+    "chats_group": "/chats is for private chats; in a group, /new starts a fresh conversation.",
+    "chats_label": "{mark}{title} · {date} · {messages}",
+    "chats_untitled": "Untitled",
+    "chats_topic": "Topic",
+    "chats_detail": (
+        "“{title}”\nStarted {started}, last message {last}, {messages} messages.{where}"
+    ),
+    "chats_in_topic": "\nIt lives in a topic of its own; writing there continues it too.",
+    "button_chats_use": "▶️ Continue here",
+    "button_chats_rename": "✏️ Rename",
+    "button_chats_delete": "🗑 Delete",
+    "button_chats_delete_yes": "Yes, delete it",
+    "button_chats_back": "« All conversations",
+    "chats_switched": "This chat now continues “{title}”. Write your next message.",
+    "chats_rename_prompt": "Send the new name for “{title}” as a reply to this message.",
+    "chats_renamed": "Renamed to “{title}”.",
+    "chats_delete_ask": "Delete “{title}” and its {messages} messages? This can't be undone.",
+    "chats_deleted": "Deleted “{title}”.",
+    "chats_gone": "That conversation no longer exists. /chats shows the ones you have.",
+    "rename_usage": "/rename NAME gives the current conversation a name of your own.",
     "stopped_nothing": "Nothing is being written for you right now.",
     "stopped_marker": "(stopped)",
     "cut_at_pages_marker": "(… answer cut: it passed {pages} messages)",
@@ -65,7 +108,7 @@ MESSAGES: dict[str, str] = {
     ),
     "text_only": (
         "I can read text, photos (also images sent as files: JPEG, PNG, WebP), text files "
-        "(.txt, .md, source code, .csv, .json, .log …) and PDFs. Voice messages, videos, "
+        "(.txt, .md, source code, .csv, .json, .log …), PDFs and voice messages. Videos, "
         "stickers and other files I can't read: write your question as text."
     ),
     "unsupported_file": (
@@ -147,6 +190,8 @@ MESSAGES: dict[str, str] = {
     "cmd_start": "greeting, current model and role",
     "cmd_help": "every command",
     "cmd_new": "start a fresh conversation",
+    "cmd_chats": "your conversations: continue, rename, delete",
+    "cmd_rename": "name the current conversation",
     "cmd_reset": "same as /new",
     "cmd_stop": "stop the answer being written",
     "cmd_id": "your user id and this chat's id",
@@ -375,4 +420,28 @@ MESSAGES: dict[str, str] = {
     "groupmode_set": "Done: this group now has {mode}.",
     "groupmode_private_chat": "/groupmode is for groups.",
     "groupmode_admins": "Only admins can change how a group's conversations work.",
+    # Voice
+    "voice_you_said": "🎙 You said:",
+    "voice_name_voice": "your voice message",
+    "voice_name_video_note": "your video message",
+    "error_voice_too_long": "{name} lasts {length}; I transcribe up to {limit}.",
+    "error_no_transcriber": (
+        "I can't listen yet: no model here can hear. An admin can install one "
+        "(ollama pull gemma4:e2b) or set TRANSCRIBE_BASE_URL to a transcription server."
+    ),
+    "error_audio_model_deaf": (
+        "I can't listen yet: AUDIO_MODEL {model} is not installed or cannot hear. An admin can "
+        "install it (ollama pull {model}) or set AUDIO_MODEL to a model that hears."
+    ),
+    "error_nothing_heard": "I couldn't make out any words in {name}.",
+    "error_transcription_failed": "I couldn't transcribe {name}: {reason}",
+    "unreadable_no_sound": "it has no sound",
+    "settings_voice": (
+        "Voice messages are heard in: {language}. /settings voice de (or en, zh, …) picks a "
+        "language; /settings voice auto hears any."
+    ),
+    "settings_voice_auto": "any language (auto)",
+    "settings_voice_unknown": (
+        "I don't know that language for voice messages. One of: auto, {languages}."
+    ),
 }

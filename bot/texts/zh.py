@@ -19,7 +19,8 @@ MESSAGES: dict[str, str] = {
         "发送照片（把问题写在图片说明里），能看图的模型会回答；"
         "发送文本文件或 PDF，其中的文字会成为你消息的一部分。\n\n"
         "/start - 问候，显示当前模型和角色\n"
-        "/new - 开始新对话（别名 /reset）\n"
+        "/new - 开始新对话（别名 /reset）；在开启话题的聊天中会新开一个话题\n"
+        "/chats - 你的对话：继续、重命名或删除；/rename 名称 给当前对话命名\n"
         "/stop - 停止正在写的回答\n"
         "/ask PROMPT - 在对话之外单独回答一次（/api/generate）\n"
         "/compare PROMPT - 把同一个提示词发给多个模型；用 /compare models a,b,c 指定模型\n"
@@ -38,6 +39,37 @@ MESSAGES: dict[str, str] = {
         "管理员用 /role add 添加的角色所有人都能用。"
     ),
     "new_conversation": "已开始新对话。之前的消息仍会保留，但不再发送给模型。",
+    "new_topic_name": "新对话",
+    "new_topic_opened": "💬 新对话。请提问：标题会根据你的第一个问题自动生成。",
+    "new_topic_elsewhere": "已为新对话开了一个话题：“{title}”。",
+    "topics_off": (
+        "这个机器人没有开启话题，所以 /new 在这里开始了新对话。/chats 可在你的对话之间切换。"
+    ),
+    "stale_answer": "这个回答已经不是对话中的最后一条，无法重新生成或继续。",
+    "button_regenerate": "🔄 重新生成",
+    "button_continue": "➡️ 继续",
+    "chats_list": (
+        "你在这里的对话（{count} 个）。点一个可继续、重命名或删除；✅ 是当前对话。/new 开始新对话。"
+    ),
+    "chats_none": "还没有对话：发一条消息就开始了。",
+    "chats_group": "/chats 只用于私聊；在群里请用 /new 开始新对话。",
+    "chats_label": "{mark}{title} · {date} · {messages}",
+    "chats_untitled": "未命名",
+    "chats_topic": "话题",
+    "chats_detail": "“{title}”\n开始于 {started}，最后一条 {last}，共 {messages} 条消息。{where}",
+    "chats_in_topic": "\n它有自己的话题；在那里发消息也会继续它。",
+    "button_chats_use": "▶️ 在这里继续",
+    "button_chats_rename": "✏️ 重命名",
+    "button_chats_delete": "🗑 删除",
+    "button_chats_delete_yes": "确定删除",
+    "button_chats_back": "« 所有对话",
+    "chats_switched": "此聊天现在继续“{title}”。请发送下一条消息。",
+    "chats_rename_prompt": "请回复这条消息，发送“{title}”的新名称。",
+    "chats_renamed": "已重命名为“{title}”。",
+    "chats_delete_ask": "删除“{title}”及其 {messages} 条消息？此操作无法撤销。",
+    "chats_deleted": "已删除“{title}”。",
+    "chats_gone": "这个对话已不存在。/chats 会列出你现有的对话。",
+    "rename_usage": "/rename 名称：给当前对话起一个你自己的名字。",
     "stopped_nothing": "现在没有正在为你写的回答。",
     "stopped_marker": "（已停止）",
     "cut_at_pages_marker": "（……回答已截断：超过了 {pages} 条消息）",
@@ -60,8 +92,8 @@ MESSAGES: dict[str, str] = {
     ),
     "text_only": (
         "我能读取文字、照片（也包括以文件形式发送的图片：JPEG、PNG、WebP）、"
-        "文本文件（.txt、.md、源代码、.csv、.json、.log 等）和 PDF。"
-        "语音消息、视频、贴纸和其他文件我读不了：请用文字写下你的问题。"
+        "文本文件（.txt、.md、源代码、.csv、.json、.log 等）、PDF 和语音消息。"
+        "视频、贴纸和其他文件我读不了：请用文字写下你的问题。"
     ),
     "unsupported_file": (
         "我读不了 {name}。我能读取照片和图片（JPEG、PNG、WebP）、"
@@ -122,6 +154,8 @@ MESSAGES: dict[str, str] = {
     "cmd_start": "问候，当前模型和角色",
     "cmd_help": "所有命令",
     "cmd_new": "开始新对话",
+    "cmd_chats": "你的对话：继续、重命名、删除",
+    "cmd_rename": "给当前对话命名",
     "cmd_reset": "同 /new",
     "cmd_stop": "停止正在写的回答",
     "cmd_id": "你的用户 id 和本聊天的 id",
@@ -337,4 +371,26 @@ MESSAGES: dict[str, str] = {
     "groupmode_set": "完成：本群现在是{mode}。",
     "groupmode_private_chat": "/groupmode 只能在群组里使用。",
     "groupmode_admins": "只有管理员可以修改群组的对话方式。",
+    # Voice
+    "voice_you_said": "🎙 你说：",
+    "voice_name_voice": "你的语音消息",
+    "voice_name_video_note": "你的视频消息",
+    "error_voice_too_long": "{name}长 {length}；我最多转写 {limit}。",
+    "error_no_transcriber": (
+        "我现在还听不了：这里没有能听音频的模型。管理员可以安装一个"
+        "（ollama pull gemma4:e2b），或把 TRANSCRIBE_BASE_URL 设为一个转写服务器。"
+    ),
+    "error_audio_model_deaf": (
+        "我现在还听不了：AUDIO_MODEL {model} 没有安装或不能听音频。管理员可以安装它"
+        "（ollama pull {model}），或把 AUDIO_MODEL 设为一个能听的模型。"
+    ),
+    "error_nothing_heard": "我在{name}里没听出任何话。",
+    "error_transcription_failed": "我没能转写{name}：{reason}",
+    "unreadable_no_sound": "它没有声音",
+    "settings_voice": (
+        "语音消息按此语言识别：{language}。/settings voice zh（或 en、de……）选择一种语言；"
+        "/settings voice auto 识别任何语言。"
+    ),
+    "settings_voice_auto": "任何语言（自动）",
+    "settings_voice_unknown": "我不认识这个语音语言。可选：auto、{languages}。",
 }

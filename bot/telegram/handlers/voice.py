@@ -20,7 +20,7 @@ from telegram.ext import ContextTypes
 from bot.chat import ChatService, Question
 from bot.languages import LanguageChoices
 from bot.telegram.handlers.chat import addressed_text, open_stream
-from bot.telegram.handlers.common import Speaking, profile_of
+from bot.telegram.handlers.common import Speaking, profile_of, topic_of
 from bot.telegram.handlers.media import TELEGRAM_DOWNLOAD_LIMIT, download
 from bot.telegram.streaming import AnswerStreams
 from bot.texts import describe_error, say
@@ -87,11 +87,12 @@ class VoiceHandlers(Speaking):
             )
             text = await self._voice.transcribe(listener, data, clip.name)
             await self._show(message, text, lang)
-            return Question(message.chat_id, profile_of(user), text)
+            return Question(message.chat_id, profile_of(user), text, topic=topic_of(message))
 
         await self._chat.answer(
-            Question(message.chat_id, profile_of(user), ""),  # until the turn comes
-            open_stream(self._streams, message, lang),
+            # who asked where, until the turn comes
+            Question(message.chat_id, profile_of(user), "", topic=topic_of(message)),
+            open_stream(self._streams, message, lang, follow_ups=True),
             load=load_voice,
         )
 
