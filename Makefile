@@ -45,6 +45,7 @@ bench: $(STAMP_TEST)
 	$(BIN)/python -m bench.history
 	$(BIN)/python -m bench.stream
 	$(BIN)/python -m bench.model
+	$(BIN)/python -m bench.voice
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage .coverage.*
