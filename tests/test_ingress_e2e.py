@@ -24,15 +24,20 @@ SECRET_WORDS = "my bank password is hunter2"
 WEBHOOK_SECRET = "s3cret-Token_1"
 
 
+def shown(tg: FakeTelegram, user: FakeUser) -> int:
+    """How many drafts with words (not the empty "Thinking…" one) and messages `user` got."""
+    return len([d for d in tg.drafts_of(user.id) if d.text]) + len(tg.bot_messages(user.id))
+
+
 def first_words_seen(tg: FakeTelegram, user: FakeUser, before: int) -> bool:
-    """The bot has shown `user` something of an answer (a draft or a message) since `before`
+    """The bot has shown `user` words of an answer (a draft or a message) since `before`
     drafts and messages."""
-    return len(tg.drafts_of(user.id)) + len(tg.bot_messages(user.id)) > before
+    return shown(tg, user) > before
 
 
 async def seconds_to_first_words(tg: FakeTelegram, user: FakeUser, text: str) -> float:
     """`user` asks `text`; seconds until the first words of the answer are visible."""
-    before = len(tg.drafts_of(user.id)) + len(tg.bot_messages(user.id))
+    before = shown(tg, user)
     start = time.monotonic()
     tg.user_sends(user, text)
     await tg.wait_for(lambda: first_words_seen(tg, user, before), timeout=60)
