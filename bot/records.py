@@ -138,6 +138,7 @@ class ExportedMessage:
     status: AnswerStatus
     created_at: float
     images: int
+    title: str | None = None  # the conversation's
 
 
 @dataclass(frozen=True, slots=True)

@@ -360,9 +360,39 @@ async def test_conversations_titles_and_buttons_survive_a_restart(
         await ask_in(tg, topic, "And peppers?")
         await tg.wait_for(lambda: not tg.message(ALICE.id, first.message_id).inline_keyboard)
         menu = await ask_in(tg, None, "/chats")
-    assert "tomatoes" in said_to_model(ollama.chat_requests[-1])
+        ollama.script("A main-chat answer.")
+        await ask_in(tg, None, "Hello outside the topic")
+        export = await ask_in(tg, None, "/export")
+    assert "tomatoes" in said_to_model(ollama.chat_requests[-2])
+    assert "tomatoes" not in said_to_model(ollama.chat_requests[-1])
     assert labels(menu)[0].startswith("🗂 Gardening")
-    assert len(ollama.generate_requests) == 1, "a titled conversation is not titled again"
+    prompts = [str(r["prompt"]) for r in ollama.generate_requests]
+    assert sum("tomatoes" in p for p in prompts) == 1
+    assert not any("peppers" in p for p in prompts), "a titled conversation is not titled again"
+    assert export.document is not None
+    data = tg.file(export.document["file_id"]).data
+    assert data is not None
+    text = data.decode()
+    assert "## Gardening · Private chat" in text, "the export covers the topic's conversation"
+    assert "And peppers?" in text
+    assert "Hello outside the topic" in text
+
+
+async def test_forget_deletes_every_conversation_topics_included(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    tg.topics_enabled = True
+    async with running_bot(tg, ollama, db_path):
+        topic = await open_topic(tg)
+        await ask_in(tg, topic, "in the topic")
+        await ask_in(tg, None, "outside it")
+        question = await ask_in(tg, None, "/forget")
+        yes = question.callback_data[0]
+        tg.user_presses(ALICE, question.message_id, yes)
+        await tg.wait_for(lambda: not stored_messages(db_path, ALICE.id))
+    with sqlite3.connect(db_path) as db:
+        assert db.execute("SELECT COUNT(*) FROM conversations").fetchone() == (0,)
+        assert db.execute("SELECT COUNT(*) FROM current_conversations").fetchone() == (0,)
 
 
 async def test_a_deleted_topic_loses_nothing(
@@ -395,3 +425,20 @@ async def test_new_in_a_group_and_chats_in_a_group(
     assert any(r.startswith("Started a fresh conversation") for r in replies)
     assert any(r.startswith("/chats is for private chats") for r in replies)
     assert tg.topics_of(ALICE.id) == {}
+
+
+async def test_a_role_chosen_in_a_topic_is_that_topics_only(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    tg.topics_enabled = True
+    async with running_bot(tg, ollama, db_path):
+        translating = await open_topic(tg)
+        plain = await open_topic(tg)
+        await ask_in(tg, translating, "/role english_translator")
+        await ask_in(tg, translating, "Bonjour")
+        await ask_in(tg, plain, "Bonjour")
+        await ask_in(tg, None, "Bonjour")
+    in_topic, other_topic, main_chat = ollama.chat_requests
+    assert in_topic["messages"][-1]["content"] == "Translate `Bonjour` to English."
+    assert other_topic["messages"][-1]["content"] == "Bonjour"
+    assert main_chat["messages"][-1]["content"] == "Bonjour", "the user's own role is unchanged"

@@ -51,7 +51,8 @@ class HistoryQueries(Connection):
         and their exchanges in groups' shared threads."""
         async with self._db.execute(
             "SELECT m.conversation_id, c.chat_id, m.role, m.content, m.model, m.status,"
-            " m.created_at, (SELECT COUNT(*) FROM message_images mi WHERE mi.message_id = m.id)"
+            " m.created_at, (SELECT COUNT(*) FROM message_images mi WHERE mi.message_id = m.id),"
+            " c.title"
             " FROM messages m JOIN conversations c ON c.id = m.conversation_id"
             " WHERE c.user_id = ? OR m.author_id = ? ORDER BY m.conversation_id, m.id",
             (user_id, user_id),
@@ -66,6 +67,7 @@ class HistoryQueries(Connection):
                     status=row[5],
                     created_at=row[6],
                     images=row[7],
+                    title=row[8],
                 )
                 async for row in cur
             ]

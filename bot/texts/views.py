@@ -188,10 +188,10 @@ def export_markdown(
                 if message.chat_id > 0
                 else say("export_group_chat", lang, chat_id=message.chat_id)
             )
-            lines += [
-                "",
-                say("export_conversation", lang, chat=chat, date=_when(message.created_at)),
-            ]
+            heading = say("export_conversation", lang, chat=chat, date=_when(message.created_at))
+            if message.title:  # "## Conversation in …" becomes "## Title · conversation in …"
+                heading = heading.replace("## ", f"## {message.title} · ", 1)
+            lines += ["", heading]
         who = say("export_you", lang) if message.role == "user" else message.model or "?"
         lines += ["", f"**{who}** · {_when(message.created_at)}", ""]
         if message.images:
