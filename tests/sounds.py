@@ -117,3 +117,60 @@ def wav_facts(data: bytes) -> tuple[int, int, int, float]:
     with wave.open(io.BytesIO(data), "rb") as wav:
         rate = wav.getframerate()
         return wav.getnchannels(), rate, wav.getsampwidth(), wav.getnframes() / rate
+
+
+def flac_without_length(rate: int, block: int, blocks: int = 3) -> bytes:
+    """Silent FLAC at `rate` Hz in `block`-sample frames whose header gives no total length: a
+    few kilobytes that decode to one huge frame when the rate is tiny."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="flac") as out:
+        stream = out.add_stream(
+            "flac", rate=rate, layout="mono", options={"frame_size": str(block)}
+        )
+        for start in range(0, block * blocks, block):
+            frame = av.AudioFrame.from_ndarray(
+                np.zeros((1, block), np.int16), format="s16", layout="mono"
+            )
+            frame.sample_rate, frame.pts = rate, start
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    data = bytearray(buffer.getvalue())
+    data[8 + 13] &= 0xF0  # STREAMINFO's total samples: 0, "unknown"
+    data[8 + 14 : 8 + 18] = b"\0\0\0\0"
+    return bytes(data)
+
+
+def without_id3v2(mp3: bytes) -> bytes:
+    """The MP3 as older rippers wrote it, without an ID3v2 tag at its start."""
+    if mp3[:3] != b"ID3":
+        return mp3
+    size = mp3[6:10]
+    return mp3[10 + ((size[0] << 21) | (size[1] << 14) | (size[2] << 7) | size[3]) :]
+
+
+def with_id3v1_title(mp3: bytes, title: str) -> bytes:
+    """The MP3 with an ID3v1 tag at its end whose title is in Latin-1, as old tags were."""
+    tag = b"TAG" + title.encode("latin-1").ljust(30, b"\0") + b"\0" * 95
+    return without_id3v2(mp3) + tag
+
+
+def vbr_mp3_without_xing(samples: np.ndarray, rate: int) -> bytes:
+    """A VBR MP3 with no Xing/Info header (as a cut or streamed file), so FFmpeg guesses its
+    length from its first frame's bit rate."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp3", options={"write_xing": "0"}) as out:
+        stream = out.add_stream("libmp3lame", rate=rate, layout="mono")
+        assert isinstance(stream, av.AudioStream)
+        stream.codec_context.qscale = 0
+        stream.codec_context.flags |= av.codec.context.Flags.qscale  # qscale: VBR
+        for start in range(0, samples.size, 1152):
+            block = np.ascontiguousarray(samples[start : start + 1152][None, :])
+            frame = av.AudioFrame.from_ndarray(block, format="s16", layout="mono")
+            frame.sample_rate, frame.pts = rate, start
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return buffer.getvalue()
