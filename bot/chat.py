@@ -17,7 +17,6 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
 from functools import partial
 from typing import Literal
 
@@ -55,7 +54,7 @@ from bot.notices import AnswerFooter
 from bot.records import StoredMessage, UserProfile
 from bot.roles import Role
 from bot.threads import ThreadRegistry
-from bot.titles import TITLE_TOKENS, write_title
+from bot.titles import ConversationTitler
 
 # Question is built by the handlers, so it is offered here with the service that takes it.
 __all__ = ["ChatService", "Question", "QuestionLoader"]
@@ -83,6 +82,7 @@ class ChatService:
         self._threads = threads = ThreadRegistry(store, defaults.concurrent_answers)
         self._choices = choices = UserChoices(store, model, catalog, roles, defaults, threads)
         self._history = ConversationHistory(store, threads, defaults)
+        self._titles = ConversationTitler(model, store, threads, defaults)
         # What is not answering belongs to the parts; the handlers find it here.
         self.stop, self.close = threads.stop, threads.close
         self.load, self.is_shared = threads.load, threads.is_shared
@@ -92,6 +92,9 @@ class ChatService:
         self.forget, self.warm_up = choices.forget, choices.warm_up
         self.switch_role = choices.switch_role
         self.start_new_conversation = choices.start_new_conversation
+        self.switch_conversation = choices.switch_conversation
+        self.name_topic = choices.name_topic
+        self.delete_conversation = choices.delete_conversation
 
     async def answer(
         self, question: Question, sink: AnswerSink, *, load: QuestionLoader | None = None
@@ -206,7 +209,11 @@ class ChatService:
         asked = await self._history.open(question)
         try:
             model, role, generation = await self._choices.choose(
-                question.user.id, asked.settings, sink, vision=bool(question.images)
+                question.user.id,
+                asked.settings,
+                sink,
+                vision=bool(question.images),
+                place=asked.place,
             )
         except LLMError as err:
             await self._history.keep_unanswered(asked, err)
@@ -226,29 +233,7 @@ class ChatService:
         streamed = await self._stream(
             question, model, request, generation, sink, stop, footer=footer, asked=asked
         )
-        titled = asked.place.title is not None or not self._defaults.auto_titles
-        if not titled and streamed.status == "complete" and not self._threads.closing:
-            self._threads.in_background(
-                asyncio.create_task(self._title(asked, model, generation, sink))
-            )
-
-    async def _title(
-        self, asked: AskedQuestion, model: str, generation: Generation, sink: AnswerSink
-    ) -> None:
-        """Title a new conversation from its first question, as chat apps do."""
-        options = {**generation.options, "num_predict": TITLE_TOKENS}  # same runner: no reload
-        title = await write_title(
-            partial(self._model.generate, model),
-            asked.question.text,
-            options=options,
-            think=False if generation.think is not None else None,
-            keep_alive=self._defaults.keep_alive,
-        )
-        try:
-            await self._store.rename_conversation(asked.conversation, title)
-            await sink.titled(title)
-        except Exception:  # a title is a nicety: the conversation goes on without one
-            log.exception("could not title a conversation")
+        self._titles.after_answer(asked, model, generation, streamed, sink)
 
     # -- the last answer again, or more of it ------------------------------------------------
 
@@ -267,11 +252,20 @@ class ChatService:
         reached the longest answer allowed): the rest is added to the stored answer."""
         await self._again(chat_id, user, answer_id, sink, go_on=True)
 
-    async def can_follow_up(self, chat_id: int, user_id: int, answer_id: int, go_on: bool) -> bool:
-        """Whether the answer `answer_id` is still its conversation's last, this user's, and
-        (`go_on`) one the model may continue: its buttons still do something."""
-        turn = await self._history.reopen(chat_id, UserProfile(user_id), answer_id)
-        return turn is not None and (not go_on or turn.answer.can_continue)
+    async def follow_up_state(
+        self, chat_id: int, user_id: int, answer_id: int, go_on: bool
+    ) -> Literal["usable", "stale", "not_yours"]:
+        """Whether the buttons under the answer `answer_id` still do something for this user:
+        `not_yours` in someone else's conversation, `stale` when it is no longer its
+        conversation's last answer (or, `go_on`, one the model may not continue)."""
+        conversation = await self._store.conversation_of_message(answer_id)
+        place = None if conversation is None else await self._store.conversation_place(conversation)
+        if place is not None and place.chat_id == chat_id and place.user_id != user_id:
+            return "not_yours"
+        turn = await self._history.reopen(chat_id, UserProfile(user_id), answer_id, repair=False)
+        if turn is None or (go_on and not turn.answer.can_continue):
+            return "stale"
+        return "usable"
 
     async def _again(
         self, chat_id: int, user: UserProfile, answer_id: int, sink: AnswerSink, *, go_on: bool
@@ -285,7 +279,9 @@ class ChatService:
                 return
             asked = turn.asked
             try:
-                model, role, generation = await self._choices.choose(user.id, asked.settings, sink)
+                model, role, generation = await self._choices.choose(
+                    user.id, asked.settings, sink, place=asked.place
+                )
                 model, generation, window = await self._window(
                     asked, role, model, generation, turn.message, turn.question_id
                 )
@@ -387,8 +383,10 @@ class ChatService:
             )
             checkpoint = None if row is None else self._history.checkpoint(row, before)
             streamed = await stream_answer(events, sink, stop, checkpoint=checkpoint)
-            if row is not None:
-                await self._history.finish(row, replace(streamed, text=before + streamed.text))
+            if goes_on is not None and row is not None:
+                await self._history.finish_continued(row, before, streamed)
+            elif row is not None:
+                await self._history.finish(row, streamed)
                 await self._history.replace_answer(row, replaces, streamed)
         content = question.text if self._defaults.log_content else None
         who = (question.user.id, question.chat_id)

@@ -17,7 +17,7 @@ from bot.context import ChatDefaults, Generation, effective_generation
 from bot.errors import LLMError
 from bot.model_stream import AnswerSink
 from bot.notices import ModelReplaced, RoleReplaced
-from bot.records import UserProfile, UserSettings
+from bot.records import ConversationPlace, UserProfile, UserSettings
 from bot.roles import Role
 from bot.threads import ThreadRegistry
 from bot.turns import Turn
@@ -45,19 +45,33 @@ class UserChoices:
         self._threads = threads
 
     async def choose(
-        self, user_id: int, settings: UserSettings, sink: AnswerSink, *, vision: bool = False
+        self,
+        user_id: int,
+        settings: UserSettings,
+        sink: AnswerSink,
+        *,
+        vision: bool = False,
+        place: ConversationPlace | None = None,
     ) -> tuple[str, Role, Generation]:
         """The model (one that can see, for `vision`), role and request options for a question
-        of a user with these `settings`, telling `sink` when their model or role was replaced;
-        LLMError when the model cannot be had."""
+        of a user with these `settings` (in the conversation at `place`, whose own model and
+        role they hold), telling `sink` when their model or role was replaced; LLMError when
+        the model cannot be had. A replaced choice is forgotten where it was made: the
+        conversation's own, or the user's."""
         role = await self._roles.current(user_id, settings.role)
         sink.begin()
         if settings.role is not None and role.name != settings.role:  # deleted since
-            await self._store.set_setting(user_id, "role", None)
+            if place is not None and place.role == settings.role:
+                await self._store.set_conversation_choice(place.id, "role", None)
+            else:
+                await self._store.set_setting(user_id, "role", None)
             await sink.notice(RoleReplaced(removed=settings.role, now=role.name))
         choice = await self._catalog.model_for(settings.model, vision=vision)
         if choice.replaced is not None:
-            await self._store.forget_model(user_id, choice.replaced)
+            if place is not None and place.model == choice.replaced:
+                await self._store.set_conversation_choice(place.id, "model", None)
+            else:
+                await self._store.forget_model(user_id, choice.replaced)
             await sink.notice(ModelReplaced(removed=choice.replaced, now=choice.model))
         return choice.model, role, await self.generation(choice.model, settings)
 
@@ -114,7 +128,13 @@ class UserChoices:
         await self._threads.forget(user.id)
 
     async def start_new_conversation(
-        self, chat_id: int, user: UserProfile, topic: int | None = None, *, title: str | None = None
+        self,
+        chat_id: int,
+        user: UserProfile,
+        topic: int | None = None,
+        *,
+        title: str | None = None,
+        topic_owned: bool = False,
     ) -> None:
         """Begin a fresh context for this user in this chat (in a topic opened for it, given
         `topic`; named `title`, else by the model after its first answer); old messages stay
@@ -127,7 +147,32 @@ class UserChoices:
             owner = self._threads.owner(chat_id, user.id)
             if owner != user.id:
                 await self._store.remember_shared_thread(chat_id)
-            await self._store.new_conversation(chat_id, owner, topic, title=title)
+            await self._store.new_conversation(
+                chat_id, owner, topic, title=title, topic_owned=topic_owned
+            )
+
+    async def name_topic(self, chat_id: int, user: UserProfile, topic: int, name: str) -> None:
+        """The user renamed a topic: its conversation takes the name (and the model's title
+        will not replace it)."""
+        await self._store.remember_user(user)
+        conversation = await self._store.current_conversation(chat_id, user.id, topic)
+        await self._store.rename_conversation(conversation, name)
+
+    async def switch_conversation(self, chat_id: int, user_id: int, conversation_id: int) -> bool:
+        """The chat itself continues this conversation of the user's from the next message
+        on (after the questions sent before); False if it is not theirs here."""
+        async with self._threads.join(chat_id, user_id):
+            return await self._store.switch_conversation(chat_id, user_id, conversation_id)
+
+    async def delete_conversation(self, chat_id: int, user_id: int, conversation_id: int) -> None:
+        """Delete one of the user's conversations once the questions sent before are answered
+        (none is written into a conversation that is gone); the chat goes on with a fresh one
+        when it was the current one, never with an older one."""
+        async with self._threads.join(chat_id, user_id):
+            current = await self._store.current_conversation(chat_id, user_id)
+            await self._store.delete_conversation(conversation_id)
+            if current == conversation_id:
+                await self._store.new_conversation(chat_id, user_id)
 
     def switch_role(
         self, chat_id: int, user: UserProfile, name: str, topic: int | None = None

@@ -92,20 +92,32 @@ class ConversationHistory:
             said = f"{user.first_name or user.username or user.id}: {said}"
         return await self._asked(question, conversation, said, hold_back=0)
 
-    async def reopen(self, chat_id: int, user: UserProfile, answer_id: int) -> AnsweredTurn | None:
+    async def reopen(
+        self, chat_id: int, user: UserProfile, answer_id: int, *, repair: bool = True
+    ) -> AnsweredTurn | None:
         """The exchange the answer `answer_id` ends, to answer it again or go on with it; None
-        when that answer is no longer its conversation's last, or not this user's."""
+        when that answer is no longer its conversation's last, or not this user's. `repair`
+        (in the thread's turn): what a crash left behind is tidied."""
         conversation = await self._store.conversation_of_message(answer_id)
         if conversation is None:
             return None
         place = await self._store.conversation_place(conversation)
         if place is None or (place.chat_id, place.user_id) != (chat_id, user.id):
             return None
-        asked = await self._asked(Question(chat_id, user, ""), conversation, "", hold_back=2)
-        last = await self._store.recent_messages(conversation, 2)
-        if [m.role for m in last] != ["user", "assistant"] or last[-1].id != answer_id:
+        last = await self._store.recent_messages(conversation, 3)
+        if last and last[-1].id != answer_id:
+            return None
+        if [m.role for m in last] == ["user", "assistant", "assistant"]:
+            # The process died while this answer was being written again: the one it was to
+            # replace is still there. The newer one is the answer now.
+            if repair:
+                await self._store.drop_message(last[1].id)
+            last = [last[0], last[2]]
+        last = last[-2:]
+        if [m.role for m in last] != ["user", "assistant"]:
             return None
         question, answer = last
+        asked = await self._asked(Question(chat_id, user, ""), conversation, "", hold_back=2)
         asked = replace(
             asked,
             question=Question(chat_id, user, question.content, topic=place.topic),
@@ -203,12 +215,31 @@ class ConversationHistory:
     async def replace_answer(
         self, row: int, replaced: StoredMessage | None, streamed: Streamed
     ) -> None:
-        """An answer written again takes the old one's place in the conversation, unless it
-        could not be written at all: then the old one stays and the failed one goes."""
+        """An answer written again takes the old one's place in the conversation only when it
+        holds words and did not fail: otherwise the old one stays and the new one goes."""
         if replaced is None:
             return
-        failed = streamed.status == "error" and not streamed.text
-        await self._store.drop_message(row if failed else replaced.id)
+        written = streamed.status != "error" and streamed.text.strip()
+        await self._store.drop_message(replaced.id if written else row)
+
+    async def finish_continued(self, row: int, before: str, streamed: Streamed) -> None:
+        """An answer the model went on with: the new words added to it (and the figures to
+        its figures). A failure keeps what was written, as `stopped`, so the model may be
+        asked to go on again; without new words the answer stays as it was."""
+        if not streamed.text:
+            return
+        status = "stopped" if streamed.status == "error" else streamed.status
+        try:
+            await self._store.finish_answer(
+                row,
+                before + streamed.text,
+                status,
+                streamed.figures,
+                streamed.done_reason,
+                added=True,
+            )
+        except Exception:  # the user still sees the words, which is all they asked for
+            log.exception("could not store an answer")
 
     async def keep_window_start(
         self, asked: AskedQuestion, window: Window, sink: AnswerSink

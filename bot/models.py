@@ -193,8 +193,9 @@ class ChoiceStore(Protocol):
     ) -> None: ...
 
 
-# A private chat's topic, as (chat id, topic id): a conversation there has its own model.
-Topic = tuple[int, int]
+# Where a private chat's /model is used, as (chat id, topic id or None): the conversation
+# there may have its own model.
+Where = tuple[int, int | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,36 +220,37 @@ class ModelPicker:
         self._catalog = catalog
         self._on_switch = on_switch  # told the user's id after a switch (to load the model)
 
-    async def menu(self, user_id: int, topic: Topic | None = None) -> ModelMenu:
-        """The installed models as Ollama lists them now, with the user's current one (in
-        `topic`: its conversation's)."""
+    async def menu(self, user_id: int, where: Where | None = None) -> ModelMenu:
+        """The installed models as Ollama lists them now, with the one this user's answers use
+        (`where`: in that private chat or topic, whose conversation may have its own)."""
         installed = await self._catalog.installed(fresh=True)
         chosen = (await self._store.user_settings(user_id)).model
-        if topic is not None:
-            conversation = await self._store.current_conversation(topic[0], user_id, topic[1])
+        if where is not None:
+            conversation = await self._store.current_conversation(where[0], user_id, where[1])
             place = await self._store.conversation_place(conversation)
             chosen = (place.model if place else None) or chosen
         current = (await self._catalog.model_for(chosen)).model if installed else None
         return ModelMenu(installed=installed, current=current)
 
     async def pick(
-        self, user: UserProfile, name: str, topic: Topic | None = None
+        self, user: UserProfile, name: str, where: Where | None = None
     ) -> InstalledModel | None:
-        """Switch to the installed model `name` means (aliases too): the user's, or in `topic`
-        its conversation's only; None if there is none."""
+        """Switch to the installed model `name` means (aliases too); None if there is none.
+        In a topic (`where`) it is that conversation's own model; elsewhere the user's, and
+        also that of the conversation the chat continues when it has its own."""
         found = find_installed(name, await self._catalog.installed(fresh=True))
         if found is not None:
-            await self._keep(user, found.name, topic)
+            await self._keep(user, found.name, where)
         return found
 
     async def pick_by_id(
-        self, user: UserProfile, short_id: str, topic: Topic | None = None
+        self, user: UserProfile, short_id: str, where: Where | None = None
     ) -> InstalledModel | None:
         """Switch to the model behind a button (as `pick`); None if it is no longer
         installed."""
         found = by_id(short_id, await self._catalog.installed(fresh=True))
         if found is not None:
-            await self._keep(user, found.name, topic)
+            await self._keep(user, found.name, where)
         return found
 
     async def resolve(self, names: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -270,12 +272,16 @@ class ModelPicker:
         await self._store.remember_user(user)
         await self._store.set_compare_models(user.id, models)
 
-    async def _keep(self, user: UserProfile, model: str, topic: Topic | None) -> None:
+    async def _keep(self, user: UserProfile, model: str, where: Where | None) -> None:
         await self._store.remember_user(user)
-        if topic is not None:
-            conversation = await self._store.current_conversation(topic[0], user.id, topic[1])
-            await self._store.set_conversation_choice(conversation, "model", model)
-            return
+        if where is not None:
+            chat_id, topic = where
+            conversation = await self._store.current_conversation(chat_id, user.id, topic)
+            place = await self._store.conversation_place(conversation)
+            if topic is not None or (place is not None and place.model is not None):
+                await self._store.set_conversation_choice(conversation, "model", model)
+            if topic is not None:
+                return
         await self._store.set_model(user.id, model)
         if self._on_switch is not None:
             self._on_switch(user.id)

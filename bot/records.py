@@ -124,6 +124,7 @@ class ConversationPlace:
     model: str | None  # its own model (set in its topic); None: the user's
     role: str | None  # its own role; None: the user's
     buttons_message_id: int | None  # the message showing its last answer's buttons
+    topic_owned: bool = False  # the bot opened its topic: the model's title may rename it
 
 
 @dataclass(frozen=True, slots=True)

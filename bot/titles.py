@@ -1,15 +1,29 @@
 """A conversation's title, as chat apps give one: a few words the model writes from the first
-question, tidied; the question's own first words when the model gives nothing usable."""
+question, tidied; the question's own first words when the model gives nothing usable.
+
+Private conversations only (a group has no /chats to show them in), once each, after their
+first answer, in a model slot of their own like any answer, and never over a name the user
+gave meanwhile; a topic the bot opened takes the title as its name.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 
+from bot.chat_ports import ChatModel
+from bot.context import ChatDefaults, Generation
 from bot.errors import LLMError
+from bot.history import AskedQuestion
 from bot.llm.types import ChatEvent, TextDelta
+from bot.model_stream import AnswerSink, Streamed
+from bot.threads import ThreadRegistry
+
+log = logging.getLogger(__name__)
 
 TITLE_MAX_CHARS = 48  # fits a topic's name (128) and one /chats button
 TITLE_TOKENS = 24  # enough for a few words; a title is no essay
@@ -65,3 +79,80 @@ async def write_title(
     except (LLMError, TimeoutError):
         parts.clear()
     return clean_title("".join(parts), question)
+
+
+class TitleStore(Protocol):
+    """Where titles are kept."""
+
+    async def rename_conversation(
+        self, conversation_id: int, title: str, *, if_untitled: bool = False
+    ) -> bool: ...
+
+
+class ConversationTitler:
+    """Titles new private conversations after their first answer, in the background."""
+
+    def __init__(
+        self,
+        model: ChatModel,
+        store: TitleStore,
+        threads: ThreadRegistry,
+        defaults: ChatDefaults,
+    ) -> None:
+        self._model = model
+        self._store = store
+        self._threads = threads
+        self._defaults = defaults
+        self._writing: set[int] = set()  # conversations whose title is being written
+
+    def after_answer(
+        self,
+        asked: AskedQuestion,
+        model: str,
+        generation: Generation,
+        streamed: Streamed,
+        sink: AnswerSink,
+    ) -> None:
+        """Title the question's conversation if it has no title yet (and is private, and the
+        answer came whole)."""
+        place = asked.place
+        wanted = (
+            self._defaults.auto_titles
+            and place.title is None
+            and place.chat_id == place.user_id  # a private chat's id is its user's
+            and streamed.status == "complete"
+            and place.id not in self._writing
+            and not self._threads.closing
+        )
+        if wanted:
+            self._writing.add(place.id)
+            task = asyncio.create_task(self._title(asked, model, generation, sink))
+            self._threads.in_background(task)
+
+    async def _title(
+        self, asked: AskedQuestion, model: str, generation: Generation, sink: AnswerSink
+    ) -> None:
+        place = asked.place
+        try:
+            async with self._threads.model_slot(asyncio.Event(), _unseen) as held:
+                if not held:  # shutting down
+                    return
+                options = {**generation.options, "num_predict": TITLE_TOKENS}  # no reload
+                title = await write_title(
+                    partial(self._model.generate, model),
+                    asked.question.text,
+                    options=options,
+                    think=False if generation.think is not None else None,
+                    keep_alive=self._defaults.keep_alive,
+                )
+            named = await self._store.rename_conversation(place.id, title, if_untitled=True)
+            if named and place.topic is not None and place.topic_owned:
+                await sink.titled(title)
+        except Exception:  # a title is a nicety: the conversation goes on without one
+            log.exception("could not title a conversation")
+        finally:
+            self._writing.discard(place.id)
+
+
+def _unseen(ahead: int) -> None:
+    """A title's place in the line for the model is nobody's concern."""

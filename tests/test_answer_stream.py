@@ -131,6 +131,7 @@ class FakeAnswerBot:
         self,
         chat_id: str | int | None = None,
         message_id: int | None = None,
+        *,
         reply_markup: InlineKeyboardMarkup | None = None,
     ) -> Message | bool:
         self.calls.append(Written("markup", self.clock.now, "", message_id))

@@ -97,13 +97,26 @@ class MemoryStore:
         row = self.rows[message_id - 1] if 0 < message_id <= len(self.rows) else None
         return None if row is None or row.dropped else row.conversation
 
-    async def rename_conversation(self, conversation_id: int, title: str) -> None:
+    async def rename_conversation(
+        self, conversation_id: int, title: str, *, if_untitled: bool = False
+    ) -> bool:
+        if if_untitled and conversation_id in self.titles:
+            return False
         self.titles[conversation_id] = title
+        return True
 
     async def set_conversation_choice(
         self, conversation_id: int, name: Literal["model", "role"], value: str | None
     ) -> None:
         pass
+
+    async def switch_conversation(self, chat_id: int, user_id: int, conversation_id: int) -> bool:
+        return True
+
+    async def delete_conversation(self, conversation_id: int) -> None:
+        for row in self.rows:
+            if row.conversation == conversation_id:
+                row.dropped = True
 
     async def drop_message(self, message_id: int) -> None:
         self.rows[message_id - 1].dropped = True
@@ -116,7 +129,13 @@ class MemoryStore:
         self.moves += 1
 
     async def new_conversation(
-        self, chat_id: int, user_id: int, topic: int | None = None, *, title: str | None = None
+        self,
+        chat_id: int,
+        user_id: int,
+        topic: int | None = None,
+        *,
+        title: str | None = None,
+        topic_owned: bool = False,
     ) -> int:
         return 0
 
@@ -158,6 +177,8 @@ class MemoryStore:
         status: AnswerStatus,
         figures: AnswerFigures,
         done_reason: str | None = None,
+        *,
+        added: bool = False,
     ) -> None:
         row = self.rows[message_id - 1]
         row.content, row.status, row.figures = content, status, figures
@@ -478,18 +499,21 @@ async def test_a_one_shot_question_stores_nothing_and_sends_no_history() -> None
 async def test_a_new_conversation_is_titled_once_after_its_first_answer() -> None:
     chat, store, model = service(titles=True, reply="Lisbon weekend")
     first = Sink()
-    await chat.answer(Question(10, ALICE, "Plan a weekend in Lisbon"), first)
-    await settle(lambda: first.title is not None)
-    assert first.title == "Lisbon weekend"
+    await chat.answer(Question(ALICE.id, ALICE, "Plan a weekend in Lisbon"), first)
+    await settle(lambda: bool(store.titles))
     assert store.titles == {1: "Lisbon weekend"}
+    assert first.title is None, "no topic of the bot's own to rename"
     title_request = model.requests[-1]
     assert "Plan a weekend in Lisbon" in title_request.messages[-1].content
     assert title_request.options["num_ctx"] == model.requests[0].options["num_ctx"]
     second = Sink()
-    await chat.answer(Question(10, ALICE, "And food?"), second)
+    await chat.answer(Question(ALICE.id, ALICE, "And food?"), second)
     await asyncio.sleep(0.05)
-    assert second.title is None
     assert len(model.requests) == 3, "two answers and one title"
+    group = Sink()
+    await chat.answer(Question(-5, ALICE, "In a group"), group)
+    await asyncio.sleep(0.05)
+    assert len(model.requests) == 4, "a group's conversation is not titled: no /chats there"
 
 
 async def test_regenerate_replaces_the_answer_and_continue_adds_to_it() -> None:
@@ -509,7 +533,7 @@ async def test_regenerate_replaces_the_answer_and_continue_adds_to_it() -> None:
     ]
     assert [m.role for m in model.requests[-1].messages] == ["system", "user"]
     assert again.follow_up is not None
-    assert not await chat.can_follow_up(10, ALICE.id, answer_id, False), "the old one is gone"
+    assert await chat.follow_up_state(10, ALICE.id, answer_id, False) == "stale", "it is gone"
 
     stale = Sink()
     await chat.regenerate(10, ALICE, answer_id, stale)
@@ -517,3 +541,99 @@ async def test_regenerate_replaces_the_answer_and_continue_adds_to_it() -> None:
     refused = Sink()
     await chat.continue_answer(10, ALICE, again.follow_up.answer_id, refused)
     assert isinstance(refused.error, StaleAnswer), "a complete answer has nothing to continue"
+
+
+async def test_regenerate_stopped_before_its_first_word_keeps_the_old_answer() -> None:
+    chat, store, model = service(reply="first try")
+    sink = Sink()
+    await chat.answer(Question(10, ALICE, "Name a colour"), sink)
+    assert sink.follow_up is not None
+    model.reply, model.gate = "", asyncio.Event()  # thinks long, no word yet
+    again = Sink()
+    task = asyncio.create_task(chat.regenerate(10, ALICE, sink.follow_up.answer_id, again))
+    await settle(lambda: len(model.requests) == 2)
+    assert chat.stop(10, ALICE.id)  # Telegram's Stop on "Thinking…", or /stop
+    await task
+    assert ("assistant", "first try", "complete") in store.of(), store.of()
+
+
+class FailingModel:
+    """Words, then the server goes away."""
+
+
+async def _failing_chat(
+    self: Any,
+    model: str,
+    messages: Sequence[ChatMessage],
+    *,
+    options: Mapping[str, Any] | None = None,
+    think: bool | None = None,
+    keep_alive: str | int | None = None,
+) -> AsyncIterator[ChatEvent]:
+    yield TextDelta(" and")
+    raise OllamaUnavailable("http://model")
+
+
+async def test_continue_that_fails_keeps_the_answer_in_the_context() -> None:
+    chat, store, model = service(reply="Once upon a time", gate=asyncio.Event())
+    sink = Sink()
+    answering = asyncio.create_task(chat.answer(Question(10, ALICE, "A story"), sink))
+    await settle(lambda: sink.text == "Once")
+    chat.stop(10, ALICE.id)
+    await answering
+    assert sink.follow_up is not None
+    assert sink.follow_up.can_continue
+    original = type(model).chat
+    type(model).chat = _failing_chat  # type: ignore[method-assign]
+    try:
+        more = Sink()
+        await chat.continue_answer(10, ALICE, sink.follow_up.answer_id, more)
+    finally:
+        type(model).chat = original  # type: ignore[method-assign]
+    model.gate = None
+    await chat.answer(Question(10, ALICE, "Go on?"), Sink())
+    sent = model.requests[-1].messages
+    assert any(m.role == "assistant" and m.content.startswith("Once") for m in sent), (
+        store.of(),
+        sent,
+    )
+
+
+async def test_regenerate_that_fails_midway_keeps_the_old_answer_in_the_context() -> None:
+    chat, store, model = service(reply="a good answer")
+    sink = Sink()
+    await chat.answer(Question(10, ALICE, "Q"), sink)
+    assert sink.follow_up is not None
+    original = type(model).chat
+    type(model).chat = _failing_chat  # type: ignore[method-assign]
+    try:
+        await chat.regenerate(10, ALICE, sink.follow_up.answer_id, Sink())
+    finally:
+        type(model).chat = original  # type: ignore[method-assign]
+    await chat.answer(Question(10, ALICE, "next"), Sink())
+    sent = model.requests[-1].messages
+    assert any(m.role == "assistant" for m in sent), (store.of(), sent)
+
+
+async def test_a_title_does_not_overwrite_a_name_the_user_gave_meanwhile() -> None:
+    chat, store, model = service(titles=True, reply="Lisbon weekend")
+    await chat.answer(Question(ALICE.id, ALICE, "Plan a weekend in Lisbon"), Sink())
+    await store.rename_conversation(1, "My trip")  # /rename while the title is being written
+    await settle(lambda: len(model.requests) == 2)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert store.titles[1] == "My trip"
+
+
+async def test_a_crash_during_regenerate_leaves_one_answer() -> None:
+    chat, store, model = service(reply="old answer")
+    sink = Sink()
+    await chat.answer(Question(10, ALICE, "Q"), sink)
+    assert sink.follow_up is not None
+    # The process dies while the regenerated answer streams: its row stays `interrupted`.
+    crashed = await store.add_message(1, "assistant", "new par", status="interrupted")
+    assert await chat.follow_up_state(10, ALICE.id, sink.follow_up.answer_id, False) == "stale"
+    assert await chat.follow_up_state(10, ALICE.id, crashed, False) == "usable"
+    model.reply = "written again"
+    await chat.regenerate(10, ALICE, crashed, Sink())
+    assert store.of() == [("user", "Q", "complete"), ("assistant", "written again", "complete")]

@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 
 from tests.fakes.ollama import FakeOllama, Reply
-from tests.fakes.telegram import FakeTelegram, StoredMessage
+from tests.fakes.telegram import BOT_USERNAME, FakeTelegram, StoredMessage
 from tests.harness import ALICE, BOB, GROUP_ID, MODEL, labels, running_bot, stored_messages
 
 OTHER_MODEL = "qwen3:4b"
@@ -442,3 +442,136 @@ async def test_a_role_chosen_in_a_topic_is_that_topics_only(
     assert in_topic["messages"][-1]["content"] == "Translate `Bonjour` to English."
     assert other_topic["messages"][-1]["content"] == "Bonjour"
     assert main_chat["messages"][-1]["content"] == "Bonjour", "the user's own role is unchanged"
+
+
+async def test_another_member_pressing_regenerate_leaves_the_owners_buttons(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script("Alice's answer.")
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends(ALICE, f"hi @{BOT_USERNAME}", chat_id=GROUP_ID, chat_type="supergroup")
+        [first] = await tg.wait_for_bot_messages(GROUP_ID)
+        await tg.wait_for(
+            lambda: labels(tg.message(GROUP_ID, first.message_id)) == ["🔄 Regenerate"]
+        )
+        first = tg.message(GROUP_ID, first.message_id)
+        query = tg.user_presses(BOB, first.message_id, first.callback_data[0], chat_id=GROUP_ID)
+        await tg.wait_for(partial(answered, tg, query.callback_query_id))
+
+        await asyncio.sleep(0.3)
+        assert labels(tg.message(GROUP_ID, first.message_id)) == ["🔄 Regenerate"], (
+            "Bob's press took Alice's buttons off her answer"
+        )
+
+
+async def test_deleting_the_current_conversation_does_not_resume_an_older_one(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script("About cats.", "About dogs.", "Fresh.")
+    async with running_bot(tg, ollama, db_path):
+        await ask_in(tg, None, "tell me about cats SECRET-OLD")
+        await ask_in(tg, None, "/new")
+        await ask_in(tg, None, "tell me about dogs")
+        menu = await ask_in(tg, None, "/chats")
+
+        assert labels(menu)[0].startswith("✅"), labels(menu)
+        assert menu.callback_data[0] == "chats:show:2", menu.callback_data
+        tg.user_presses(ALICE, menu.message_id, "chats:show:2")
+        await tg.wait_for(
+            lambda: "chats:del:2" in tg.message(ALICE.id, menu.message_id).callback_data
+        )
+        tg.user_presses(ALICE, menu.message_id, "chats:del:2")
+        await tg.wait_for(
+            lambda: "chats:delok:2" in tg.message(ALICE.id, menu.message_id).callback_data
+        )
+        tg.user_presses(ALICE, menu.message_id, "chats:delok:2")
+        await tg.wait_for(
+            lambda: "chats:delok:2" not in tg.message(ALICE.id, menu.message_id).callback_data
+        )
+        await ask_in(tg, None, "what now?")
+    assert "SECRET-OLD" not in said_to_model(ollama.chat_requests[-1]), (
+        "after deleting the conversation it was in, the chat silently went on with an older one"
+    )
+
+
+async def test_a_command_sent_as_the_reply_to_rename_is_not_a_name(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script("One.")
+    async with running_bot(tg, ollama, db_path):
+        await ask_in(tg, None, "hello")
+        menu = await ask_in(tg, None, "/chats")
+        tg.user_presses(ALICE, menu.message_id, "chats:show:1")
+        await tg.wait_for(
+            lambda: "chats:name:1" in tg.message(ALICE.id, menu.message_id).callback_data
+        )
+        tg.user_presses(ALICE, menu.message_id, "chats:name:1")
+        await tg.wait_for(lambda: "name" in tg.bot_messages(ALICE.id)[-1].content.lower())
+        prompt = tg.bot_messages(ALICE.id)[-1]
+        count = len(tg.bot_messages(ALICE.id))
+        tg.user_sends(ALICE, "/new", reply_to=prompt.message_id)
+        [reply] = (await tg.wait_for_bot_messages(ALICE.id, count + 1))[count:]
+    assert reply.content.startswith("Started a fresh conversation"), "the command ran"
+
+
+async def test_a_deleted_topic_role_does_not_wipe_the_users_own_role(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    tg.topics_enabled = True
+    ollama.script("ok.", "ok.")
+    async with running_bot(tg, ollama, db_path):
+        await ask_in(tg, None, "/role english_translator")
+        await ask_in(tg, None, "/role add chef You are a chef.")
+        topic = await open_topic(tg)
+        await ask_in(tg, topic, "/role chef")
+        await ask_in(tg, None, "/role del chef")
+        await ask_in(tg, topic, "hello")
+        await asyncio.sleep(0.3)
+    with sqlite3.connect(db_path) as db:
+        [(role,)] = db.execute("SELECT role FROM user_settings WHERE user_id = ?", (ALICE.id,))
+    assert role == "english_translator", "the topic's deleted role wiped the user's own role"
+    with sqlite3.connect(db_path) as db:
+        roles = db.execute("SELECT role FROM conversations WHERE topic_id = ?", (topic,))
+        assert roles.fetchall() == [(None,)], "the topic's deleted role is forgotten there"
+
+
+async def test_model_in_the_main_chat_applies_to_a_topic_conversation_continued_there(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.add_model(OTHER_MODEL, family="qwen3", context_length=8192)
+    tg.topics_enabled = True
+    ollama.script("one.", "two.")
+    async with running_bot(tg, ollama, db_path):
+        topic = await open_topic(tg)
+        await ask_in(tg, topic, f"/model {OTHER_MODEL}")
+        await ask_in(tg, topic, "hello in topic")
+        menu = await ask_in(tg, None, "/chats")
+        conv = menu.callback_data[0].split(":")[-1]
+        tg.user_presses(ALICE, menu.message_id, f"chats:use:{conv}", check_button=False)
+        await tg.wait_for(lambda: labels(tg.message(ALICE.id, menu.message_id))[0].startswith("✅"))
+        switched = await ask_in(tg, None, f"/model {MODEL}")
+        assert MODEL in switched.content
+        await ask_in(tg, None, "and now?")
+    assert ollama.chat_requests[-1]["model"] == MODEL, "the user was told the model switched"
+
+
+async def test_deleting_the_conversation_a_question_waits_in_is_no_error(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script("Hi.", Reply(text="Slowly " * 40, token_delay=0.03), "Alice's answer.")
+    async with running_bot(tg, ollama, db_path):
+        await ask_in(tg, None, "first")
+        tg.user_sends(BOB, "a long one")
+        await tg.wait_for(lambda: len(ollama.chat_requests) == 2)
+        tg.user_sends(ALICE, "second, waits for Bob")
+        await tg.wait_for(
+            lambda: any("Waiting" in (d.text or "") for d in tg.drafts_in(ALICE.id, None)) or True
+        )
+
+        await asyncio.sleep(0.2)
+        menu = await ask_in(tg, None, "/chats")
+        tg.user_presses(ALICE, menu.message_id, "chats:delok:1", check_button=False)
+        await tg.wait_for(lambda: len(ollama.chat_requests) == 3, timeout=10)
+        await tg.wait_for(lambda: tg.bot_texts(ALICE.id)[-1] == "Alice's answer.")
+        texts = [m.content for m in tg.bot_messages(ALICE.id)]
+    assert not any("went wrong" in t.lower() or "unexpected" in t.lower() for t in texts), texts

@@ -17,9 +17,12 @@ ConversationChoice = Literal["model", "role"]
 class ChatListQueries(Connection):
     """Conversations one by one: listed, switched to, renamed, deleted, set up."""
 
-    async def conversations(self, chat_id: int, user_id: int) -> list[ConversationSummary]:
+    async def conversations(
+        self, chat_id: int, user_id: int, only: int | None = None
+    ) -> list[ConversationSummary]:
         """The user's conversations in this chat that hold messages (and the current one even
-        when empty), the most recently used first."""
+        when empty), the most recently used first (at most CHATS_LISTED); with `only`, that
+        one conversation's summary if it is theirs here."""
         async with self._db.execute(
             "SELECT c.id, c.topic_id, c.title, c.started_at,"
             " COALESCE(MAX(m.created_at), c.started_at), COUNT(m.id),"
@@ -27,11 +30,13 @@ class ChatListQueries(Connection):
             "  WHERE chat_id = ?1 AND user_id = ?2), (SELECT MAX(id) FROM conversations"
             "  WHERE chat_id = ?1 AND user_id = ?2 AND topic_id IS NULL))"
             " FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id"
-            " WHERE c.chat_id = ?1 AND c.user_id = ?2 GROUP BY c.id"
-            " HAVING COUNT(m.id) > 0 OR c.id = (SELECT MAX(id) FROM conversations"
-            "  WHERE chat_id = ?1 AND user_id = ?2 AND topic_id IS NULL)"
+            " WHERE c.chat_id = ?1 AND c.user_id = ?2 AND (?4 IS NULL OR c.id = ?4) GROUP BY c.id"
+            " HAVING COUNT(m.id) > 0 OR c.id = ?4 OR c.id = COALESCE((SELECT conversation_id"
+            "  FROM current_conversations WHERE chat_id = ?1 AND user_id = ?2),"
+            "  (SELECT MAX(id) FROM conversations WHERE chat_id = ?1 AND user_id = ?2"
+            "  AND topic_id IS NULL))"
             " ORDER BY 5 DESC, c.id DESC LIMIT ?3",
-            (chat_id, user_id, CHATS_LISTED),
+            (chat_id, user_id, CHATS_LISTED, only),
         ) as cur:
             return [
                 ConversationSummary(
@@ -49,14 +54,24 @@ class ChatListQueries(Connection):
     async def conversation_place(self, conversation_id: int) -> ConversationPlace | None:
         """Where the conversation lives and what it was set to use; None if it is gone."""
         async with self._db.execute(
-            "SELECT id, chat_id, user_id, topic_id, title, model, role, buttons_message_id"
-            " FROM conversations WHERE id = ?",
+            "SELECT id, chat_id, user_id, topic_id, title, model, role, buttons_message_id,"
+            " topic_owned FROM conversations WHERE id = ?",
             (conversation_id,),
         ) as cur:
             row = await cur.fetchone()
         if row is None:
             return None
-        return ConversationPlace(*row)
+        return ConversationPlace(
+            id=row[0],
+            chat_id=row[1],
+            user_id=row[2],
+            topic=row[3],
+            title=row[4],
+            model=row[5],
+            role=row[6],
+            buttons_message_id=row[7],
+            topic_owned=bool(row[8]),
+        )
 
     async def conversation_of_message(self, message_id: int) -> int | None:
         """The conversation a stored message belongs to; None if the message is gone."""
@@ -65,15 +80,6 @@ class ChatListQueries(Connection):
         ) as cur:
             row = await cur.fetchone()
         return None if row is None else int(row[0])
-
-    async def topic_conversation(self, chat_id: int, user_id: int, topic: int) -> int | None:
-        """The conversation living in this topic of the chat, if there is one."""
-        async with self._db.execute(
-            "SELECT MAX(id) FROM conversations WHERE chat_id = ? AND user_id = ? AND topic_id = ?",
-            (chat_id, user_id, topic),
-        ) as cur:
-            row = await cur.fetchone()
-        return None if row is None or row[0] is None else int(row[0])
 
     @writes
     async def switch_conversation(self, chat_id: int, user_id: int, conversation_id: int) -> bool:
@@ -91,12 +97,18 @@ class ChatListQueries(Connection):
         return cursor.rowcount > 0
 
     @writes
-    async def rename_conversation(self, conversation_id: int, title: str) -> None:
-        """Give the conversation a title (a model's, or the user's own)."""
-        await self._db.execute(
-            "UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id)
+    async def rename_conversation(
+        self, conversation_id: int, title: str, *, if_untitled: bool = False
+    ) -> bool:
+        """Give the conversation a title: the user's own, or (`if_untitled`) the model's,
+        which never overwrites a name given meanwhile. Whether it was given."""
+        only = " AND title IS NULL" if if_untitled else ""
+        cursor = await self._db.execute(
+            f"UPDATE conversations SET title = ? WHERE id = ?{only}",  # noqa: S608 - fixed text
+            (title, conversation_id),
         )
         await self._db.commit()
+        return cursor.rowcount > 0
 
     @writes
     async def delete_conversation(self, conversation_id: int) -> None:

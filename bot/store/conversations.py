@@ -47,14 +47,21 @@ class ConversationQueries(Connection):
 
     @writes
     async def new_conversation(
-        self, chat_id: int, user_id: int, topic: int | None = None, *, title: str | None = None
+        self,
+        chat_id: int,
+        user_id: int,
+        topic: int | None = None,
+        *,
+        title: str | None = None,
+        topic_owned: bool = False,
     ) -> int:
         """Start a fresh conversation (in `topic`, or the chat's current one); earlier ones
-        stay stored. `title` None: the model titles it after its first answer."""
+        stay stored. `title` None: the model titles it after its first answer (and renames
+        its topic if `topic_owned`: the bot opened it)."""
         cursor = await self._db.execute(
-            "INSERT INTO conversations (chat_id, user_id, started_at, topic_id, title)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (chat_id, user_id, time.time(), topic, title),
+            "INSERT INTO conversations (chat_id, user_id, started_at, topic_id, title, topic_owned)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (chat_id, user_id, time.time(), topic, title, topic_owned),
         )
         assert cursor.lastrowid is not None  # noqa: S101 - an INSERT always sets it
         if topic is None:
@@ -168,13 +175,28 @@ class ConversationQueries(Connection):
         status: AnswerStatus,
         figures: AnswerFigures,
         done_reason: str | None = None,
+        *,
+        added: bool = False,
     ) -> None:
         """The answer's final text, how it ended (`done_reason`: the model server's, e.g.
-        "length" at the token cap), and the server's figures."""
+        "length" at the token cap), and the server's figures (`added`: to those it has, for
+        an answer the model went on with)."""
+        if added:
+            figures_sql = (
+                "prompt_tokens = COALESCE(prompt_tokens, 0) + COALESCE(?, 0),"
+                " completion_tokens = COALESCE(completion_tokens, 0) + COALESCE(?, 0),"
+                " total_duration_ns = COALESCE(total_duration_ns, 0) + COALESCE(?, 0),"
+                " eval_duration_ns = COALESCE(eval_duration_ns, 0) + COALESCE(?, 0)"
+            )
+        else:
+            figures_sql = (
+                "prompt_tokens = ?, completion_tokens = ?, total_duration_ns = ?,"
+                " eval_duration_ns = ?"
+            )
         await self._db.execute(
-            "UPDATE messages SET content = ?, status = ?, prompt_tokens = ?,"
-            " completion_tokens = ?, total_duration_ns = ?, eval_duration_ns = ?,"
-            " done_reason = ? WHERE id = ?",
+            "UPDATE messages SET content = ?, status = ?, "  # noqa: S608 - fixed fragments
+            + figures_sql
+            + ", done_reason = ? WHERE id = ?",
             (
                 content,
                 status,

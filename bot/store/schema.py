@@ -116,7 +116,8 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE conversations ADD COLUMN context_from INTEGER;
     """,
     # 7: several conversations per user: a private chat's topics (each topic its own
-    # conversation, with its own model and role when set there), titles, the one /chats
+    # conversation, with its own model and role when set there; `topic_owned`: the bot opened
+    # the topic, so the model's title may rename it), titles, the one /chats
     # switched to, the message carrying an answer's Regenerate/Continue buttons, why an answer
     # ended (Continue is offered for answers cut at the token cap), and each user's language
     # for transcribing voice messages.
@@ -126,6 +127,7 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE conversations ADD COLUMN model TEXT;
     ALTER TABLE conversations ADD COLUMN role TEXT;
     ALTER TABLE conversations ADD COLUMN buttons_message_id INTEGER;
+    ALTER TABLE conversations ADD COLUMN topic_owned INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX conversations_by_topic ON conversations(chat_id, user_id, topic_id, id);
     CREATE TABLE current_conversations (
         chat_id         INTEGER NOT NULL,

@@ -30,6 +30,7 @@ class MarkupBot(Protocol):
         self,
         chat_id: str | int | None = None,
         message_id: int | None = None,
+        *,
         reply_markup: InlineKeyboardMarkup | None = None,
     ) -> object: ...
 

@@ -318,8 +318,14 @@ class AnswerStream:
             await self._flush_sealed_pages()
             if (tail := self._view.final_tail()) is not None:
                 await self._send_final(tail, markup=markup)
-            else:  # the answer ended with a page: nothing carries its buttons
-                self._follow_up = None
+            elif markup is not None and (last := self._messages.last_final_id) is not None:
+                # The answer ended with a full page: that page takes the buttons.
+                try:
+                    await self._bot.edit_message_reply_markup(
+                        self._chat_id, last, reply_markup=markup
+                    )
+                except TelegramError as err:
+                    log.info("could not put the buttons under an answer: %s", err)
         finally:
             self._messages.drop_turn()
 

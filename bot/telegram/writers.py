@@ -91,6 +91,7 @@ class AnswerBot(Protocol):
         self,
         chat_id: str | int | None = None,
         message_id: int | None = None,
+        *,
         reply_markup: InlineKeyboardMarkup | None = None,
     ) -> Message | bool: ...
 

@@ -203,7 +203,9 @@ class ChatHandlers(Speaking):
                 log.info("could not open a topic in chat %s: %s", message.chat_id, err)
             else:
                 thread = topic.message_thread_id
-                await self._chat.start_new_conversation(message.chat_id, profile_of(user), thread)
+                await self._chat.start_new_conversation(
+                    message.chat_id, profile_of(user), thread, topic_owned=True
+                )
                 await context.bot.send_message(
                     message.chat_id, say("new_topic_opened", lang), message_thread_id=thread
                 )
@@ -225,6 +227,16 @@ class ChatHandlers(Speaking):
             message.chat_id, profile_of(user), topic, title=created.name
         )
 
+    async def on_topic_edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The user renamed a topic in Telegram: its conversation is called that now."""
+        message, user = update.effective_message, update.effective_user
+        edited = None if message is None else message.forum_topic_edited
+        topic = topic_of(message)
+        if message is None or user is None or edited is None or topic is None:
+            return
+        if edited.name:  # an icon change leaves the name out
+            await self._chat.name_topic(message.chat_id, profile_of(user), topic, edited.name)
+
     async def on_follow_up(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """🔄 Regenerate or ➡️ Continue under a conversation's last answer; a stale one (no
         longer the last answer) is answered with an alert and loses its buttons."""
@@ -235,7 +247,11 @@ class ChatHandlers(Speaking):
         if (pressed := await read_press(query, AnswerButton.parse, lang)) is None:
             return
         message, go_on = query.message, pressed.action == "more"
-        if not await self._chat.can_follow_up(message.chat_id, user.id, pressed.answer_id, go_on):
+        state = await self._chat.follow_up_state(message.chat_id, user.id, pressed.answer_id, go_on)
+        if state == "not_yours":  # a group member's answer: their buttons stay
+            await answer(query, say("answer_not_yours", lang), alert=True)
+            return
+        if state == "stale":
             await answer(query, say("stale_answer", lang), alert=True)
             await edit_quietly(query.edit_message_reply_markup(reply_markup=None))
             return

@@ -41,19 +41,31 @@ TITLE_SHOWN_CHARS = 40  # of a title on a button
 
 
 class ConversationBook(Protocol):
-    """What /chats needs from the database."""
+    """What /chats reads from the database."""
 
     async def remember_user(self, profile: UserProfile) -> None: ...
-    async def conversations(self, chat_id: int, user_id: int) -> list[ConversationSummary]: ...
+    async def conversations(
+        self, chat_id: int, user_id: int, only: int | None = None
+    ) -> list[ConversationSummary]: ...
     async def conversation_place(self, conversation_id: int) -> ConversationPlace | None: ...
     async def current_conversation(
         self, chat_id: int, user_id: int, topic: int | None = None
     ) -> int: ...
+    async def rename_conversation(
+        self, conversation_id: int, title: str, *, if_untitled: bool = False
+    ) -> bool: ...
+
+
+class ConversationKeeper(Protocol):
+    """Switching and deleting conversations, which wait for the questions sent before
+    (ChatService)."""
+
     async def switch_conversation(
         self, chat_id: int, user_id: int, conversation_id: int
     ) -> bool: ...
-    async def rename_conversation(self, conversation_id: int, title: str) -> None: ...
-    async def delete_conversation(self, conversation_id: int) -> None: ...
+    async def delete_conversation(
+        self, chat_id: int, user_id: int, conversation_id: int
+    ) -> None: ...
 
 
 @dataclass
@@ -91,19 +103,22 @@ class AnswersRename(filters.MessageFilter):
 
     def filter(self, message: Message) -> bool:
         replied = message.reply_to_message
-        return (
-            message.text is not None
-            and replied is not None
-            and (message.chat_id, replied.message_id) in self._questions.waiting
-        )
+        if message.text is None or message.text.startswith("/") or replied is None:
+            return False  # a command is a command, even sent as the reply
+        asked = self._questions.waiting.get((message.chat_id, replied.message_id))
+        # An expired question lets the message through as a question to the model.
+        return asked is not None and time.monotonic() - asked[2] < RENAME_WAIT_S
 
 
 class ConversationHandlers(Speaking):
     """/chats, its buttons, and /rename."""
 
-    def __init__(self, book: ConversationBook, langs: LanguageChoices) -> None:
+    def __init__(
+        self, book: ConversationBook, keeper: ConversationKeeper, langs: LanguageChoices
+    ) -> None:
         super().__init__(langs)
         self._book = book
+        self._keeper = keeper
         self.renames = RenameQuestions()
 
     # -- /chats ------------------------------------------------------------------------------
@@ -145,8 +160,8 @@ class ConversationHandlers(Speaking):
             return
         title = self._title(place.title, lang)
         if pressed.action == "use":
-            await self._book.switch_conversation(chat_id, user.id, place.id)
             await answer(query, say("chats_switched", lang, title=title))
+            await self._keeper.switch_conversation(chat_id, user.id, place.id)
             text, keyboard = await self._listing(chat_id, user)
             await edit_quietly(query.edit_message_text(text, reply_markup=keyboard))
         elif pressed.action == "name":
@@ -157,8 +172,8 @@ class ConversationHandlers(Speaking):
             )
             self.renames.ask(chat_id, asked.message_id, place.id, user.id)
         elif pressed.action == "delok":
-            await self._delete(place, context)
             await answer(query, say("chats_deleted", lang, title=title))
+            await self._delete(place, context)
             text, keyboard = await self._listing(chat_id, user)
             await edit_quietly(query.edit_message_text(text, reply_markup=keyboard))
         else:  # "show" or "del": the conversation, with its actions (deleting asks first)
@@ -214,7 +229,7 @@ class ConversationHandlers(Speaking):
         await message.reply_text(say("chats_renamed", lang, title=title))
 
     async def _delete(self, place: ConversationPlace, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._book.delete_conversation(place.id)
+        await self._keeper.delete_conversation(place.chat_id, place.user_id, place.id)
         if place.topic is not None:  # the conversation's topic goes with it
             with contextlib.suppress(TelegramError):
                 await context.bot.delete_forum_topic(place.chat_id, place.topic)
@@ -248,10 +263,8 @@ class ConversationHandlers(Speaking):
         self, place: ConversationPlace, chat_id: int, user: User, *, ask: bool
     ) -> tuple[str, InlineKeyboardMarkup]:
         lang = self._lang(user)
-        summary = next(
-            (s for s in await self._book.conversations(chat_id, user.id) if s.id == place.id),
-            None,
-        )
+        found = await self._book.conversations(chat_id, user.id, only=place.id)
+        summary = found[0] if found else None
         title = self._title(place.title, lang)
         messages = summary.messages if summary else 0
         back = [

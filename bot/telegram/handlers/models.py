@@ -7,11 +7,12 @@ import time
 from collections.abc import Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MaybeInaccessibleMessage, Update
+from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
 from bot.errors import LLMError
 from bot.languages import LanguageChoices
-from bot.models import ModelMenu, ModelPicker, Topic, model_id
+from bot.models import ModelMenu, ModelPicker, Where, model_id
 from bot.status import StatusServer, StatusStore, gather_status
 from bot.telegram.access import AccessPolicy
 from bot.telegram.buttons import ModelButton
@@ -45,10 +46,12 @@ def menu_keyboard(menu: ModelMenu, page: int) -> InlineKeyboardMarkup:
     )
 
 
-def topic_place(message: MaybeInaccessibleMessage | None) -> Topic | None:
-    """The private chat's topic a /model menu is in: the model chosen there is its own."""
-    topic = topic_of(message)
-    return None if topic is None or message is None else (message.chat.id, topic)
+def where_of(message: MaybeInaccessibleMessage | None) -> Where | None:
+    """The private chat (and topic) a /model menu is in, whose conversation may have a model
+    of its own; None in groups."""
+    if message is None or message.chat.type != ChatType.PRIVATE:
+        return None
+    return (message.chat.id, topic_of(message))
 
 
 def page_of(menu: ModelMenu) -> int:
@@ -84,7 +87,7 @@ class ModelHandlers(Speaking):
         if message is None or user is None:
             return
         lang = self._lang(user)
-        topic = topic_place(message)
+        topic = where_of(message)
         try:
             if context.args:
                 name = " ".join(context.args)
@@ -112,7 +115,7 @@ class ModelHandlers(Speaking):
         if (pressed := await read_press(query, ModelButton.parse, lang)) is None:
             return
         note = ""
-        topic = topic_place(query.message)
+        topic = where_of(query.message)
         try:
             if pressed.model_id is not None:
                 found = await self._picker.pick_by_id(profile_of(user), pressed.model_id, topic)

@@ -93,7 +93,8 @@ class RoleHandlers(Speaking):
             if role is None:
                 reply = say("role_unknown", lang, name=clip(rest, ECHO_LIMIT))
             else:
-                reply = say("role_switched", lang, role=role.name)
+                key = "role_switched" if topic_of(message) is None else "role_switched_topic"
+                reply = say(key, lang, role=role.name)
         else:
             private = message.chat.type == ChatType.PRIVATE
             text, keyboard = await self._menu(user, 0, note="", private=private)
@@ -127,7 +128,8 @@ class RoleHandlers(Speaking):
             query.message.chat.id, profile_of(user), name, topic_of(query.message)
         )
         found = await self._book.find(user.id, name)
-        note = say("role_switched", lang, role=name) if found else say("role_gone", lang)
+        key = "role_switched" if topic_of(query.message) is None else "role_switched_topic"
+        note = say(key, lang, role=name) if found else say("role_gone", lang)
         await answer(query, note, alert=found is None)
         role = await switching
         text, keyboard = await self._menu(
