@@ -92,6 +92,7 @@ class ChatService:
         self.forget, self.warm_up = choices.forget, choices.warm_up
         self.switch_role = choices.switch_role
         self.start_new_conversation = choices.start_new_conversation
+        self.follow_up_state = self._history.follow_up_state
         self.switch_conversation = choices.switch_conversation
         self.name_topic = choices.name_topic
         self.delete_conversation = choices.delete_conversation
@@ -251,21 +252,6 @@ class ChatService:
         """Have the model go on from where the answer `answer_id` ended (it was stopped, or
         reached the longest answer allowed): the rest is added to the stored answer."""
         await self._again(chat_id, user, answer_id, sink, go_on=True)
-
-    async def follow_up_state(
-        self, chat_id: int, user_id: int, answer_id: int, go_on: bool
-    ) -> Literal["usable", "stale", "not_yours"]:
-        """Whether the buttons under the answer `answer_id` still do something for this user:
-        `not_yours` in someone else's conversation, `stale` when it is no longer its
-        conversation's last answer (or, `go_on`, one the model may not continue)."""
-        conversation = await self._store.conversation_of_message(answer_id)
-        place = None if conversation is None else await self._store.conversation_place(conversation)
-        if place is not None and place.chat_id == chat_id and place.user_id != user_id:
-            return "not_yours"
-        turn = await self._history.reopen(chat_id, UserProfile(user_id), answer_id, repair=False)
-        if turn is None or (go_on and not turn.answer.can_continue):
-            return "stale"
-        return "usable"
 
     async def _again(
         self, chat_id: int, user: UserProfile, answer_id: int, sink: AnswerSink, *, go_on: bool

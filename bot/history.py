@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from bot.chat_ports import HistoryStore, Question
 from bot.context import (
@@ -125,6 +126,21 @@ class ConversationHistory:
         )
         message = ChatMessage("user", question.content, tuple(i.data for i in question.images))
         return AnsweredTurn(asked, message, question.id, answer)
+
+    async def follow_up_state(
+        self, chat_id: int, user_id: int, answer_id: int, go_on: bool
+    ) -> Literal["usable", "stale", "not_yours"]:
+        """Whether the buttons under the answer `answer_id` still do something for this user:
+        `not_yours` in someone else's conversation, `stale` when it is no longer its
+        conversation's last answer (or, `go_on`, one the model may not continue)."""
+        conversation = await self._store.conversation_of_message(answer_id)
+        place = None if conversation is None else await self._store.conversation_place(conversation)
+        if place is not None and place.chat_id == chat_id and place.user_id != user_id:
+            return "not_yours"
+        turn = await self.reopen(chat_id, UserProfile(user_id), answer_id, repair=False)
+        if turn is None or (go_on and not turn.answer.can_continue):
+            return "stale"
+        return "usable"
 
     async def _asked(
         self, question: Question, conversation: int, said: str, *, hold_back: int

@@ -575,3 +575,31 @@ async def test_deleting_the_conversation_a_question_waits_in_is_no_error(
         await tg.wait_for(lambda: tg.bot_texts(ALICE.id)[-1] == "Alice's answer.")
         texts = [m.content for m in tg.bot_messages(ALICE.id)]
     assert not any("went wrong" in t.lower() or "unexpected" in t.lower() for t in texts), texts
+
+
+async def test_a_topic_the_user_renames_keeps_the_users_name(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    tg.topics_enabled = True
+    async with running_bot(tg, ollama, db_path, auto_titles=True):
+        topic = await open_topic(tg)
+        chat = {"id": ALICE.id, "type": "private", "first_name": ALICE.first_name}
+        tg.inject_update(  # the user renames the topic in Telegram before asking anything
+            {
+                "message": {
+                    "message_id": 900,
+                    "date": 1_796_000_000,
+                    "chat": chat,
+                    "from": ALICE.to_api(),
+                    "message_thread_id": topic,
+                    "is_topic_message": True,
+                    "forum_topic_edited": {"name": "Holidays"},
+                }
+            }
+        )
+        await tg.wait_for(lambda: titles(db_path).get(topic) == "Holidays")
+        ollama.script("Pack light.")
+        await ask_in(tg, topic, "What should I pack?")
+        await asyncio.sleep(0.3)
+    assert ollama.generate_requests == [], "a named conversation is not titled"
+    assert tg.topic_renames == []

@@ -24,10 +24,10 @@ from bot.model_stream import FollowUp
 from bot.notices import AnswerFooter, Notice
 from bot.records import AnswerStatus
 from bot.render import RenderedText
+from bot.telegram.answer_bot import AnswerBot
 from bot.telegram.answer_buttons import AnswerButtons, answer_keyboard
 from bot.telegram.pacing import ChatPacer, Clock, SendBudget, Sleep
 from bot.telegram.writers import (
-    AnswerBot,
     DraftWriter,
     Formatting,
     MessageWriter,

@@ -2,7 +2,8 @@
 sent and then edited as it grows, and messages sent for good (MessageWriter), and "typing…"
 until the first words show (TypingIndicator).
 
-The writers speak to Telegram through AnswerBot, the Bot methods they call, so a test can
+The writers speak to Telegram through AnswerBot (bot.telegram.answer_bot), the Bot methods
+they call, so a test can
 hand them a bot of its own. Formatting that Telegram rejects is sent again as plain text (and
 the rest of the answer goes plain); "message is not modified" counts as written.
 """
@@ -13,21 +14,16 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from enum import Enum, auto
-from typing import Any, Protocol, TypeVar
+from typing import TypeVar
 
-from telegram import (
-    InlineKeyboardMarkup,
-    LinkPreviewOptions,
-    Message,
-    MessageEntity,
-    ReplyParameters,
-)
+from telegram import InlineKeyboardMarkup, LinkPreviewOptions, MessageEntity, ReplyParameters
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.render import RenderedText
+from bot.telegram.answer_bot import AnswerBot
 from bot.telegram.pacing import ChatPacer, Pace, SendBudget, Sleep, retry_seconds, write_until_done
 
 log = logging.getLogger(__name__)
@@ -37,63 +33,6 @@ TYPING_REFRESH_S = 4.5  # Telegram shows a chat action for about 5 s
 NO_LINK_PREVIEW = LinkPreviewOptions(is_disabled=True)
 _draft_ids = itertools.count(1)
 T = TypeVar("T")
-
-
-class AnswerBot(Protocol):
-    """The Bot methods an answer is written with (PTB's ExtBot has them)."""
-
-    async def send_message_draft(
-        self,
-        chat_id: int,
-        draft_id: int,
-        text: str | None = None,
-        message_thread_id: int | None = None,
-        *,
-        entities: Sequence[MessageEntity] | None = None,
-        rate_limit_args: Pace | None = None,
-        api_kwargs: dict[str, Any] | None = None,
-    ) -> bool: ...
-
-    async def send_message(
-        self,
-        chat_id: int | str,
-        text: str,
-        *,
-        message_thread_id: int | None = None,
-        entities: Sequence[MessageEntity] | None = None,
-        link_preview_options: LinkPreviewOptions | None = None,
-        reply_parameters: ReplyParameters | None = None,
-        reply_markup: InlineKeyboardMarkup | None = None,
-        rate_limit_args: Pace | None = None,
-    ) -> Message: ...
-
-    async def edit_message_text(
-        self,
-        text: str,
-        chat_id: str | int | None = None,
-        message_id: int | None = None,
-        *,
-        entities: Sequence[MessageEntity] | None = None,
-        link_preview_options: LinkPreviewOptions | None = None,
-        reply_markup: InlineKeyboardMarkup | None = None,
-        rate_limit_args: Pace | None = None,
-    ) -> Message | bool: ...
-
-    async def send_chat_action(
-        self, chat_id: str | int, action: str, message_thread_id: int | None = None
-    ) -> bool: ...
-
-    async def edit_forum_topic(
-        self, chat_id: str | int, message_thread_id: int, name: str | None = None
-    ) -> bool: ...
-
-    async def edit_message_reply_markup(
-        self,
-        chat_id: str | int | None = None,
-        message_id: int | None = None,
-        *,
-        reply_markup: InlineKeyboardMarkup | None = None,
-    ) -> Message | bool: ...
 
 
 class Outcome(Enum):
