@@ -15,6 +15,7 @@ BotError
 │   ├── NoTranscriber      neither a transcription server nor an Ollama model that hears
 │   ├── NothingHeard       the audio holds silence, or nothing the transcriber understood
 │   └── TranscriptionFailed  the transcriber failed (its LLMError is kept as `cause`)
+│       └── ServerTranscriptionFailed  the same by the transcription server (TRANSCRIBE_BASE_URL)
 └── LLMError               the model server could not give an answer
     ├── OllamaUnavailable  nothing answers at the configured host (down, wrong address)
     │   └── ServerUnavailable   the same for an OpenAI-compatible server
@@ -243,3 +244,8 @@ class TranscriptionFailed(FileProblem):
 
 class StaleAnswer(BotError):
     """A button under an answer that is no longer its conversation's last (or was deleted)."""
+
+
+class ServerTranscriptionFailed(TranscriptionFailed):
+    """The transcription server (TRANSCRIBE_BASE_URL), not Ollama, failed on `name`: its
+    fixes are that server's and TRANSCRIBE_MODEL's, never an `ollama pull`."""

@@ -35,13 +35,15 @@ from bot.errors import (
     ModelNotFound,
     NothingHeard,
     NoTranscriber,
+    OllamaUnavailable,
+    ServerTranscriptionFailed,
     TranscriptionFailed,
     VoiceTooLong,
 )
 from bot.llm.types import ChatEvent, ChatMessage, InstalledModel, ModelFacts, TextDelta
 from bot.models import ModelChoice
 from bot.preferences import VOICE_LANGUAGES
-from bot.records import UserSettings
+from bot.records import ConversationPlace, UserSettings
 from bot.render import Entity, RenderedText, utf16_len
 
 log = logging.getLogger(__name__)
@@ -92,9 +94,13 @@ class UsersModels(Protocol):
 
 
 class UsersSettings(Protocol):
-    """The user's settings (bot.store.Store)."""
+    """The user's settings, and a topic's conversation's own (bot.store.Store)."""
 
     async def user_settings(self, user_id: int) -> UserSettings: ...
+    async def current_conversation(
+        self, chat_id: int, user_id: int, topic: int | None = None
+    ) -> int: ...
+    async def conversation_place(self, conversation_id: int) -> ConversationPlace | None: ...
 
 
 def instruction(language: str | None) -> str:
@@ -180,6 +186,7 @@ class Listener:
 
     transcriber: SpeechToText
     language: str | None
+    by_server: bool = False  # the transcription server: its failures are not Ollama's
 
 
 class VoiceService:
@@ -221,14 +228,22 @@ class VoiceService:
             return FileTooBig(name, size, TELEGRAM_DOWNLOAD_LIMIT)
         return None
 
-    async def listener(self, user_id: int, name: str) -> Listener:
-        """Who transcribes this user's `name`: NoTranscriber when nothing can,
-        TranscriptionFailed when the model servers cannot be asked."""
+    async def listener(
+        self, user_id: int, name: str, *, chat_id: int | None = None, topic: int | None = None
+    ) -> Listener:
+        """Who transcribes this user's `name` (sent in `topic` of `chat_id`, whose own model is
+        asked first): NoTranscriber when nothing can, TranscriptionFailed when the model
+        servers cannot be asked."""
         settings = await self._settings.user_settings(user_id)
         if self._server is not None:
-            return Listener(self._server, settings.voice_language)
+            return Listener(self._server, settings.voice_language, by_server=True)
+        chosen = settings.model
+        if chat_id is not None and topic is not None:
+            conversation = await self._settings.current_conversation(chat_id, user_id, topic)
+            place = await self._settings.conversation_place(conversation)
+            chosen = (place.model if place else None) or chosen
         try:
-            model = await self.hearing_model(settings.model)
+            model = await self.hearing_model(chosen)
             if model is None:
                 raise NoTranscriber(name, self._audio_model)
             facts = await self._llm.model_facts(model)
@@ -258,15 +273,26 @@ class VoiceService:
             users = (await self._models.model_for(chosen)).model
         except LLMError:
             users = None
-        if users is not None and await self._hears(users):
+        if users is not None and await self._may_hear(users):
             return users
         for installed in await self._llm.installed_models():
-            if await self._hears(installed.name):
+            if await self._may_hear(installed.name):
                 return installed.name
         return None
 
     async def _hears(self, model: str) -> bool:
         return HEARING in (await self._llm.model_facts(model)).capabilities
+
+    async def _may_hear(self, model: str) -> bool:
+        """Whether `model` hears; one model Ollama cannot describe (a broken or half-deleted
+        one) is passed over for the next, while a server that is down fails them all."""
+        try:
+            return await self._hears(model)
+        except OllamaUnavailable:
+            raise
+        except LLMError:
+            log.warning("skipped a model whose facts could not be read", exc_info=True)
+            return False
 
     async def transcribe(self, listener: Listener, data: bytes, name: str) -> str:
         """The words said in `data`: UnreadableFile (damaged), VoiceTooLong (past the limit
@@ -283,6 +309,8 @@ class VoiceService:
                     await listener.transcriber.transcribe(audio.wav_bytes(piece), listener.language)
                 )
             except LLMError as err:
+                if listener.by_server:
+                    raise ServerTranscriptionFailed(name, err) from err
                 raise TranscriptionFailed(name, err) from err
         log.info(
             "voice heard seconds=%.1f pieces=%d decode_s=%.2f transcribe_s=%.2f",

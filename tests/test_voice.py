@@ -8,12 +8,23 @@ from typing import Any
 
 import pytest
 
-from bot.errors import FileTooBig, ModelNotFound, NothingHeard, NoTranscriber, VoiceTooLong
+from bot.errors import (
+    FileTooBig,
+    LLMError,
+    ModelFailed,
+    ModelNotFound,
+    NothingHeard,
+    NoTranscriber,
+    TranscriptionFailed,
+    VoiceTooLong,
+)
+from bot.llm.openai_compat import SpeechServer
 from bot.llm.types import ChatEvent, ChatMessage, InstalledModel, ModelFacts, TextDelta
 from bot.models import ModelChoice
 from bot.preferences import voice_language
-from bot.records import UserSettings
+from bot.records import ConversationPlace, UserSettings
 from bot.render import utf16_len
+from bot.texts import describe_error
 from bot.voice import (
     Listener,
     OllamaListener,
@@ -23,13 +34,16 @@ from bot.voice import (
     transcript_view,
 )
 from tests import sounds
+from tests.fakes.transcription import FakeTranscriber
 
 
 class Models:
     """Model servers with `hearing` models among `installed`; records what was asked."""
 
-    def __init__(self, installed: Sequence[str], hearing: Sequence[str]) -> None:
-        self.installed, self.hearing = list(installed), set(hearing)
+    def __init__(
+        self, installed: Sequence[str], hearing: Sequence[str], broken: Sequence[str] = ()
+    ) -> None:
+        self.installed, self.hearing, self.broken = list(installed), set(hearing), set(broken)
         self.asked: list[tuple[str, str, Mapping[str, Any] | None]] = []
 
     async def chat(
@@ -48,6 +62,8 @@ class Models:
     async def model_facts(self, model: str) -> ModelFacts:
         if model not in self.installed:
             raise ModelNotFound(model, "http://ollama")
+        if model in self.broken:  # /api/show fails for it: a half-deleted or damaged model
+            raise ModelFailed(model, "failed to load model metadata")
         capabilities = {"completion", "audio"} if model in self.hearing else {"completion"}
         return ModelFacts(context_length=4096, capabilities=frozenset(capabilities))
 
@@ -59,19 +75,38 @@ class Models:
 
 
 class Settings:
-    def __init__(self, **values: Any) -> None:
+    """A user's settings; `topic_models` are the models chosen in topics (by topic id)."""
+
+    def __init__(self, topic_models: Mapping[int, str] | None = None, **values: Any) -> None:
         self.values = values
+        self.topic_models = dict(topic_models or {})
 
     async def user_settings(self, user_id: int) -> UserSettings:
         return UserSettings(**self.values)
 
+    async def current_conversation(
+        self, chat_id: int, user_id: int, topic: int | None = None
+    ) -> int:
+        return topic or 0
 
-def service(models: Models, audio_model: str | None = None, **settings: Any) -> VoiceService:
+    async def conversation_place(self, conversation_id: int) -> ConversationPlace | None:
+        return ConversationPlace(
+            conversation_id, 1, 1, conversation_id or None, None,
+            self.topic_models.get(conversation_id), None, None,
+        )  # fmt: skip
+
+
+def service(
+    models: Models,
+    audio_model: str | None = None,
+    server: SpeechServer | None = None,
+    **settings: Any,
+) -> VoiceService:
     return VoiceService(
         models,
         models,
         Settings(**settings),
-        server=None,
+        server=server,
         audio_model=audio_model,
         max_seconds=300,
         num_ctx=8192,
@@ -168,3 +203,69 @@ def test_a_voice_language_is_typed_as_its_code_or_a_name(typed: str, code: str) 
 
 def test_an_unknown_voice_language_is_none() -> None:
     assert voice_language("klingon") is None
+
+
+async def test_a_topics_own_model_hears_first() -> None:
+    models = Models(["llama3.2", "gemma4:e2b", "gemma4:e4b"], hearing=["gemma4:e2b", "gemma4:e4b"])
+    voice = VoiceService(
+        models,
+        models,
+        Settings(topic_models={7: "gemma4:e4b"}, model="llama3.2"),
+        server=None,
+        audio_model=None,
+        max_seconds=300,
+        num_ctx=8192,
+    )
+    listener = await voice.listener(1, "note", chat_id=1, topic=7)
+    assert isinstance(listener.transcriber, OllamaListener)
+    assert listener.transcriber.model == "gemma4:e4b", "the topic's model, not a second one"
+    elsewhere = await voice.listener(1, "note", chat_id=1, topic=None)
+    assert isinstance(elsewhere.transcriber, OllamaListener)
+    assert elsewhere.transcriber.model == "gemma4:e2b"
+
+
+async def test_a_model_ollama_cannot_describe_is_passed_over() -> None:
+    models = Models(
+        ["llama3.2", "broken:7b", "gemma4:e2b"], hearing=["gemma4:e2b"], broken=["broken:7b"]
+    )
+    assert await service(models).hearing_model("llama3.2") == "gemma4:e2b"
+
+
+async def test_a_transcription_servers_failures_are_not_told_as_ollamas() -> None:
+    async with FakeTranscriber() as fake:
+        server = SpeechServer(fake.url, "whisper-9")
+        voice = service(Models(["x"], hearing=[]), server=server)
+        listener = await voice.listener(1, "note")
+        with pytest.raises(TranscriptionFailed) as missing:
+            await voice.transcribe(listener, sounds.voice_note(2.0), "your voice message")
+        fake.down = True
+        with pytest.raises(TranscriptionFailed) as down:
+            await voice.transcribe(listener, sounds.voice_note(2.0), "your voice message")
+        await voice.close()
+    told = describe_error(missing.value)
+    assert told.startswith("I couldn't transcribe your voice message: ")
+    assert "ollama" not in told.lower()
+    assert "whisper-9" in told
+    assert "TRANSCRIBE_MODEL" in told
+    assert "--inference-path" in told, "a 404 may be a wrong address too"
+    told = describe_error(down.value)
+    assert fake.url in told
+    assert "TRANSCRIBE_BASE_URL" in told
+    assert "LM Studio" not in told
+    assert "TRANSCRIBE_BASE_URL" in describe_error(down.value, "zh")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [("<html>Bad Gateway</html>", "text/html"), ('{"detail": "busy"}', "application/json")],
+    ids=["a-proxys-page", "json-without-text"],
+)
+async def test_a_200_that_is_no_transcription_is_an_error(body: str, content_type: str) -> None:
+    async with FakeTranscriber() as fake:
+        fake.instead = (body, content_type)
+        server = SpeechServer(fake.url, fake.models[0])
+        try:
+            with pytest.raises(LLMError):
+                await server.transcribe(sounds.voice_note(1.0), None)
+        finally:
+            await server.close()

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import openai
+from openai.types.audio import Transcription
 from openai.types.chat import ChatCompletionChunk
 from openai.types.chat.chat_completion_chunk import ChoiceDelta
 
@@ -288,7 +289,14 @@ class SpeechServer:
             raise ModelNotFound(self.model, self.host) from err
         except openai.APIStatusError as err:
             raise ModelFailed(self.model, _error_text(err)) from err
-        return result.text
+        except openai.APIError as err:  # a body the client could not read as a transcription
+            raise ModelFailed(self.model, err.message) from err
+        # A 200 from something else at that address (a proxy's HTML page: a str) or JSON of
+        # another shape (no "text": None) is no transcript.
+        text = result.text if isinstance(result, Transcription) else None
+        if not isinstance(text, str):
+            raise ModelFailed(self.model, "its answer held no transcript")
+        return text
 
 
 def _error_text(err: openai.APIStatusError) -> str:

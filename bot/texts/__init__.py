@@ -21,6 +21,7 @@ from bot.errors import (
     NoVisionModel,
     OllamaUnavailable,
     ReadingStopped,
+    ServerTranscriptionFailed,
     ServerUnavailable,
     ShuttingDown,
     StreamBroken,
@@ -101,6 +102,9 @@ def describe_error(error: BotError, language_code: str | None = None) -> str:
             return say("error_no_transcriber", language_code)
         case NothingHeard():
             return say("error_nothing_heard", language_code, name=error.name)
+        case ServerTranscriptionFailed():
+            reason = _transcription_server_problem(error.cause, language_code)
+            return say("error_transcription_failed", language_code, name=error.name, reason=reason)
         case TranscriptionFailed():
             reason = describe_error(error.cause, language_code)
             return say("error_transcription_failed", language_code, name=error.name, reason=reason)
@@ -126,6 +130,21 @@ def describe_error(error: BotError, language_code: str | None = None) -> str:
             return say("shutting_down", language_code)
         case _:
             return say("error_unexpected", language_code)
+
+
+def _transcription_server_problem(cause: BotError, language_code: str | None) -> str:
+    """What went wrong at TRANSCRIBE_BASE_URL, and what its admin can do about it."""
+    match cause:
+        case OllamaUnavailable():  # ServerUnavailable: nothing answers at that address
+            return say("transcriber_down", language_code, host=cause.host)
+        case ModelNotFound():
+            return say("transcriber_not_found", language_code, model=cause.model, host=cause.host)
+        case ModelTimeout():
+            return say("transcriber_timeout", language_code, seconds=f"{cause.seconds:g}")
+        case ModelFailed():
+            return say("transcriber_failed", language_code, detail=cause.detail)
+        case _:
+            return say("transcriber_failed", language_code, detail=str(cause))
 
 
 def describe_notice(notice: Notice, language_code: str | None = None) -> str:

@@ -9,7 +9,8 @@ Built from OpenAI's API reference for ``POST /v1/audio/transcriptions``: a
 "code"}}``: an unknown model is 404 ``model_not_found``, a missing file 400.
 
 ``down`` closes connections without an answer, like a stopped server; ``delay`` holds every
-answer back that long (a transcription in progress, for /stop).
+answer back that long (a transcription in progress, for /stop); ``instead`` answers 200 with
+that body and content type, not a transcription (a proxy's page, another server's JSON).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class FakeTranscriber:
         self.requests: list[TranscriptionRequest] = []
         self.down = False
         self.delay = 0.0
+        self.instead: tuple[str, str] | None = None
         self.cancelled = 0  # requests whose client went away before the answer
         self._transcripts: deque[str] = deque()
         self._runner: web.AppRunner | None = None
@@ -100,6 +102,9 @@ class FakeTranscriber:
         except asyncio.CancelledError:
             self.cancelled += 1
             raise
+        if self.instead is not None:
+            body_text, content_type = self.instead
+            return web.Response(text=body_text, content_type=content_type)
         text = self._transcripts.popleft() if self._transcripts else ""
         if response_format == "text":
             return web.Response(text=text, content_type="text/plain")
