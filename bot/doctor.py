@@ -58,6 +58,9 @@ async def _ollama(settings: Settings) -> list[Finding]:
     try:
         findings = [_server_finding(report) for report in await servers.reports()]
         if not any(finding.ok for finding in findings):
+            # A transcription server needs no model server: its line is still worth having.
+            if (server := speech_server(settings)) is not None:
+                findings.append(await _transcription_server(server, settings))
             return findings
         installed = await servers.installed_models()
         return [

@@ -92,3 +92,16 @@ async def test_a_transcription_server_is_asked(
         f"✗ transcription server {server.url} is not reachable — start it or fix "
         "TRANSCRIBE_BASE_URL"
     )
+
+
+async def test_the_transcription_server_is_checked_even_with_ollama_down(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    await ollama.go_down()
+    async with FakeTranscriber() as server:
+        code, lines = await run_doctor(tg, ollama, db_path, transcribe_base_url=server.url)
+    assert code == 1, "Ollama is down"
+    assert voice_line(lines) == (
+        f"✓ voice messages are heard by the transcription server {server.url} "
+        "(Systran/faster-whisper-small)"
+    )
