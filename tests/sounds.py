@@ -163,8 +163,7 @@ def vbr_mp3_without_xing(samples: np.ndarray, rate: int) -> bytes:
     with av.open(buffer, "w", format="mp3", options={"write_xing": "0"}) as out:
         stream = out.add_stream("libmp3lame", rate=rate, layout="mono")
         assert isinstance(stream, av.AudioStream)
-        stream.codec_context.qscale = 0
-        stream.codec_context.flags |= av.codec.context.Flags.qscale  # qscale: VBR
+        stream.codec_context.qscale = True  # a quality, not a bit rate: VBR
         for start in range(0, samples.size, 1152):
             block = np.ascontiguousarray(samples[start : start + 1152][None, :])
             frame = av.AudioFrame.from_ndarray(block, format="s16", layout="mono")
@@ -173,4 +172,15 @@ def vbr_mp3_without_xing(samples: np.ndarray, rate: int) -> bytes:
                 out.mux(packet)
         for packet in stream.encode(None):
             out.mux(packet)
+    return buffer.getvalue()
+
+
+def wav_file(seconds: float, rate: int = 16_000) -> bytes:
+    """A mono 16-bit WAV file of "speech"."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(speech_like(seconds, rate).astype("<i2").tobytes())
     return buffer.getvalue()

@@ -16,6 +16,7 @@ from tests.fakes.ollama import FakeOllama
 from tests.fakes.telegram import BOT_USERNAME, FakeTelegram, StoredMessage
 from tests.fakes.transcription import FakeTranscriber
 from tests.harness import ALICE, BOB, GROUP_ID, MODEL, running_bot, stored_messages
+from tests.test_conversations_e2e import ask_in, open_topic
 
 HEARS = "gemma4:e2b"
 BIG = 25 * 1024 * 1024  # more than getFile hands over
@@ -313,3 +314,86 @@ async def test_stop_ends_a_model_hearing_a_note(
     assert stopped.content == "Stopped: your file was still being read, so nothing was written."
     assert answer_requests(ollama) == [], "a stopped transcription sends nothing to the model"
     assert stored_messages(db_path, ALICE.id) == []
+
+
+async def test_a_wav_sent_as_a_file_is_heard(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    # Telegram's apps send a .wav, and any audio sent "as a file", as a Document
+    wav = tg.add_file(sounds.wav_file(3.0))
+    ollama.hear("hello there")
+    ollama.script("Hi!")
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends_document(ALICE, wav, file_name="memo.wav", mime_type="audio/x-wav")
+        [shown, answer] = await tg.wait_for_bot_messages(ALICE.id, 2)
+    assert shown.content == "🎙 You said:\nhello there"
+    assert answer.content == "Hi!"
+
+
+async def test_a_file_that_is_neither_read_nor_heard_says_what_is(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    video = tg.add_file(b"\0" * 100)
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends_document(ALICE, video, file_name="clip.mkv", mime_type="video/x-matroska")
+        [told] = await tg.wait_for_bot_messages(ALICE.id)
+    assert told.content.startswith("I can't read clip.mkv.")
+    assert told.content.endswith("PDFs, voice messages and audio files.")
+
+
+async def test_in_a_group_an_audio_files_caption_is_asked_of_its_words(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    memo = tg.add_file(sounds.mp3_file(3.0))
+    ollama.hear("Bonjour à tous, la réunion est à dix heures.")
+    ollama.script("Hello everyone, the meeting is at ten.")
+    async with running_bot(tg, ollama, db_path):
+        tg.user_sends_voice(
+            ALICE,
+            memo,
+            duration=3,
+            kind="audio",
+            file_name="memo.mp3",
+            caption=f"@{BOT_USERNAME} translate this into English",
+            **GROUP,
+        )
+        [shown, _] = await tg.wait_for_bot_messages(GROUP_ID, 2)
+    assert quoted(shown) == "Bonjour à tous, la réunion est à dix heures."
+    [asked] = answer_requests(ollama)
+    assert asked["messages"][-1]["content"] == (
+        "translate this into English\n\nBonjour à tous, la réunion est à dix heures."
+    )
+
+
+async def test_a_voice_message_in_a_topic_is_heard_by_that_topics_model(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.add_model("gemma4:e4b", capabilities=("completion", "audio"), context_length=8192)
+    tg.topics_enabled = True
+    note = tg.add_file(sounds.voice_note(3.0))
+    async with running_bot(tg, ollama, db_path):
+        topic = await open_topic(tg)
+        await ask_in(tg, topic, f"/model {HEARS}")
+        ollama.hear("hello")
+        ollama.script("Hi.")
+        count = len(tg.bot_messages_in(ALICE.id, topic))
+        tg.user_sends_voice(ALICE, note, duration=3, message_thread_id=topic)
+        await tg.wait_for(lambda: len(tg.bot_messages_in(ALICE.id, topic)) >= count + 2)
+    [heard] = ollama.audio_requests
+    assert heard["model"] == HEARS, "the topic's own model hears: no second model is loaded"
+    assert answer_requests(ollama)[-1]["model"] == HEARS
+
+
+async def test_a_transcription_server_without_the_model_is_not_told_to_be_pulled(
+    tg: FakeTelegram, ollama: FakeOllama, server: FakeTranscriber, db_path: Path
+) -> None:
+    note = tg.add_file(sounds.voice_note(2.0))
+    settings = {"transcribe_base_url": server.url, "transcribe_model": "whisper-9"}
+    async with running_bot(tg, ollama, db_path, **settings):
+        tg.user_sends_voice(ALICE, note, duration=2)
+        [told] = await tg.wait_for_bot_messages(ALICE.id)
+    assert told.content.startswith(
+        f"I couldn't transcribe your voice message: the transcription server at {server.url} "
+        "has no model whisper-9"
+    )
+    assert "ollama pull" not in told.content

@@ -10,12 +10,15 @@ is transcribed ends the decoding and the requests, and nothing goes to the model
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import reduce
+from pathlib import PurePath
 
 from telegram import Message, MessageEntity, Update
 from telegram.constants import ChatType
-from telegram.ext import ContextTypes
+from telegram.ext import ContextTypes, filters
 
 from bot.chat import ChatService, Question
 from bot.languages import LanguageChoices
@@ -25,6 +28,21 @@ from bot.telegram.handlers.media import TELEGRAM_DOWNLOAD_LIMIT, download
 from bot.telegram.streaming import AnswerStreams
 from bot.texts import describe_error, say
 from bot.voice import VoiceService, transcript_view
+
+# Audio sent "as a file" (and every .wav) comes as a Document; these are heard, not read.
+AUDIO_EXTENSIONS = ("wav", "mp3", "m4a", "ogg", "oga", "opus", "flac", "aac")
+AUDIO_DOCUMENTS: filters.BaseFilter = reduce(
+    operator.or_,
+    (filters.Document.FileExtension(extension) for extension in AUDIO_EXTENSIONS),
+    filters.Document.AUDIO,
+)
+
+
+def is_audio_file(mime_type: str | None, file_name: str | None) -> bool:
+    """Whether a document is audio: an audio/* type, or a known audio file's extension."""
+    if mime_type is not None and mime_type.startswith("audio/"):
+        return True
+    return PurePath(file_name or "").suffix.lower().lstrip(".") in AUDIO_EXTENSIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +71,9 @@ def _clip(message: Message, lang: str | None) -> _Clip | None:
     if (track := message.audio) is not None:
         name = track.file_name or say("voice_name_voice", lang)
         return _Clip(track.file_id, name, _seconds(track.duration), track.file_size)
+    if (file := message.document) is not None and is_audio_file(file.mime_type, file.file_name):
+        name = file.file_name or say("voice_name_voice", lang)
+        return _Clip(file.file_id, name, None, file.file_size)  # a document states no length
     return None
 
 
@@ -81,12 +102,17 @@ class VoiceHandlers(Speaking):
             return
 
         async def load_voice() -> Question:
-            listener = await self._voice.listener(user.id, clip.name)
+            listener = await self._voice.listener(
+                user.id, clip.name, chat_id=message.chat_id, topic=topic_of(message)
+            )
             data = await download(
                 context.bot, clip.file_id, clip.name, clip.size, TELEGRAM_DOWNLOAD_LIMIT
             )
             text = await self._voice.transcribe(listener, data, clip.name)
             await self._show(message, text, lang)
+            # The caption ("translate this") is what is asked of the words said.
+            if caption := self._caption(message, context):
+                text = f"{caption}\n\n{text}"
             return Question(message.chat_id, profile_of(user), text, topic=topic_of(message))
 
         await self._chat.answer(
@@ -102,6 +128,13 @@ class VoiceHandlers(Speaking):
         if message.chat.type == ChatType.PRIVATE:
             return True
         return addressed_text(message, context.bot.bot) is not None
+
+    @staticmethod
+    def _caption(message: Message, context: ContextTypes.DEFAULT_TYPE) -> str:
+        """The caption without the bot's @mention."""
+        if message.chat.type == ChatType.PRIVATE:
+            return (message.caption or "").strip()
+        return addressed_text(message, context.bot.bot) or ""
 
     @staticmethod
     async def _show(message: Message, transcript: str, lang: str | None) -> None:
