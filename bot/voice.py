@@ -9,8 +9,8 @@ Two ways to transcribe, both local:
 
 When TRANSCRIBE_BASE_URL is set it is used, always: its owner set it up for this, a Whisper
 model is made for transcription (and takes the language hint as it is meant), and it leaves
-the GPU's one model slot to the answer that follows. Otherwise AUDIO_MODEL, or the user's own
-model if it hears, or the first installed model that does.
+the GPU's one model slot to the answer that follows. Otherwise AUDIO_MODEL, or the model that
+will answer (a topic's own, else the user's) if it hears, or the first installed model that does.
 
 The audio is decoded and cut into pieces of at most 30 s (bot.audio) for either way; silent
 pieces are not sent (Whisper makes up words for silence), the pieces' texts are joined, and a

@@ -1,11 +1,12 @@
 """Voice messages, audio files and round video messages: transcribed, shown, then answered.
 
-In a private chat every one is heard; in a group, one that replies to the bot (or an audio
-file whose caption mentions it). Audio longer than MAX_VOICE_SECONDS, or over getFile's 20 MB,
-is refused at once, before anything is downloaded. The rest waits for its turn like any
-question: then it is downloaded, transcribed (bot.voice), shown as "🎙 You said:" over the
-transcript in a collapsed quote, and answered exactly like the same text typed. /stop while it
-is transcribed ends the decoding and the requests, and nothing goes to the model.
+In a private chat every one is heard, and so is audio sent as a file (a .wav); in a group, one
+that replies to the bot (or an audio file whose caption mentions it). A caption is asked of the
+words said: it goes before the transcript in the question. Audio longer than MAX_VOICE_SECONDS,
+or over getFile's 20 MB, is refused at once, before anything is downloaded. The rest waits for
+its turn like any question: then it is downloaded, transcribed (bot.voice), shown as
+"🎙 You said:" over the transcript in a collapsed quote, and answered like the same text typed.
+/stop while it is transcribed ends the decoding and the requests, and nothing goes to the model.
 """
 
 from __future__ import annotations
