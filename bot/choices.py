@@ -204,17 +204,17 @@ class UserChoices:
             await self._store.new_conversations(user.id)
             return role
 
-    def warm_up(self, user_id: int) -> None:
-        """Have the user's model loaded now, in the background, with the runner options their
-        questions will bring (other options would load it again): after a /model switch the
-        next question starts without the wait."""
+    def warm_up(self, user_id: int, model: str | None = None) -> None:
+        """Have the user's model (or `model`, chosen for one conversation) loaded now, in the
+        background, with the runner options their questions will bring (other options would
+        load it again): after a /model switch the next question starts without the wait."""
         if not self._threads.closing:
-            self._threads.in_background(asyncio.create_task(self._warm_up(user_id)))
+            self._threads.in_background(asyncio.create_task(self._warm_up(user_id, model)))
 
-    async def _warm_up(self, user_id: int) -> None:
+    async def _warm_up(self, user_id: int, chosen: str | None) -> None:
         settings = await self._store.user_settings(user_id)
         try:
-            model = (await self._catalog.model_for(settings.model)).model
+            model = (await self._catalog.model_for(chosen or settings.model)).model
             generation = await self.generation(model, settings)
             await self._model.preload(
                 model, options=generation.options, keep_alive=self._defaults.keep_alive

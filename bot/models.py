@@ -187,6 +187,9 @@ class ChoiceStore(Protocol):
     async def current_conversation(
         self, chat_id: int, user_id: int, topic: int | None = None
     ) -> int: ...
+    async def find_conversation(
+        self, chat_id: int, user_id: int, topic: int | None = None
+    ) -> int | None: ...
     async def conversation_place(self, conversation_id: int) -> ConversationPlace | None: ...
     async def set_conversation_choice(
         self, conversation_id: int, name: Literal["model", "role"], value: str | None
@@ -214,11 +217,11 @@ class ModelPicker:
         store: ChoiceStore,
         catalog: ModelCatalog,
         *,
-        on_switch: Callable[[int], None] | None = None,
+        on_switch: Callable[[int, str], None] | None = None,
     ) -> None:
         self._store = store
         self._catalog = catalog
-        self._on_switch = on_switch  # told the user's id after a switch (to load the model)
+        self._on_switch = on_switch  # told who switched to which model (to load it at once)
 
     async def menu(self, user_id: int, where: Where | None = None) -> ModelMenu:
         """The installed models as Ollama lists them now, with the one this user's answers use
@@ -226,8 +229,10 @@ class ModelPicker:
         installed = await self._catalog.installed(fresh=True)
         chosen = (await self._store.user_settings(user_id)).model
         if where is not None:
-            conversation = await self._store.current_conversation(where[0], user_id, where[1])
-            place = await self._store.conversation_place(conversation)
+            conversation = await self._store.find_conversation(where[0], user_id, where[1])
+            place = (
+                None if conversation is None else await self._store.conversation_place(conversation)
+            )
             chosen = (place.model if place else None) or chosen
         current = (await self._catalog.model_for(chosen)).model if installed else None
         return ModelMenu(installed=installed, current=current)
@@ -280,8 +285,7 @@ class ModelPicker:
             place = await self._store.conversation_place(conversation)
             if topic is not None or (place is not None and place.model is not None):
                 await self._store.set_conversation_choice(conversation, "model", model)
-            if topic is not None:
-                return
-        await self._store.set_model(user.id, model)
+        if where is None or where[1] is None:
+            await self._store.set_model(user.id, model)
         if self._on_switch is not None:
-            self._on_switch(user.id)
+            self._on_switch(user.id, model)

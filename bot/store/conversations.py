@@ -25,6 +25,15 @@ class ConversationQueries(Connection):
         """The id of the user's open conversation in this chat (in a private chat's topic: the
         topic's), started if there is none. Outside topics it is the one /chats switched to or
         /new started last."""
+        found = await self.find_conversation(chat_id, user_id, topic)
+        if found is not None:
+            return found
+        return await self.new_conversation(chat_id, user_id, topic)
+
+    async def find_conversation(
+        self, chat_id: int, user_id: int, topic: int | None = None
+    ) -> int | None:
+        """The conversation `current_conversation` means, without starting one."""
         values: tuple[int, ...]
         if topic is not None:
             query, values = (
@@ -41,9 +50,7 @@ class ConversationQueries(Connection):
             )
         async with self._db.execute(query, values) as cur:
             row = await cur.fetchone()
-        if row is not None and row[0] is not None:
-            return int(row[0])
-        return await self.new_conversation(chat_id, user_id, topic)
+        return None if row is None or row[0] is None else int(row[0])
 
     @writes
     async def new_conversation(
