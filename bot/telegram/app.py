@@ -57,7 +57,7 @@ from bot.telegram.handlers.media import MediaHandlers
 from bot.telegram.handlers.models import ModelHandlers
 from bot.telegram.handlers.roles import RoleHandlers
 from bot.telegram.handlers.settings import SettingsHandlers
-from bot.telegram.handlers.voice import VoiceHandlers
+from bot.telegram.handlers.voice import AUDIO_DOCUMENTS, VoiceHandlers
 from bot.telegram.pacing import (
     OVERALL_CALLS,
     OVERALL_WINDOW_S,
@@ -336,7 +336,7 @@ class Handlers:
             media=media,
             voice=VoiceHandlers(s.chat, streams, s.langs, s.voice),
             account=AccountHandlers(s.store, s.chat, s.policy, s.langs),
-            conversations=ConversationHandlers(s.store, s.langs),
+            conversations=ConversationHandlers(s.store, s.chat, s.langs),
             unknown_buttons=UnknownButtons(s.langs),
         )
 
@@ -385,6 +385,9 @@ def register_commands(app: BotApplication, handlers: Handlers) -> None:
     )
     # Photos and files download when their turn comes, inside ChatService: block=False too.
     app.add_handler(MessageHandler(new & filters.PHOTO, handlers.media.on_photo, block=False))
+    # Audio sent as a file (a .wav, anything sent "as a file") is a Document: first, heard.
+    heard_files = new & AUDIO_DOCUMENTS
+    app.add_handler(MessageHandler(heard_files, handlers.voice.on_voice, block=False))
     app.add_handler(
         MessageHandler(new & filters.Document.ALL, handlers.media.on_document, block=False)
     )
@@ -392,6 +395,8 @@ def register_commands(app: BotApplication, handlers: Handlers) -> None:
     app.add_handler(MessageHandler(new & heard, handlers.voice.on_voice, block=False))
     topic_opened = filters.ChatType.PRIVATE & filters.StatusUpdate.FORUM_TOPIC_CREATED
     app.add_handler(MessageHandler(new & topic_opened, talk.on_topic_created, block=False))
+    topic_renamed = filters.ChatType.PRIVATE & filters.StatusUpdate.FORUM_TOPIC_EDITED
+    app.add_handler(MessageHandler(new & topic_renamed, talk.on_topic_edited))
     app.add_handler(MessageHandler(new & filters.ChatType.PRIVATE & ~filters.TEXT, basics.on_other))
 
 
@@ -405,7 +410,6 @@ def register_buttons(app: BotApplication, handlers: Handlers) -> None:
         (SettingsButton.PATTERN, handlers.settings.on_settings_button),
         (ForgetButton.PATTERN, handlers.account.on_forget_button),
         (LanguageButton.PATTERN, handlers.account.on_lang_button),
-        (ChatsButton.PATTERN, handlers.conversations.on_chats_button),
     ]
     for pattern, callback in presses:
         app.add_handler(CallbackQueryHandler(callback, pattern=pattern))
@@ -417,5 +421,7 @@ def register_buttons(app: BotApplication, handlers: Handlers) -> None:
     app.add_handler(
         CallbackQueryHandler(handlers.talk.on_follow_up, pattern=AnswerButton.PATTERN, block=False)
     )
+    chats = handlers.conversations.on_chats_button  # switching and deleting wait their turn too
+    app.add_handler(CallbackQueryHandler(chats, pattern=ChatsButton.PATTERN, block=False))
     # Last of all: a press no handler above takes is still answered.
     app.add_handler(CallbackQueryHandler(handlers.unknown_buttons.on_press))

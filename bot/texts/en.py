@@ -56,6 +56,7 @@ MESSAGES: dict[str, str] = {
         "That answer is no longer the last of its conversation, so it can't be written again "
         "or continued."
     ),
+    "answer_not_yours": "These buttons are for whoever asked the question.",
     "button_regenerate": "🔄 Regenerate",
     "button_continue": "➡️ Continue",
     "chats_list": (
@@ -113,7 +114,7 @@ MESSAGES: dict[str, str] = {
     ),
     "unsupported_file": (
         "I can't read {name}. I read photos and images (JPEG, PNG, WebP), text files (.txt, "
-        ".md, source code, .csv, .json, .log …) and PDFs."
+        ".md, source code, .csv, .json, .log …), PDFs, voice messages and audio files."
     ),
     "images_cut": (
         "Only the first {kept} of your {sent} photos fit your model's context window; "
@@ -278,6 +279,7 @@ MESSAGES: dict[str, str] = {
         "/role add NAME PROMPT adds your own (%s in PROMPT wraps each message), "
         "/role del NAME deletes it."
     ),
+    "role_switched_topic": "This topic now answers as {role}; its conversation goes on.",
     "role_switched": "Now answering as {role}. Started a fresh conversation for the new role.",
     "role_unknown": "There is no role called {name}. /role lists them.",
     "role_gone": "That role no longer exists; here is the current list.",
@@ -443,5 +445,22 @@ MESSAGES: dict[str, str] = {
     "settings_voice_auto": "any language (auto)",
     "settings_voice_unknown": (
         "I don't know that language for voice messages. One of: auto, {languages}."
+    ),
+    "transcriber_down": (
+        "the transcription server at {host} does not answer. An admin can start it, or fix "
+        "TRANSCRIBE_BASE_URL."
+    ),
+    "transcriber_not_found": (
+        "the transcription server at {host} has no model {model}, or that address is not a "
+        "transcription server's (whisper.cpp's needs --inference-path /v1/audio/transcriptions). "
+        "An admin can fix TRANSCRIBE_MODEL or TRANSCRIBE_BASE_URL."
+    ),
+    "transcriber_timeout": (
+        "the transcription server gave no text within {seconds} s. Try again, or ask an admin "
+        "to look at it."
+    ),
+    "transcriber_failed": (
+        "the transcription server answered with an error: {detail}. An admin can look at its "
+        "log, TRANSCRIBE_BASE_URL and TRANSCRIBE_MODEL."
     ),
 }

@@ -46,6 +46,7 @@ MESSAGES: dict[str, str] = {
         "这个机器人没有开启话题，所以 /new 在这里开始了新对话。/chats 可在你的对话之间切换。"
     ),
     "stale_answer": "这个回答已经不是对话中的最后一条，无法重新生成或继续。",
+    "answer_not_yours": "这些按钮只供提问的人使用。",
     "button_regenerate": "🔄 重新生成",
     "button_continue": "➡️ 继续",
     "chats_list": (
@@ -97,7 +98,7 @@ MESSAGES: dict[str, str] = {
     ),
     "unsupported_file": (
         "我读不了 {name}。我能读取照片和图片（JPEG、PNG、WebP）、"
-        "文本文件（.txt、.md、源代码、.csv、.json、.log 等）和 PDF。"
+        "文本文件（.txt、.md、源代码、.csv、.json、.log 等）、PDF、语音消息和音频文件。"
     ),
     "images_cut": "你的 {sent} 张照片中只有前 {kept} 张能放进模型的上下文窗口，回答只针对这几张。",
     "context_trimmed": (
@@ -242,6 +243,7 @@ MESSAGES: dict[str, str] = {
         "/role add NAME PROMPT 添加自己的角色（PROMPT 中的 %s 处会填入你的每条消息），"
         "/role del NAME 删除角色。"
     ),
+    "role_switched_topic": "此话题现在以 {role} 的身份回答；对话继续。",
     "role_switched": "现在以 {role} 的身份回答。已为新角色开始新对话。",
     "role_unknown": "没有名为 {name} 的角色。/role 可查看所有角色。",
     "role_gone": "该角色已不存在；这是当前的列表。",
@@ -393,4 +395,17 @@ MESSAGES: dict[str, str] = {
     ),
     "settings_voice_auto": "任何语言（自动）",
     "settings_voice_unknown": "我不认识这个语音语言。可选：auto、{languages}。",
+    "transcriber_down": (
+        "{host} 的转写服务器没有响应。管理员可以启动它，或修改 TRANSCRIBE_BASE_URL。"
+    ),
+    "transcriber_not_found": (
+        "{host} 的转写服务器没有模型 {model}，或者这个地址不是转写服务器的"
+        "（whisper.cpp 的服务器需要 --inference-path /v1/audio/transcriptions）。"
+        "管理员可以修改 TRANSCRIBE_MODEL 或 TRANSCRIBE_BASE_URL。"
+    ),
+    "transcriber_timeout": "转写服务器在 {seconds} 秒内没有给出文字。请重试，或请管理员检查它。",
+    "transcriber_failed": (
+        "转写服务器返回了错误：{detail}。管理员可以查看它的日志、TRANSCRIBE_BASE_URL 和 "
+        "TRANSCRIBE_MODEL。"
+    ),
 }
