@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.roles import RoleProblem
-from bot.telegram.app import COMMANDS
+from bot.telegram.routes import COMMANDS
 from bot.texts import en, say, zh
 
 BOT = Path(__file__).resolve().parents[1] / "bot"

@@ -15,6 +15,7 @@ from bot.chat import COMPARE_MAX_MODELS, COMPARE_MIN_MODELS, ChatService, Questi
 from bot.errors import LLMError
 from bot.languages import LanguageChoices
 from bot.models import ModelPicker
+from bot.telegram.answer_streams import AnswerStreams
 from bot.telegram.buttons import AnswerButton
 from bot.telegram.handlers.common import (
     Speaking,
@@ -25,7 +26,7 @@ from bot.telegram.handlers.common import (
     read_press,
     topic_of,
 )
-from bot.telegram.streaming import AnswerStream, AnswerStreams
+from bot.telegram.streaming import AnswerStream
 from bot.texts import describe_error, say
 
 log = logging.getLogger(__name__)

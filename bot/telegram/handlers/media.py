@@ -34,9 +34,10 @@ from bot.media import (
 )
 from bot.pdf_worker import pdf_text
 from bot.records import StoredImage
+from bot.telegram.answer_streams import AnswerStreams
 from bot.telegram.handlers.chat import addressed_text, open_stream
 from bot.telegram.handlers.common import Speaking, profile_of, topic_of
-from bot.telegram.streaming import AnswerStream, AnswerStreams
+from bot.telegram.streaming import AnswerStream
 from bot.texts import describe_error, say
 
 TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # getFile hands bots files up to 20 MB

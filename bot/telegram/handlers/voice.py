@@ -23,10 +23,10 @@ from telegram.ext import ContextTypes, filters
 
 from bot.chat import ChatService, Question
 from bot.languages import LanguageChoices
+from bot.telegram.answer_streams import AnswerStreams
 from bot.telegram.handlers.chat import addressed_text, open_stream
 from bot.telegram.handlers.common import Speaking, profile_of, topic_of
 from bot.telegram.handlers.media import TELEGRAM_DOWNLOAD_LIMIT, download
-from bot.telegram.streaming import AnswerStreams
 from bot.texts import describe_error, say
 from bot.voice import VoiceService, transcript_view
 
