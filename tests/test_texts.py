@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.errors import StaleAnswer
 from bot.roles import RoleProblem
 from bot.telegram.routes import COMMANDS
-from bot.texts import en, say, zh
+from bot.texts import describe_error, en, say, zh
 
 BOT = Path(__file__).resolve().parents[1] / "bot"
 
@@ -69,3 +70,10 @@ def test_a_language_code_picks_its_catalog() -> None:
     assert say("stopped_nothing", "zh-TW") == zh.MESSAGES["stopped_nothing"]
     assert say("stopped_nothing", "de") == en.MESSAGES["stopped_nothing"]
     assert say("stopped_nothing", None) == en.MESSAGES["stopped_nothing"]
+
+
+def test_a_stale_answer_button_is_explained_not_called_a_failure() -> None:
+    for lang in ("en", "zh"):
+        text = describe_error(StaleAnswer(), lang)
+        assert text == say("stale_answer", lang)
+        assert text != say("error_unexpected", lang)

@@ -24,6 +24,7 @@ from bot.errors import (
     ServerTranscriptionFailed,
     ServerUnavailable,
     ShuttingDown,
+    StaleAnswer,
     StreamBroken,
     TooFewModels,
     TranscriptionFailed,
@@ -91,23 +92,10 @@ def describe_error(error: BotError, language_code: str | None = None) -> str:
             return say("error_unreadable", language_code, name=error.name, reason=reason)
         case DownloadFailed():
             return say("error_download", language_code, name=error.name, detail=error.detail)
-        case VoiceTooLong():
-            length, limit = clock_length(error.seconds), clock_length(error.limit)
-            return say(
-                "error_voice_too_long", language_code, name=error.name, length=length, limit=limit
-            )
-        case NoTranscriber():
-            if error.model is not None:
-                return say("error_audio_model_deaf", language_code, model=error.model)
-            return say("error_no_transcriber", language_code)
-        case NothingHeard():
-            return say("error_nothing_heard", language_code, name=error.name)
-        case ServerTranscriptionFailed():
-            reason = _transcription_server_problem(error.cause, language_code)
-            return say("error_transcription_failed", language_code, name=error.name, reason=reason)
-        case TranscriptionFailed():
-            reason = describe_error(error.cause, language_code)
-            return say("error_transcription_failed", language_code, name=error.name, reason=reason)
+        case VoiceTooLong() | NoTranscriber() | NothingHeard() | TranscriptionFailed():
+            return _voice_problem(error, language_code)
+        case StaleAnswer():
+            return say("stale_answer", language_code)
         case ServerUnavailable():
             return say("error_server_unavailable", language_code, host=error.host)
         case ManagedElsewhere():
@@ -130,6 +118,31 @@ def describe_error(error: BotError, language_code: str | None = None) -> str:
             return say("shutting_down", language_code)
         case _:
             return say("error_unexpected", language_code)
+
+
+def _voice_problem(
+    error: VoiceTooLong | NoTranscriber | NothingHeard | TranscriptionFailed,
+    language_code: str | None,
+) -> str:
+    """Why a voice message was not heard."""
+    match error:
+        case VoiceTooLong():
+            length, limit = clock_length(error.seconds), clock_length(error.limit)
+            return say(
+                "error_voice_too_long", language_code, name=error.name, length=length, limit=limit
+            )
+        case NoTranscriber():
+            if error.model is not None:
+                return say("error_audio_model_deaf", language_code, model=error.model)
+            return say("error_no_transcriber", language_code)
+        case NothingHeard():
+            return say("error_nothing_heard", language_code, name=error.name)
+        case ServerTranscriptionFailed():
+            reason = _transcription_server_problem(error.cause, language_code)
+            return say("error_transcription_failed", language_code, name=error.name, reason=reason)
+        case _:
+            reason = describe_error(error.cause, language_code)
+            return say("error_transcription_failed", language_code, name=error.name, reason=reason)
 
 
 def _transcription_server_problem(cause: BotError, language_code: str | None) -> str:
