@@ -25,6 +25,7 @@ from bot.threads import ThreadRegistry
 
 log = logging.getLogger(__name__)
 
+TITLE_MOST_WORDS = 12  # "at most six" was asked; more than twice that is no title
 TITLE_MAX_CHARS = 48  # fits a topic's name (128) and one /chats button
 TITLE_TOKENS = 24  # enough for a few words; a title is no essay
 TITLE_TIMEOUT_S = 60.0  # a busy server answers questions first; a title can do without
@@ -45,13 +46,19 @@ def title_prompt(question: str) -> str:
 def clean_title(written: str, question: str) -> str:
     """The model's title, tidied (its first line, without quotes, markup or a "Title:"
     prefix, shortened at a word); the question's first words when nothing usable is left."""
+    written = re.sub(r"\[/?[A-Z_]+\]|<[^>\n]{1,40}>", " ", written)  # template tokens, tags
     lines = [line.strip() for line in written.strip().splitlines() if line.strip()]
     title = lines[0] if lines else ""
     title = re.sub(r"^(title|titre|titel|标题)\s*[:：]\s*", "", title, flags=re.IGNORECASE)
     title = title.strip(" \t\"'`*#_“”‘’«»「」.。:")
-    if not title:
+    if not title or _not_a_title(title):
         title = " ".join(question.split())
     return shorten(title) or "…"
+
+
+def _not_a_title(text: str) -> bool:
+    """A small or base model may echo the instruction, or ramble on: no title then."""
+    return "write a title" in text.lower() or len(text.split()) > TITLE_MOST_WORDS
 
 
 def shorten(text: str, limit: int = TITLE_MAX_CHARS) -> str:

@@ -119,3 +119,49 @@ async def test_a_real_gemma_answers_twice_streaming_with_the_first_exchange_as_c
     first_prompt = int(re.findall(r"prompt eval time = .*?/\s+(\d+) tokens", log)[0])
     [prefix] = [int(n) for n in re.findall(r"(\d+) prefix-match hit", log)]
     assert prefix > first_prompt + 10, (prefix, first_prompt)
+
+
+async def test_a_real_gemma_goes_on_from_its_own_words_and_titles_the_conversation(
+    llama_server: tuple[str, Path], tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    """Continue sends the model's own words last: llama.cpp's server writes on from them (no
+    new turn). The title is whatever this small model makes of the instruction, tidied, or
+    the question's own words."""
+    url, _ = llama_server
+    question = "Count from 1 to 20, separated by spaces."
+    async with running_bot(
+        tg,
+        ollama,
+        db_path,
+        openai_base_url=url,
+        default_model=ALIAS,
+        max_answer_tokens=8,  # cut at the token cap: Continue is offered
+        ollama_timeout=120,
+        auto_titles=True,
+    ):
+        tg.user_sends(ALICE, question)
+        [cut] = await tg.wait_for_bot_messages(ALICE.id, 1, timeout=120)
+        assert [key["text"] for row in cut.inline_keyboard for key in row][-1] == "➡️ Continue"
+        more = next(d for d in cut.callback_data if d.startswith("ans:more:"))
+        await tg.wait_for(lambda: title_of(db_path) is not None, timeout=120)
+        tg.user_presses(ALICE, cut.message_id, more)
+        [_, went_on] = await tg.wait_for_bot_messages(ALICE.id, 2, timeout=120)
+    assert went_on.content.strip(), "the model wrote more"
+    with sqlite3.connect(db_path) as db:
+        [(stored,)] = db.execute("SELECT content FROM messages WHERE role = 'assistant'")
+    first = cut.content.split("\n")[0].strip()
+    assert stored.strip().startswith(first[:10]), (stored, first)
+    assert len(stored.strip()) > len(first), "the rest was added to the stored answer"
+    title = title_of(db_path)
+    assert title
+    assert len(title) <= 48
+    assert "[INST]" not in title
+    assert "Write a title" not in title
+
+
+def title_of(db_path: Path) -> str | None:
+    with sqlite3.connect(db_path) as db:
+        row = db.execute(
+            "SELECT title FROM conversations WHERE user_id = ?", (ALICE.id,)
+        ).fetchone()
+    return None if row is None else row[0]

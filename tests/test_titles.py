@@ -30,6 +30,14 @@ def test_the_models_title_is_tidied(written: str, title: str) -> None:
     assert clean_title(written, "the question") == title
 
 
+def test_an_echoed_instruction_or_a_ramble_is_no_title() -> None:
+    echoed = "\n\n[INST]Write a title of at most six words for a conversation that begins with"
+    assert clean_title(echoed, "Plan a trip to Lisbon") == "Plan a trip to Lisbon"
+    ramble = "This conversation is about planning a trip and many other things besides those"
+    assert clean_title(ramble, "Plan a trip") == "Plan a trip"
+    assert clean_title("<start_of_turn>Lisbon trip<end_of_turn>", "q") == "Lisbon trip"
+
+
 def test_nothing_usable_gives_the_questions_own_words() -> None:
     assert clean_title('""', "How   do I\nbake bread?") == "How do I bake bread?"
     assert clean_title("", "") == "…"
