@@ -87,9 +87,15 @@ def _decoded(
     resampler: av.AudioResampler | None = None
     shape: tuple[int, str, str] | None = None
     heard = 0.0  # seconds of input, as the frames say
+    # A packet that will not decode is passed over; a file none of whose packets decode has
+    # no chunks and is called damaged by the caller.
     for packet in container.demux(stream):
         _check(stop)
-        for frame in packet.decode():
+        try:
+            frames = packet.decode()
+        except av.InvalidDataError:  # e.g. the tag of a second MP3 joined on: skip it
+            continue
+        for frame in frames:
             _check(stop)  # one packet can hold many frames
             if not LOWEST_RATE <= frame.sample_rate <= HIGHEST_RATE:
                 raise UnreadableFile(name, "damaged")

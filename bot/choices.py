@@ -169,7 +169,7 @@ class UserChoices:
         (none is written into a conversation that is gone); the chat goes on with a fresh one
         when it was the current one, never with an older one."""
         async with self._threads.join(chat_id, user_id):
-            current = await self._store.current_conversation(chat_id, user_id)
+            current = await self._store.find_conversation(chat_id, user_id)
             await self._store.delete_conversation(conversation_id)
             if current == conversation_id:
                 await self._store.new_conversation(chat_id, user_id)

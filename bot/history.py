@@ -106,14 +106,17 @@ class ConversationHistory:
         if place is None or (place.chat_id, place.user_id) != (chat_id, user.id):
             return None
         last = await self._store.recent_messages(conversation, 3)
-        if last and last[-1].id != answer_id:
-            return None
         if [m.role for m in last] == ["user", "assistant", "assistant"]:
-            # The process died while this answer was being written again: the one it was to
-            # replace is still there. The newer one is the answer now.
+            # The process died while an answer was being written again: both are stored. The
+            # one whose button was pressed stays, the other goes.
+            if answer_id not in (last[1].id, last[2].id):
+                return None
+            kept, gone = (last[2], last[1]) if answer_id == last[2].id else (last[1], last[2])
             if repair:
-                await self._store.drop_message(last[1].id)
-            last = [last[0], last[2]]
+                await self._store.drop_message(gone.id)
+            last = [last[0], kept]
+        elif last and last[-1].id != answer_id:
+            return None
         last = last[-2:]
         if [m.role for m in last] != ["user", "assistant"]:
             return None
@@ -148,6 +151,10 @@ class ConversationHistory:
         """The conversation before the question (without its last `hold_back` messages)."""
         earlier = await self._store.recent_messages(conversation, HISTORY_LOAD_LIMIT + hold_back)
         earlier = earlier[: len(earlier) - hold_back]
+        if hold_back == 0 and _rewrite_left_behind(earlier):
+            # A crash while an answer was written again: the old one stays, the cut one goes.
+            await self._store.drop_message(earlier[-1].id)
+            earlier = earlier[:-1]
         start = await self._store.context_start(conversation)
         reaches_start = len(earlier) < HISTORY_LOAD_LIMIT or (
             start is not None and earlier[0].id <= start
@@ -266,3 +273,13 @@ class ConversationHistory:
             await self._store.set_context_start(asked.conversation, window.start_id)
             if asked.start is None:
                 await sink.notice(ContextTrimmed())
+
+
+def _rewrite_left_behind(earlier: Sequence[StoredMessage]) -> bool:
+    """The conversation ends with an answer and, after it, the cut start of the same answer
+    written again (the process died meanwhile)."""
+    return (
+        len(earlier) >= 3
+        and [m.role for m in earlier[-3:]] == ["user", "assistant", "assistant"]
+        and earlier[-1].status == "interrupted"
+    )

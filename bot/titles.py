@@ -128,6 +128,7 @@ class ConversationTitler:
             and place.title is None
             and place.chat_id == place.user_id  # a private chat's id is its user's
             and streamed.status == "complete"
+            and bool(asked.question.text.strip())
             and place.id not in self._writing
             and not self._threads.closing
         )

@@ -97,9 +97,9 @@ class UsersSettings(Protocol):
     """The user's settings, and a topic's conversation's own (bot.store.Store)."""
 
     async def user_settings(self, user_id: int) -> UserSettings: ...
-    async def current_conversation(
+    async def find_conversation(
         self, chat_id: int, user_id: int, topic: int | None = None
-    ) -> int: ...
+    ) -> int | None: ...
     async def conversation_place(self, conversation_id: int) -> ConversationPlace | None: ...
 
 
@@ -239,8 +239,13 @@ class VoiceService:
             return Listener(self._server, settings.voice_language, by_server=True)
         chosen = settings.model
         if chat_id is not None and topic is not None:
-            conversation = await self._settings.current_conversation(chat_id, user_id, topic)
-            place = await self._settings.conversation_place(conversation)
+            # Read only: a user who used /forget may not be known any more.
+            conversation = await self._settings.find_conversation(chat_id, user_id, topic)
+            place = (
+                None
+                if conversation is None
+                else await self._settings.conversation_place(conversation)
+            )
             chosen = (place.model if place else None) or chosen
         try:
             model = await self.hearing_model(chosen)

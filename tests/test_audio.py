@@ -195,3 +195,11 @@ def test_no_last_piece_is_a_breath_long() -> None:
     assert audio.seconds(cut[-1]) >= 1.0
     assert audio.seconds(cut[0]) <= audio.PIECE_SECONDS
     assert sum(piece.size for piece in cut) == samples.size
+
+
+def test_two_tagged_mp3s_joined_with_cat_are_heard_whole() -> None:
+    # Each part has the ID3v2 tag every encoder writes: the one in the middle will not
+    # decode, and is passed over.
+    joined = sounds.mp3_file(3.0) + sounds.mp3_file(2.0)
+    samples = audio.decode_samples(joined, "both.mp3", max_seconds=300)
+    assert audio.seconds(samples) == pytest.approx(5.0, abs=0.2)

@@ -86,6 +86,11 @@ class MemoryStore:
         key = (chat_id, user_id, topic)
         return self._conversations.setdefault(key, len(self._conversations) + 1)
 
+    async def find_conversation(
+        self, chat_id: int, user_id: int, topic: int | None = None
+    ) -> int | None:
+        return self._conversations.get((chat_id, user_id, topic))
+
     async def conversation_place(self, conversation_id: int) -> ConversationPlace | None:
         for (chat_id, user_id, topic), number in self._conversations.items():
             if number == conversation_id:
@@ -632,8 +637,31 @@ async def test_a_crash_during_regenerate_leaves_one_answer() -> None:
     assert sink.follow_up is not None
     # The process dies while the regenerated answer streams: its row stays `interrupted`.
     crashed = await store.add_message(1, "assistant", "new par", status="interrupted")
-    assert await chat.follow_up_state(10, ALICE.id, sink.follow_up.answer_id, False) == "stale"
     assert await chat.follow_up_state(10, ALICE.id, crashed, False) == "usable"
     model.reply = "written again"
     await chat.regenerate(10, ALICE, crashed, Sink())
     assert store.of() == [("user", "Q", "complete"), ("assistant", "written again", "complete")]
+
+
+async def test_after_a_crash_mid_regenerate_the_old_answers_buttons_still_work() -> None:
+    chat, store, model = service(reply="old answer")
+    sink = Sink()
+    await chat.answer(Question(10, ALICE, "Q"), sink)
+    assert sink.follow_up is not None
+    # The new answer never reached the chat: the only buttons are the old answer's.
+    await store.add_message(1, "assistant", "new par", status="interrupted")
+    old = sink.follow_up.answer_id
+    assert await chat.follow_up_state(10, ALICE.id, old, False) == "usable"
+    model.reply = "written again"
+    await chat.regenerate(10, ALICE, old, Sink())
+    assert store.of() == [("user", "Q", "complete"), ("assistant", "written again", "complete")]
+
+
+async def test_after_a_crash_mid_regenerate_the_next_question_carries_one_answer() -> None:
+    chat, store, model = service(reply="old answer")
+    await chat.answer(Question(10, ALICE, "Q"), Sink())
+    await store.add_message(1, "assistant", "new par", status="interrupted")
+    await chat.answer(Question(10, ALICE, "next"), Sink())
+    roles = [m.role for m in model.requests[-1].messages]
+    assert roles == ["system", "user", "assistant", "user"]
+    assert model.requests[-1].messages[2].content == "old answer"

@@ -84,10 +84,10 @@ class Settings:
     async def user_settings(self, user_id: int) -> UserSettings:
         return UserSettings(**self.values)
 
-    async def current_conversation(
+    async def find_conversation(
         self, chat_id: int, user_id: int, topic: int | None = None
-    ) -> int:
-        return topic or 0
+    ) -> int | None:
+        return topic
 
     async def conversation_place(self, conversation_id: int) -> ConversationPlace | None:
         return ConversationPlace(

@@ -384,6 +384,26 @@ async def test_a_voice_message_in_a_topic_is_heard_by_that_topics_model(
     assert answer_requests(ollama)[-1]["model"] == HEARS
 
 
+async def test_a_voice_message_in_a_topic_after_forget_is_heard(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    tg.topics_enabled = True
+    note = tg.add_file(sounds.voice_note(3.0))
+    async with running_bot(tg, ollama, db_path):
+        topic = await open_topic(tg)
+        await ask_in(tg, topic, "in the topic")
+        question = await ask_in(tg, None, "/forget")
+        tg.user_presses(ALICE, question.message_id, question.callback_data[0])
+        await tg.wait_for(lambda: not stored_messages(db_path, ALICE.id))
+        ollama.hear("hello")
+        ollama.script("Hi.")
+        count = len(tg.bot_messages_in(ALICE.id, topic))
+        tg.user_sends_voice(ALICE, note, duration=3, message_thread_id=topic)
+        await tg.wait_for(lambda: len(tg.bot_messages_in(ALICE.id, topic)) >= count + 2)
+        texts = [m.content for m in tg.bot_messages_in(ALICE.id, topic)[count:]]
+    assert texts[-1] == "Hi.", "the user /forget forgot is heard and answered in the topic"
+
+
 async def test_a_transcription_server_without_the_model_is_not_told_to_be_pulled(
     tg: FakeTelegram, ollama: FakeOllama, server: FakeTranscriber, db_path: Path
 ) -> None:
