@@ -44,7 +44,9 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
     port = free_port()
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model)]
     command += ["--model_alias", ALIAS, "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--n_ctx", "2048", "--n_threads", "2"]
+    # One thread: the suite runs two workers on two cores, and the other worker's tests keep
+    # a core of their own (some of them measure how soon the first words show).
+    command += ["--n_ctx", "2048", "--n_threads", "1"]
     # Its log goes to a file: llama.cpp writes a lot, and a full pipe would stall it.
     log_path = tmp_path_factory.mktemp("llama") / "server.log"
     log_file = log_path.open("wb")
