@@ -18,7 +18,7 @@ from bot.telegram.app import build_application
 from bot.telegram.serving import Webhook, running
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.telegram import FakeTelegram, FakeUser
-from tests.harness import ALICE, BOB, MALLORY, running_bot, settings_for
+from tests.harness import ALICE, MALLORY, running_bot, settings_for
 
 SECRET_WORDS = "my bank password is hunter2"
 WEBHOOK_SECRET = "s3cret-Token_1"
@@ -82,8 +82,6 @@ async def test_thousands_of_strangers_leave_the_bot_answering_and_its_memory_bou
     memory = RefusalMemory(window=300, capacity=500, clock=lambda: now[0])
     app = build_application(settings_for(tg, ollama, db_path), refusals=memory)
     async with running(app, poll_timeout=1.0):
-        quiet = await seconds_to_first_words(tg, BOB, "hello")  # as fast as this machine is now
-        await tg.wait_for_bot_messages(BOB.id, 1)
         for n in range(3000):
             tg.user_sends(FakeUser(id=50_000 + n, first_name="Stranger"), "hi")
         flooded = await seconds_to_first_words(tg, ALICE, "anyone home?")
@@ -92,7 +90,9 @@ async def test_thousands_of_strangers_leave_the_bot_answering_and_its_memory_bou
         remembered = len(memory)
         now[0] += 301
         forgotten = len(memory)
-    assert flooded < quiet + 1.5, f"first words after {flooded:.2f} s (quiet: {quiet:.2f} s)"
+    # Alice's message comes after 3000 others: reading them takes about 0.5 s on a quiet
+    # machine, a few seconds on a busy one. Answering each stranger made it minutes.
+    assert flooded < 10.0, f"first words after {flooded:.2f} s"
     assert 0 < remembered <= 500
     assert forgotten == 0
     told = sum(1 for n in range(3000) if tg.bot_messages(50_000 + n))
