@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from telegram import Update
 from telegram.ext import (
     Application,
+    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     MessageHandler,
@@ -28,11 +29,21 @@ from bot.telegram.buttons import (
     RoleButton,
     SettingsButton,
 )
+from bot.telegram.handlers.chat import GENERATION_STOPPED
 from bot.telegram.handlers.conversations import AnswersRename
 from bot.telegram.handlers.voice import AUDIO_DOCUMENTS
 
 if TYPE_CHECKING:
     from bot.telegram.app import Handlers
+
+
+class GenerationStoppedHandler(BaseHandler[Update, Any, None]):
+    """Takes only the `stopped_message_generation` updates (newer than PTB, so found in the
+    raw update): the other updates pass without a callback being run for them."""
+
+    def check_update(self, update: object) -> bool:
+        return isinstance(update, Update) and GENERATION_STOPPED in update.api_kwargs
+
 
 BotApplication: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
 
@@ -65,7 +76,7 @@ COMMANDS = (
 def register_handlers(app: BotApplication, gate: AccessGate, handlers: Handlers) -> None:
     """Every command, message and button, behind the access gate; Telegram's Stop button
     (which names a draft, not a user) before it."""
-    app.add_handler(TypeHandler(Update, handlers.talk.on_generation_stopped), group=-2)
+    app.add_handler(GenerationStoppedHandler(handlers.talk.on_generation_stopped), group=-2)
     app.add_handler(TypeHandler(Update, gate), group=-1)
     register_commands(app, handlers)
     register_buttons(app, handlers)

@@ -269,10 +269,10 @@ class ChatHandlers(Speaking):
         stop for a draft that is no longer being written is ignored."""
         stopped = update.api_kwargs.get(GENERATION_STOPPED)
         if not isinstance(stopped, dict):
-            return
+            raise ApplicationHandlerStop  # malformed: nothing else handles it either
         chat, draft_id = stopped.get("chat"), stopped.get("draft_id")
         if not isinstance(chat, dict) or not isinstance(draft_id, int):
-            return
+            raise ApplicationHandlerStop
         chat_id = chat.get("id")
         # Drafts are private-chat only, and a private chat's id is its user's.
         if isinstance(chat_id, int) and self._streams.shows_draft(chat_id, draft_id):
