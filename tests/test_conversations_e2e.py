@@ -603,3 +603,26 @@ async def test_a_topic_the_user_renames_keeps_the_users_name(
         await asyncio.sleep(0.3)
     assert ollama.generate_requests == [], "a named conversation is not titled"
     assert tg.topic_renames == []
+
+
+async def test_a_second_regenerate_while_the_first_is_written_waits_and_is_not_lost(
+    tg: FakeTelegram, ollama: FakeOllama, db_path: Path
+) -> None:
+    ollama.script(
+        "The first answer.",
+        Reply(text="A broken try " * 5, token_delay=0.1, error_after=3),
+        "The answer, again.",
+    )
+    async with running_bot(tg, ollama, db_path):
+        first = await ask_in(tg, None, "Say something")
+        again = first.callback_data[0]
+        tg.user_presses(ALICE, first.message_id, again)
+        await tg.wait_for(lambda: len(ollama.chat_requests) == 2)
+        tg.user_presses(ALICE, first.message_id, again)  # pressed again while it is written
+        await tg.wait_for(lambda: len(ollama.chat_requests) == 3, timeout=10)
+        await tg.wait_for(lambda: "The answer, again." in tg.bot_texts(ALICE.id))
+    assert not any(a.show_alert for a in tg.callback_answers), "the second press was not refused"
+    assert [m[1] for m in stored_messages(db_path, ALICE.id)] == [
+        "Say something",
+        "The answer, again.",
+    ], "the failed try left the first answer in place, and the second press replaced it"
