@@ -438,6 +438,12 @@ async def test_a_role_chosen_in_a_topic_is_that_topics_only(
         await ask_in(tg, translating, "Bonjour")
         await ask_in(tg, plain, "Bonjour")
         await ask_in(tg, None, "Bonjour")
+        menu_in_topic = await ask_in(tg, translating, "/role")
+        menu_outside = await ask_in(tg, None, "/role")
+        start_in_topic = await ask_in(tg, translating, "/start")
+    assert "✅ english_translator" in labels(menu_in_topic), "the topic's role is marked"
+    assert "✅ assistant" in labels(menu_outside)
+    assert "english_translator" in start_in_topic.content
     in_topic, other_topic, main_chat = ollama.chat_requests
     assert in_topic["messages"][-1]["content"] == "Translate `Bonjour` to English."
     assert other_topic["messages"][-1]["content"] == "Bonjour"

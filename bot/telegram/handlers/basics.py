@@ -6,12 +6,13 @@ import contextlib
 import logging
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.error import TelegramError, TimedOut
 from telegram.ext import ContextTypes
 
 from bot.chat import ChatService
 from bot.languages import LanguageChoices
-from bot.telegram.handlers.common import Speaking
+from bot.telegram.handlers.common import Speaking, topic_of
 from bot.texts import say
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,9 @@ class BasicHandlers(Speaking):
         if message is None or user is None:
             return
         lang = self._lang(user)
-        model, role = await self._chat.current_choice(user.id)
+        private = message.chat.type == ChatType.PRIVATE
+        where = (message.chat_id, topic_of(message)) if private else None
+        model, role = await self._chat.current_choice(user.id, where)
         await message.reply_text(
             say(
                 "start",

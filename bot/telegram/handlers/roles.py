@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, User
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    MaybeInaccessibleMessage,
+    Update,
+    User,
+)
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
@@ -97,7 +103,7 @@ class RoleHandlers(Speaking):
                 reply = say(key, lang, role=role.name)
         else:
             private = message.chat.type == ChatType.PRIVATE
-            text, keyboard = await self._menu(user, 0, note="", private=private)
+            text, keyboard = await self._menu(user, 0, note="", private=private, where=message)
             await message.reply_text(text, reply_markup=keyboard)
             return
         await message.reply_text(reply)
@@ -119,7 +125,9 @@ class RoleHandlers(Speaking):
         private = query.message.chat.type == ChatType.PRIVATE
         if (name := pressed.name) is None:
             await answer(query)
-            text, keyboard = await self._menu(user, pressed.page, note="", private=private)
+            text, keyboard = await self._menu(
+                user, pressed.page, note="", private=private, where=query.message
+            )
             await edit_quietly(query.edit_message_text(text, reply_markup=keyboard))
             return
         # Its place is taken before the press is answered: a message sent right after the press
@@ -133,17 +141,29 @@ class RoleHandlers(Speaking):
         await answer(query, note, alert=found is None)
         role = await switching
         text, keyboard = await self._menu(
-            user, None if role else 0, note=note if role else "", private=private
+            user,
+            None if role else 0,
+            note=note if role else "",
+            private=private,
+            where=query.message,
         )
         await edit_quietly(query.edit_message_text(text, reply_markup=keyboard))
 
     async def _menu(
-        self, user: User, page: int | None, *, note: str, private: bool
+        self,
+        user: User,
+        page: int | None,
+        *,
+        note: str,
+        private: bool,
+        where: MaybeInaccessibleMessage,
     ) -> tuple[str, InlineKeyboardMarkup]:
-        """The menu text (the user's role and its prompt) and the keyboard; `page` None shows
-        the page of the user's role. In a group, private roles and prompts stay hidden."""
+        """The menu text (the role answers use where the menu is: a topic's own, else the
+        user's; and its prompt) and the keyboard; `page` None shows the page of that role. In
+        a group, private roles and prompts stay hidden."""
         lang = self._lang(user)
-        _, current = await self._chat.current_choice(user.id)
+        chat = (where.chat.id, topic_of(where)) if private else None
+        _, current = await self._chat.current_choice(user.id, chat)
         roles = [
             role
             for role in await self._book.roles_for(user.id)
