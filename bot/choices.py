@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import replace
 
 from bot.chat_ports import ChatModel, HistoryStore, ModelChooser, RoleChooser
 from bot.context import ChatDefaults, Generation, effective_generation
 from bot.errors import LLMError
 from bot.model_stream import AnswerSink
+from bot.models import Where
 from bot.notices import ModelReplaced, RoleReplaced
 from bot.records import ConversationPlace, UserProfile, UserSettings
 from bot.roles import Role
@@ -106,20 +106,11 @@ class UserChoices:
         return [current, *others][: self._defaults.compare_models]
 
     async def current_choice(
-        self, user_id: int, where: tuple[int, int | None] | None = None
+        self, user_id: int, where: Where | None = None
     ) -> tuple[str | None, Role]:
         """The model (None while it cannot be known) and role this user's next answer uses
         (`where`: in that chat and topic, whose conversation may have its own)."""
-        settings = await self._store.user_settings(user_id)
-        if where is not None:
-            conversation = await self._store.find_conversation(where[0], user_id, where[1])
-            place = None
-            if conversation is not None:
-                place = await self._store.conversation_place(conversation)
-            if place is not None:
-                settings = replace(
-                    settings, model=place.model or settings.model, role=place.role or settings.role
-                )
+        settings = await self._store.settings_in(user_id, *(where or (None, None)))
         role = await self._roles.current(user_id, settings.role)
         try:
             return (await self._catalog.model_for(settings.model)).model, role

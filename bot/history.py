@@ -163,10 +163,7 @@ class ConversationHistory:
             earlier = earlier[len(earlier) // 2 :]
         place = await self._store.conversation_place(conversation)
         assert place is not None  # noqa: S101 - read within the thread's turn, which owns it
-        settings = await self._store.user_settings(question.user.id)
-        settings = replace(
-            settings, model=place.model or settings.model, role=place.role or settings.role
-        )
+        settings = (await self._store.user_settings(question.user.id)).within(place)
         return AskedQuestion(
             question, conversation, earlier, start, reaches_start, settings, said, place
         )

@@ -187,9 +187,9 @@ class ChoiceStore(Protocol):
     async def current_conversation(
         self, chat_id: int, user_id: int, topic: int | None = None
     ) -> int: ...
-    async def find_conversation(
-        self, chat_id: int, user_id: int, topic: int | None = None
-    ) -> int | None: ...
+    async def settings_in(
+        self, user_id: int, chat_id: int | None = None, topic: int | None = None
+    ) -> UserSettings: ...
     async def conversation_place(self, conversation_id: int) -> ConversationPlace | None: ...
     async def set_conversation_choice(
         self, conversation_id: int, name: Literal["model", "role"], value: str | None
@@ -227,13 +227,7 @@ class ModelPicker:
         """The installed models as Ollama lists them now, with the one this user's answers use
         (`where`: in that private chat or topic, whose conversation may have its own)."""
         installed = await self._catalog.installed(fresh=True)
-        chosen = (await self._store.user_settings(user_id)).model
-        if where is not None:
-            conversation = await self._store.find_conversation(where[0], user_id, where[1])
-            place = (
-                None if conversation is None else await self._store.conversation_place(conversation)
-            )
-            chosen = (place.model if place else None) or chosen
+        chosen = (await self._store.settings_in(user_id, *(where or (None, None)))).model
         current = (await self._catalog.model_for(chosen)).model if installed else None
         return ModelMenu(installed=installed, current=current)
 

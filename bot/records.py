@@ -3,7 +3,7 @@ roles, figures. Plain frozen dataclasses; the database (bot.store) reads and wri
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 MessageRole = Literal["user", "assistant"]
@@ -48,6 +48,12 @@ class UserSettings:
     compare_models: tuple[str, ...] = ()
     language: str | None = None
     voice_language: str | None = None  # the language voice messages are heard in; None: any
+
+    def within(self, place: ConversationPlace | None) -> UserSettings:
+        """These settings in the conversation at `place`: its own model and role over them."""
+        if place is None:
+            return self
+        return replace(self, model=place.model or self.model, role=place.role or self.role)
 
 
 @dataclass(frozen=True, slots=True)

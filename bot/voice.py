@@ -43,7 +43,7 @@ from bot.errors import (
 from bot.llm.types import ChatEvent, ChatMessage, InstalledModel, ModelFacts, TextDelta
 from bot.models import ModelChoice
 from bot.preferences import VOICE_LANGUAGES
-from bot.records import ConversationPlace, UserSettings
+from bot.records import UserSettings
 from bot.render import Entity, RenderedText, utf16_len
 
 log = logging.getLogger(__name__)
@@ -94,13 +94,12 @@ class UsersModels(Protocol):
 
 
 class UsersSettings(Protocol):
-    """The user's settings, and a topic's conversation's own (bot.store.Store)."""
+    """The user's settings where they write, a conversation's own model over theirs
+    (bot.store.Store)."""
 
-    async def user_settings(self, user_id: int) -> UserSettings: ...
-    async def find_conversation(
-        self, chat_id: int, user_id: int, topic: int | None = None
-    ) -> int | None: ...
-    async def conversation_place(self, conversation_id: int) -> ConversationPlace | None: ...
+    async def settings_in(
+        self, user_id: int, chat_id: int | None = None, topic: int | None = None
+    ) -> UserSettings: ...
 
 
 def instruction(language: str | None) -> str:
@@ -234,19 +233,11 @@ class VoiceService:
         """Who transcribes this user's `name` (sent in `topic` of `chat_id`, whose own model is
         asked first): NoTranscriber when nothing can, TranscriptionFailed when the model
         servers cannot be asked."""
-        settings = await self._settings.user_settings(user_id)
+        # Read only: a user who used /forget may not be known any more.
+        settings = await self._settings.settings_in(user_id, chat_id, topic)
         if self._server is not None:
             return Listener(self._server, settings.voice_language, by_server=True)
         chosen = settings.model
-        if chat_id is not None and topic is not None:
-            # Read only: a user who used /forget may not be known any more.
-            conversation = await self._settings.find_conversation(chat_id, user_id, topic)
-            place = (
-                None
-                if conversation is None
-                else await self._settings.conversation_place(conversation)
-            )
-            chosen = (place.model if place else None) or chosen
         try:
             model = await self.hearing_model(chosen)
             if model is None:

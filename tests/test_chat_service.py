@@ -91,6 +91,16 @@ class MemoryStore:
     ) -> int | None:
         return self._conversations.get((chat_id, user_id, topic))
 
+    async def settings_in(
+        self, user_id: int, chat_id: int | None = None, topic: int | None = None
+    ) -> UserSettings:
+        settings = await self.user_settings(user_id)
+        conversation = (
+            None if chat_id is None else await self.find_conversation(chat_id, user_id, topic)
+        )
+        place = None if conversation is None else await self.conversation_place(conversation)
+        return settings.within(place)
+
     async def conversation_place(self, conversation_id: int) -> ConversationPlace | None:
         for (chat_id, user_id, topic), number in self._conversations.items():
             if number == conversation_id:

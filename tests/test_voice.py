@@ -81,19 +81,14 @@ class Settings:
         self.values = values
         self.topic_models = dict(topic_models or {})
 
-    async def user_settings(self, user_id: int) -> UserSettings:
-        return UserSettings(**self.values)
-
-    async def find_conversation(
-        self, chat_id: int, user_id: int, topic: int | None = None
-    ) -> int | None:
-        return topic
-
-    async def conversation_place(self, conversation_id: int) -> ConversationPlace | None:
-        return ConversationPlace(
-            conversation_id, 1, 1, conversation_id or None, None,
-            self.topic_models.get(conversation_id), None, None,
-        )  # fmt: skip
+    async def settings_in(
+        self, user_id: int, chat_id: int | None = None, topic: int | None = None
+    ) -> UserSettings:
+        settings = UserSettings(**self.values)
+        if topic is None or topic not in self.topic_models:
+            return settings
+        place = ConversationPlace(topic, 1, 1, topic, None, self.topic_models[topic], None, None)
+        return settings.within(place)
 
 
 def service(

@@ -8,6 +8,7 @@ from typing import Literal
 
 from bot.records import ConversationPlace, ConversationSummary
 from bot.store.connection import Connection, writes
+from bot.store.conversations import CURRENT_CONVERSATION
 
 CHATS_LISTED = 30  # the newest conversations /chats offers
 
@@ -24,17 +25,12 @@ class ChatListQueries(Connection):
         when empty), the most recently used first (at most CHATS_LISTED); with `only`, that
         one conversation's summary if it is theirs here."""
         async with self._db.execute(
-            "SELECT c.id, c.topic_id, c.title, c.started_at,"
+            "SELECT c.id, c.topic_id, c.title, c.started_at,"  # noqa: S608 - fixed text
             " COALESCE(MAX(m.created_at), c.started_at), COUNT(m.id),"
-            " c.id = COALESCE((SELECT conversation_id FROM current_conversations"
-            "  WHERE chat_id = ?1 AND user_id = ?2), (SELECT MAX(id) FROM conversations"
-            "  WHERE chat_id = ?1 AND user_id = ?2 AND topic_id IS NULL))"
+            f" c.id = {CURRENT_CONVERSATION} AS is_current"
             " FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id"
             " WHERE c.chat_id = ?1 AND c.user_id = ?2 AND (?4 IS NULL OR c.id = ?4) GROUP BY c.id"
-            " HAVING COUNT(m.id) > 0 OR c.id = ?4 OR c.id = COALESCE((SELECT conversation_id"
-            "  FROM current_conversations WHERE chat_id = ?1 AND user_id = ?2),"
-            "  (SELECT MAX(id) FROM conversations WHERE chat_id = ?1 AND user_id = ?2"
-            "  AND topic_id IS NULL))"
+            " HAVING COUNT(m.id) > 0 OR c.id = ?4 OR is_current"
             " ORDER BY 5 DESC, c.id DESC LIMIT ?3",
             (chat_id, user_id, CHATS_LISTED, only),
         ) as cur:
@@ -114,10 +110,7 @@ class ChatListQueries(Connection):
     async def delete_conversation(self, conversation_id: int) -> None:
         """Delete the conversation with its messages (and images no one else sent)."""
         await self._db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
-        await self._db.execute(
-            "DELETE FROM images WHERE NOT EXISTS"
-            " (SELECT 1 FROM message_images mi WHERE mi.sha256 = images.sha256)"
-        )
+        await self._drop_unused_images()
         await self._db.commit()
 
     @writes

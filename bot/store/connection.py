@@ -136,6 +136,13 @@ class Connection:
                 "\nCOMMIT;"
             )
 
+    async def _drop_unused_images(self) -> None:
+        """Delete the images no stored message refers to any more (the caller commits)."""
+        await self._db.execute(
+            "DELETE FROM images WHERE NOT EXISTS"
+            " (SELECT 1 FROM message_images mi WHERE mi.sha256 = images.sha256)"
+        )
+
     async def schema_version(self) -> int:
         """The highest migration applied."""
         async with self._db.execute("SELECT MAX(version) FROM schema_version") as cur:

@@ -15,6 +15,14 @@ from bot.records import (
 )
 from bot.store.connection import Connection, writes
 
+# The conversation a chat itself continues (?1: the chat, ?2: the user): the one /chats
+# switched to, else the newest outside topics.
+CURRENT_CONVERSATION = (
+    "COALESCE((SELECT conversation_id FROM current_conversations"
+    " WHERE chat_id = ?1 AND user_id = ?2), (SELECT MAX(id) FROM conversations"
+    " WHERE chat_id = ?1 AND user_id = ?2 AND topic_id IS NULL))"
+)
+
 
 class ConversationQueries(Connection):
     """Conversations, their messages and images."""
@@ -42,12 +50,7 @@ class ConversationQueries(Connection):
                 (chat_id, user_id, topic),
             )
         else:
-            query, values = (
-                "SELECT COALESCE((SELECT conversation_id FROM current_conversations"
-                " WHERE chat_id = ?1 AND user_id = ?2), (SELECT MAX(id) FROM conversations"
-                " WHERE chat_id = ?1 AND user_id = ?2 AND topic_id IS NULL))",
-                (chat_id, user_id),
-            )
+            query, values = (f"SELECT {CURRENT_CONVERSATION}", (chat_id, user_id))
         async with self._db.execute(query, values) as cur:
             row = await cur.fetchone()
         return None if row is None or row[0] is None else int(row[0])

@@ -40,12 +40,6 @@ class HistoryQueries(Connection):
         await self._db.commit()
         return cursor.rowcount
 
-    async def _drop_unused_images(self) -> None:
-        await self._db.execute(
-            "DELETE FROM images WHERE NOT EXISTS"
-            " (SELECT 1 FROM message_images mi WHERE mi.sha256 = images.sha256)"
-        )
-
     async def export(self, user_id: int) -> list[ExportedMessage]:
         """Everything the user said and was answered, oldest first: their own conversations,
         and their exchanges in groups' shared threads."""

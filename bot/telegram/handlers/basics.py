@@ -6,13 +6,12 @@ import contextlib
 import logging
 
 from telegram import Update
-from telegram.constants import ChatType
 from telegram.error import TelegramError, TimedOut
 from telegram.ext import ContextTypes
 
 from bot.chat import ChatService
 from bot.languages import LanguageChoices
-from bot.telegram.handlers.common import Speaking, topic_of
+from bot.telegram.handlers.common import Speaking, where_of
 from bot.texts import say
 
 log = logging.getLogger(__name__)
@@ -31,9 +30,7 @@ class BasicHandlers(Speaking):
         if message is None or user is None:
             return
         lang = self._lang(user)
-        private = message.chat.type == ChatType.PRIVATE
-        where = (message.chat_id, topic_of(message)) if private else None
-        model, role = await self._chat.current_choice(user.id, where)
+        model, role = await self._chat.current_choice(user.id, where_of(message))
         await message.reply_text(
             say(
                 "start",

@@ -22,6 +22,7 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.languages import LanguageChoices
+from bot.models import Where
 from bot.records import UserProfile
 from bot.texts import say
 
@@ -91,6 +92,14 @@ def topic_of(message: Message | MaybeInaccessibleMessage | None) -> int | None:
     if not isinstance(message, Message) or message.chat.type != ChatType.PRIVATE:
         return None
     return message.message_thread_id if message.is_topic_message else None
+
+
+def where_of(message: Message | MaybeInaccessibleMessage | None) -> Where | None:
+    """The private chat and topic a message is in, whose conversation may have its own model
+    and role; None in groups."""
+    if message is None or message.chat.type != ChatType.PRIVATE:
+        return None
+    return (message.chat.id, topic_of(message))
 
 
 async def answer(query: CallbackQuery, text: str = "", *, alert: bool = False) -> None:

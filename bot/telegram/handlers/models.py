@@ -6,13 +6,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MaybeInaccessibleMessage, Update
-from telegram.constants import ChatType
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
 from bot.errors import LLMError
 from bot.languages import LanguageChoices
-from bot.models import ModelMenu, ModelPicker, Where, model_id
+from bot.models import ModelMenu, ModelPicker, model_id
 from bot.status import StatusServer, StatusStore, gather_status
 from bot.telegram.access import AccessPolicy
 from bot.telegram.buttons import ModelButton
@@ -24,7 +23,7 @@ from bot.telegram.handlers.common import (
     paged_keyboard,
     profile_of,
     read_press,
-    topic_of,
+    where_of,
 )
 from bot.texts import describe_error, say
 from bot.texts.views import model_label, status_text
@@ -44,14 +43,6 @@ def menu_keyboard(menu: ModelMenu, page: int) -> InlineKeyboardMarkup:
     return paged_keyboard(
         buttons, page, per_page=MODELS_PER_PAGE, page_data=lambda n: ModelButton(page=n).build()
     )
-
-
-def where_of(message: MaybeInaccessibleMessage | None) -> Where | None:
-    """The private chat (and topic) a /model menu is in, whose conversation may have a model
-    of its own; None in groups."""
-    if message is None or message.chat.type != ChatType.PRIVATE:
-        return None
-    return (message.chat.id, topic_of(message))
 
 
 def page_of(menu: ModelMenu) -> int:

@@ -28,6 +28,7 @@ from bot.telegram.handlers.common import (
     refuse_button,
     refuse_not_yours,
     topic_of,
+    where_of,
 )
 from bot.texts import say
 
@@ -103,7 +104,7 @@ class RoleHandlers(Speaking):
                 reply = say(key, lang, role=role.name)
         else:
             private = message.chat.type == ChatType.PRIVATE
-            text, keyboard = await self._menu(user, 0, note="", private=private, where=message)
+            text, keyboard = await self._menu(user, 0, note="", private=private, shown_in=message)
             await message.reply_text(text, reply_markup=keyboard)
             return
         await message.reply_text(reply)
@@ -126,7 +127,7 @@ class RoleHandlers(Speaking):
         if (name := pressed.name) is None:
             await answer(query)
             text, keyboard = await self._menu(
-                user, pressed.page, note="", private=private, where=query.message
+                user, pressed.page, note="", private=private, shown_in=query.message
             )
             await edit_quietly(query.edit_message_text(text, reply_markup=keyboard))
             return
@@ -145,7 +146,7 @@ class RoleHandlers(Speaking):
             None if role else 0,
             note=note if role else "",
             private=private,
-            where=query.message,
+            shown_in=query.message,
         )
         await edit_quietly(query.edit_message_text(text, reply_markup=keyboard))
 
@@ -156,14 +157,13 @@ class RoleHandlers(Speaking):
         *,
         note: str,
         private: bool,
-        where: MaybeInaccessibleMessage,
+        shown_in: MaybeInaccessibleMessage,
     ) -> tuple[str, InlineKeyboardMarkup]:
         """The menu text (the role answers use where the menu is: a topic's own, else the
         user's; and its prompt) and the keyboard; `page` None shows the page of that role. In
         a group, private roles and prompts stay hidden."""
         lang = self._lang(user)
-        chat = (where.chat.id, topic_of(where)) if private else None
-        _, current = await self._chat.current_choice(user.id, chat)
+        _, current = await self._chat.current_choice(user.id, where_of(shown_in))
         roles = [
             role
             for role in await self._book.roles_for(user.id)
